@@ -1,0 +1,43 @@
+# Every target that needs PostgreSQL gets it from scripts/db.sh, which prints
+# the connection string it settled on.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+GO ?= go
+BIN := bin/webhooks
+DB := DATABASE_URL=$$(scripts/db.sh) && export DATABASE_URL
+
+.PHONY: help run test generate verify db migrate build tools bench
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/webhooks
+	$(GO) build -o $(BIN) ./cmd/webhooks
+
+$(BIN): build
+
+db: $(BIN) ## make sure PostgreSQL answers and the database exists
+	@scripts/db.sh >/dev/null
+
+migrate: $(BIN) ## apply River's and the project's migrations
+	@$(DB) && $(BIN) migrate up
+
+run: $(BIN) ## start PostgreSQL, migrate, and serve on WEBHOOKS_ADDR
+	@$(DB) && $(BIN) migrate up && exec $(BIN) serve
+
+test: $(BIN) ## run every test against a real PostgreSQL
+	@$(DB) && $(GO) test -count=1 ./...
+
+bench: $(BIN) ## run the benchmarks
+	@$(DB) && $(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+tools: ## make sure a C compiler is there for sqlc (it builds libpg_query)
+	@scripts/tools.sh
+
+generate: tools ## regenerate db/ from sql/ with sqlc
+	$(GO) tool sqlc generate
+
+verify: tools ## fail when db/ is stale, code is not gofmt'ed, or go vet complains
+	$(GO) tool sqlc diff
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...

@@ -1,0 +1,135 @@
+// Package cli implements the webhooks command: its subcommands, flags and the
+// configuration it reads from the environment.
+package cli
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/countercyclical/webhooks/internal/pgurl"
+)
+
+// DefaultDatabaseURL is used when DATABASE_URL is not set.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/webhooks"
+
+// Env reads configuration; tests pass their own.
+type Env func(key string) string
+
+// Main runs the command given by args (without the program name) and returns
+// the process exit status.
+func Main(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
+	if env == nil {
+		env = os.Getenv
+	}
+	c := &command{env: env, stdout: stdout, stderr: stderr}
+	if err := c.run(ctx, args); err != nil {
+		var usage usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintf(stderr, "webhooks: %v\n\n%s", err, usageText)
+			return 2
+		}
+		fmt.Fprintf(stderr, "webhooks: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+const usageText = `Usage: webhooks <command> [arguments]
+
+Commands:
+  migrate up          apply River's migrations, then the project's
+  migrate down N      revert the last N of the project's migrations
+  migrate version     print the project's migration version
+  serve               run the HTTP server (WEBHOOKS_ADDR)
+  db ping URL         exit 0 when a PostgreSQL server answers at URL
+  db create           create the database of DATABASE_URL when missing
+
+Environment:
+  DATABASE_URL        PostgreSQL connection string (default ` + DefaultDatabaseURL + `)
+  WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
+`
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type command struct {
+	env    Env
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (c *command) run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "migrate":
+		return c.migrate(ctx, args[1:])
+	case "serve":
+		return c.serve(ctx, args[1:])
+	case "db":
+		return c.db(ctx, args[1:])
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, usageText)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+}
+
+func (c *command) databaseURL() string {
+	return cmp.Or(c.env("DATABASE_URL"), DefaultDatabaseURL)
+}
+
+// connect opens a pool on DATABASE_URL and checks that the server answers, so
+// that an unreachable database is one clear line rather than a late failure.
+func (c *command) connect(ctx context.Context) (*pgxpool.Pool, error) {
+	return connect(ctx, c.databaseURL())
+}
+
+func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL connection string: %s", reason(err))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, unreachable(url, err)
+	}
+	return pool, nil
+}
+
+// unreachable turns a failed connection into one line: where, why, what to do.
+func unreachable(url string, err error) error {
+	return fmt.Errorf("cannot connect to PostgreSQL at %s: %s; run `make db` to start one, or set DATABASE_URL to a server that answers", pgurl.Server(url), reason(err))
+}
+
+// reason is the innermost useful message of a connection error, without
+// pgx's restatement of the whole configuration.
+func reason(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return strings.TrimPrefix(opErr.Err.Error(), "connect: ")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer within 5s"
+	}
+	return err.Error()
+}

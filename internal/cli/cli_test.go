@@ -1,0 +1,183 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/cli"
+	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/pgurl"
+	"github.com/countercyclical/webhooks/sql/migrations"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func TestMigrateUpTwiceVersionDown(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.NewDB(t)}
+
+	res := run(t, env, "migrate", "up")
+	require.Equal(t, 0, res.code, res.stderr)
+	res = run(t, env, "migrate", "up")
+	require.Equal(t, 0, res.code, res.stderr)
+
+	res = run(t, env, "migrate", "version")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, itoa(migrations.Latest())+"\n", res.stdout)
+
+	res = run(t, env, "migrate", "down", itoa(migrations.Latest()))
+	require.Equal(t, 0, res.code, res.stderr)
+	res = run(t, env, "migrate", "version")
+	require.Equal(t, "0\n", res.stdout)
+
+	res = run(t, env, "migrate", "down", "1")
+	require.Equal(t, 1, res.code)
+	require.Equal(t, "webhooks: error reverting migrations: no migration is applied\n", res.stderr)
+}
+
+func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	// Port 1 on loopback: nothing listens there.
+	env := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/webhooks"}
+	for _, args := range [][]string{{"migrate", "up"}, {"migrate", "version"}, {"migrate", "down", "1"}, {"serve"}} {
+		res := run(t, env, args...)
+		require.Equal(t, 1, res.code, args)
+		require.Equal(t, 1, strings.Count(res.stderr, "\n"), "one line: %q", res.stderr)
+		require.Contains(t, res.stderr, "cannot connect to PostgreSQL at 127.0.0.1:1: connection refused")
+		require.Contains(t, res.stderr, "make db")
+	}
+}
+
+func TestMissingDatabaseSaysSo(t *testing.T) {
+	t.Parallel()
+	url, err := pgurl.WithDatabase(dbtest.ServerURL(), "webhooks_no_such_database")
+	require.NoError(t, err)
+	res := run(t, map[string]string{"DATABASE_URL": url}, "migrate", "up")
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, `database "webhooks_no_such_database" does not exist`)
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"migrate"}, "migrate needs a subcommand"},
+		{[]string{"migrate", "sideways"}, `unknown migrate subcommand "sideways"`},
+		{[]string{"migrate", "down"}, "migrate down needs the number"},
+		{[]string{"migrate", "down", "two"}, `"two" is not a positive number`},
+		{[]string{"migrate", "down", "0"}, `"0" is not a positive number`},
+		{[]string{"serve", "extra"}, "serve takes no arguments"},
+	} {
+		res := run(t, nil, tt.args...)
+		require.Equal(t, 2, res.code, tt.args)
+		require.Contains(t, res.stderr, tt.want, tt.args)
+		require.Contains(t, res.stderr, "Usage: webhooks", tt.args)
+	}
+}
+
+func TestDBCreate(t *testing.T) {
+	t.Parallel()
+	name := "webhooks_test_create_" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	url, err := pgurl.WithDatabase(dbtest.ServerURL(), name)
+	require.NoError(t, err)
+	env := map[string]string{"DATABASE_URL": url}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dbtest.ServerURL())
+		require.NoError(t, err)
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+		require.NoError(t, err)
+	})
+
+	res := run(t, env, "db", "ping", url)
+	require.Equal(t, 0, res.code, "a server without the database still answers: %s", res.stderr)
+	res = run(t, env, "db", "create")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, "database "+name+" created\n", res.stdout)
+	res = run(t, env, "db", "create")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, "database "+name+" exists\n", res.stdout)
+
+	res = run(t, env, "db", "ping", "postgres://postgres@127.0.0.1:1/x")
+	require.Equal(t, 1, res.code)
+}
+
+// syncBuffer lets the test read what serve logs while serve writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestServeHealthz(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.NewDB(t), "WEBHOOKS_ADDR": "127.0.0.1:0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.Main(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	}()
+
+	urlRe := regexp.MustCompile(`url=(http://\S+)`)
+	var base string
+	require.Eventually(t, func() bool {
+		m := urlRe.FindStringSubmatch(stderr.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "serve never logged its address: %s", stderr.String())
+
+	resp, err := http.Get(base + "/healthz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "ok\n", string(body))
+
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func itoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }
+

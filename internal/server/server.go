@@ -1,0 +1,26 @@
+// Package server assembles the HTTP handler of `webhooks serve`: health
+// checks now, the management API and River UI as they arrive.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config is what the handler needs.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Logger *slog.Logger
+}
+
+// New returns the server's handler.
+func New(config Config) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

@@ -1,0 +1,11 @@
+DROP TABLE pipelines;
+DROP TABLE assumptions;
+DROP TABLE memos;
+DROP TABLE valuations;
+DROP TABLE investments;
+DROP TABLE team_members;
+DROP TABLE teams;
+DROP TABLE workspace_members;
+DROP TABLE users;
+DROP TABLE workspaces;
+DROP FUNCTION gen_id();
