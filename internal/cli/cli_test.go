@@ -180,4 +180,3 @@ func TestServeHealthz(t *testing.T) {
 }
 
 func itoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }
-
