@@ -132,6 +132,29 @@ type Valuation struct {
 	TeamID       *string         `json:"teamId"`
 }
 
+type WebhooksOutbox struct {
+	ID                 int64           `json:"id"`
+	EventID            *string         `json:"eventId"`
+	EventType          string          `json:"eventType"`
+	ResourceType       string          `json:"resourceType"`
+	ResourceID         string          `json:"resourceId"`
+	WorkspaceID        string          `json:"workspaceId"`
+	Actor              *string         `json:"actor"`
+	Payload            []byte          `json:"payload"`
+	PreviousAttributes json.RawMessage `json:"previousAttributes"`
+	CapturedAt         time.Time       `json:"capturedAt"`
+	ExpandedAt         *time.Time      `json:"expandedAt"`
+}
+
+type WebhooksTrackedTable struct {
+	TableName      string    `json:"tableName"`
+	ResourceType   string    `json:"resourceType"`
+	KeyColumn      string    `json:"keyColumn"`
+	ExcludeColumns []string  `json:"excludeColumns"`
+	IgnoreColumns  []string  `json:"ignoreColumns"`
+	TrackedAt      time.Time `json:"trackedAt"`
+}
+
 type Workspace struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`

@@ -31,7 +31,7 @@ func TestUpDownUp(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, dirty)
 	require.Equal(t, migrations.Latest(), version)
-	require.Equal(t, 10, tableCount(t, pool))
+	require.Equal(t, 10, tableCount(t, pool), "the reference app's tables")
 
 	// Up on a current database changes nothing.
 	require.NoError(t, migrations.Up(ctx, pool))
@@ -52,7 +52,7 @@ func TestUpDownUp(t *testing.T) {
 	version, _, err = migrations.Version(ctx, pool)
 	require.NoError(t, err)
 	require.Equal(t, migrations.Latest(), version)
-	require.Equal(t, 10, tableCount(t, pool))
+	require.Equal(t, 10, tableCount(t, pool), "the reference app's tables")
 }
 
 func TestDownRefusesMoreStepsThanApplied(t *testing.T) {
