@@ -185,7 +185,7 @@ func TestCaptureUpdates(t *testing.T) {
 		tx, _, id := setup(t)
 		_, err := tx.Exec(ctx, `UPDATE investments SET name = 'Coca Cola', employees = 82500, tags = '{Beverages}' WHERE id = $1`, id)
 		require.NoError(t, err)
-		_, err = tx.Exec(ctx, `UPDATE investments SET name = name`)
+		_, err = tx.Exec(ctx, `UPDATE investments SET name = name WHERE id = $1`, id)
 		require.NoError(t, err)
 		require.Zero(t, outboxCount(t, tx))
 	})
