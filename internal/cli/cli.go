@@ -51,6 +51,10 @@ Commands:
   migrate down N      revert the last N of the project's migrations
   migrate version     print the project's migration version
   serve               run the HTTP server (WEBHOOKS_ADDR)
+  play [flags]        a local receiver that verifies and shows deliveries:
+                        --addr 127.0.0.1:9000  --secret whsec_… (repeatable)
+                        --fail-rate 0.3  --status 503  --delay 2s  --gone
+                        --retry-after 10  --keep 100
   db ping URL         exit 0 when a PostgreSQL server answers at URL
   db create           create the database of DATABASE_URL when missing
 
@@ -80,6 +84,8 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.serve(ctx, args[1:])
 	case "db":
 		return c.db(ctx, args[1:])
+	case "play":
+		return c.play(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageText)
 		return nil

@@ -180,3 +180,54 @@ func TestServeHealthz(t *testing.T) {
 }
 
 func itoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }
+
+func TestPlayFlags(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"play", "--fail-rate", "1.5"}, "--fail-rate 1.5 is not between 0 and 1"},
+		{[]string{"play", "--status", "42"}, "--status 42 is not an HTTP status"},
+		{[]string{"play", "--delay", "-1s"}, "--delay -1s is negative"},
+		{[]string{"play", "--keep", "0"}, "--keep 0 must be at least 1"},
+		{[]string{"play", "--secret", "whsec_***"}, "invalid secret"},
+		{[]string{"play", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"play", "extra"}, `play takes flags only, not "extra"`},
+	} {
+		res := run(t, nil, tt.args...)
+		require.Equal(t, 2, res.code, tt.args)
+		require.Contains(t, res.stderr, tt.want, tt.args)
+	}
+}
+
+func TestPlayServes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.Main(ctx, []string{"play", "--addr", "127.0.0.1:0", "--status", "503", "--retry-after", "7"}, func(string) string { return "" }, &stdout, &stderr)
+	}()
+	urlRe := regexp.MustCompile(`receiving on (http://\S+)/ `)
+	var base string
+	require.Eventually(t, func() bool {
+		m := urlRe.FindStringSubmatch(stderr.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Contains(t, stderr.String(), "deliveries are not verified")
+
+	resp, err := http.Post(base+"/anywhere", "application/json", strings.NewReader(`{"eventType":"memo.created"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "--status alone fails every delivery")
+	require.Equal(t, "7", resp.Header.Get("Retry-After"))
+	require.Contains(t, stdout.String(), "503 POST /anywhere type=memo.created")
+
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
+	http.DefaultClient.CloseIdleConnections()
+}
