@@ -132,6 +132,17 @@ type Valuation struct {
 	TeamID       *string         `json:"teamId"`
 }
 
+type WebhooksApiKey struct {
+	ID          string     `json:"id"`
+	WorkspaceID string     `json:"workspaceId"`
+	UserID      string     `json:"userId"`
+	Name        string     `json:"name"`
+	KeyHash     []byte     `json:"keyHash"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	LastUsedAt  *time.Time `json:"lastUsedAt"`
+	RevokedAt   *time.Time `json:"revokedAt"`
+}
+
 type WebhooksOutbox struct {
 	ID                 int64           `json:"id"`
 	EventID            *string         `json:"eventId"`
@@ -146,6 +157,14 @@ type WebhooksOutbox struct {
 	ExpandedAt         *time.Time      `json:"expandedAt"`
 }
 
+type WebhooksSigningSecret struct {
+	WebhookID         string     `json:"webhookId"`
+	Secret            string     `json:"secret"`
+	PreviousSecret    *string    `json:"previousSecret"`
+	PreviousExpiresAt *time.Time `json:"previousExpiresAt"`
+	RotatedAt         *time.Time `json:"rotatedAt"`
+}
+
 type WebhooksTrackedTable struct {
 	TableName      string    `json:"tableName"`
 	ResourceType   string    `json:"resourceType"`
@@ -153,6 +172,22 @@ type WebhooksTrackedTable struct {
 	ExcludeColumns []string  `json:"excludeColumns"`
 	IgnoreColumns  []string  `json:"ignoreColumns"`
 	TrackedAt      time.Time `json:"trackedAt"`
+}
+
+type WebhooksWebhook struct {
+	ID                 string     `json:"id"`
+	WorkspaceID        string     `json:"workspaceId"`
+	CreatedBy          string     `json:"createdBy"`
+	Name               string     `json:"name"`
+	URL                string     `json:"url"`
+	EventTypes         []string   `json:"eventTypes"`
+	Description        string     `json:"description"`
+	Enabled            bool       `json:"enabled"`
+	DisabledReason     *string    `json:"disabledReason"`
+	DisabledAt         *time.Time `json:"disabledAt"`
+	RateLimitPerSecond *int32     `json:"rateLimitPerSecond"`
+	CreatedAt          time.Time  `json:"createdAt"`
+	UpdatedAt          time.Time  `json:"updatedAt"`
 }
 
 type Workspace struct {

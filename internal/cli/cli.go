@@ -55,12 +55,19 @@ Commands:
                         --addr 127.0.0.1:9000  --secret whsec_… (repeatable)
                         --fail-rate 0.3  --status 503  --delay 2s  --gone
                         --retry-after 10  --keep 100
+  apikey create --workspace W --user U [--name N]
+                      make an API key; the key alone goes to standard output
+  apikey revoke ID    revoke an API key by its id
+  demo                seed a demo workspace, print an API key per role
   db ping URL         exit 0 when a PostgreSQL server answers at URL
   db create           create the database of DATABASE_URL when missing
 
 Environment:
   DATABASE_URL        PostgreSQL connection string (default ` + DefaultDatabaseURL + `)
   WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
+  WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)
+  WEBHOOKS_ALLOWED_CIDRS  internal ranges endpoints may reach, e.g. 127.0.0.0/8,::1/128
+  WEBHOOKS_SECRET_GRACE   how long a rotated-out secret still signs (default 24h)
 `
 
 type usageError struct{ msg string }
@@ -86,6 +93,10 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.db(ctx, args[1:])
 	case "play":
 		return c.play(ctx, args[1:])
+	case "apikey":
+		return c.apikey(ctx, args[1:])
+	case "demo":
+		return c.demo(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageText)
 		return nil
@@ -93,6 +104,8 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
 }
+
+func (c *command) addr() string { return cmp.Or(c.env("WEBHOOKS_ADDR"), DefaultAddr) }
 
 func (c *command) databaseURL() string {
 	return cmp.Or(c.env("DATABASE_URL"), DefaultDatabaseURL)

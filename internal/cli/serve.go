@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,19 +20,23 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return usageError{"serve takes no arguments; configure it with environment variables"}
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	apiConfig, err := c.apiConfig()
+	if err != nil {
+		return err
+	}
 	pool, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
-	addr := cmp.Or(c.env("WEBHOOKS_ADDR"), DefaultAddr)
+	addr := c.addr()
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on WEBHOOKS_ADDR %s: %w", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Config{Pool: pool, Logger: logger}),
+		Handler:           server.New(server.Config{Pool: pool, Logger: logger, API: apiConfig}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	logger.Info("serving", "url", "http://"+listener.Addr().String())

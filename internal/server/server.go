@@ -1,5 +1,5 @@
 // Package server assembles the HTTP handler of `webhooks serve`: health
-// checks now, the management API and River UI as they arrive.
+// checks and the management API.
 package server
 
 import (
@@ -7,12 +7,15 @@ import (
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/countercyclical/webhooks/internal/api"
 )
 
 // Config is what the handler needs.
 type Config struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
+	API    api.Config
 }
 
 // New returns the server's handler.
@@ -22,5 +25,7 @@ func New(config Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	config.API.Pool, config.API.Logger = config.Pool, config.Logger
+	api.New(config.API).Register(mux)
 	return mux
 }

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// readObject reads a JSON object body of at most MaxBody bytes, field by
+// field, so that absent, null and wrongly typed fields can each be named.
+// It writes the problem and returns false when the body is unusable.
+func readObject(w http.ResponseWriter, r *http.Request, allowEmpty bool) (map[string]json.RawMessage, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeProblem(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be application/json, not %q", ct))
+			return nil, false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body must be at most %d bytes", MaxBody))
+			return nil, false
+		}
+		writeProblem(w, http.StatusBadRequest, "error reading body")
+		return nil, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if allowEmpty {
+			return map[string]json.RawMessage{}, true
+		}
+		writeProblem(w, http.StatusBadRequest, "body must be a JSON object")
+		return nil, false
+	}
+	if !utf8.Valid(body) {
+		writeProblem(w, http.StatusBadRequest, "body must be UTF-8")
+		return nil, false
+	}
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&fields); err != nil {
+		var syntax *json.SyntaxError
+		switch {
+		case errors.As(err, &syntax):
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("body is not valid JSON: %v (at byte %d)", err, syntax.Offset))
+		default:
+			writeProblem(w, http.StatusBadRequest, "body must be a JSON object")
+		}
+		return nil, false
+	}
+	if fields == nil {
+		writeProblem(w, http.StatusBadRequest, "body must be a JSON object")
+		return nil, false
+	}
+	if dec.More() {
+		writeProblem(w, http.StatusBadRequest, "body must hold one JSON object, and nothing after it")
+		return nil, false
+	}
+	return fields, true
+}
+
+// fields walks a request object, collecting the errors of every field.
+type fields struct {
+	raw    map[string]json.RawMessage
+	errors []fieldError
+}
+
+func (f *fields) fail(field, format string, args ...any) {
+	f.errors = append(f.errors, fieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// unknown reports fields not in known.
+func (f *fields) unknown(known ...string) {
+	for name := range f.raw {
+		found := false
+		for _, k := range known {
+			if name == k {
+				found = true
+			}
+		}
+		if !found {
+			f.fail(name, "unknown field; known fields are %s", strings.Join(known, ", "))
+		}
+	}
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// string decodes a string field; present is false when absent.
+func (f *fields) string(name string, required bool) (value string, present bool) {
+	raw, ok := f.raw[name]
+	if !ok {
+		if required {
+			f.fail(name, "is required")
+		}
+		return "", false
+	}
+	if isNull(raw) || json.Unmarshal(raw, &value) != nil {
+		f.fail(name, "must be a string")
+		return "", false
+	}
+	return value, true
+}
+
+// strings decodes an array of strings.
+func (f *fields) strings(name string, required bool) (values []string, present bool) {
+	raw, ok := f.raw[name]
+	if !ok {
+		if required {
+			f.fail(name, "is required")
+		}
+		return nil, false
+	}
+	if isNull(raw) || json.Unmarshal(raw, &values) != nil {
+		f.fail(name, "must be an array of strings")
+		return nil, false
+	}
+	return values, true
+}
+
+// optionalInt decodes an integer that may be null (null clears it).
+func (f *fields) optionalInt(name string) (value *int64, present bool) {
+	raw, ok := f.raw[name]
+	if !ok {
+		return nil, false
+	}
+	if isNull(raw) {
+		return nil, true
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&n) != nil {
+		f.fail(name, "must be an integer or null")
+		return nil, false
+	}
+	i, err := n.Int64()
+	if err != nil {
+		f.fail(name, "must be an integer or null")
+		return nil, false
+	}
+	return &i, true
+}

@@ -1,0 +1,508 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/webhook"
+)
+
+// Limits of webhook fields.
+const (
+	maxNameLength        = 100
+	maxDescriptionLength = 1000
+	maxEvents            = 100
+	maxRateLimit         = 10000
+)
+
+// timeJSON renders like the spec's timestamps: RFC 3339 UTC, milliseconds.
+type timeJSON time.Time
+
+func (t timeJSON) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+}
+
+func optionalTime(t *time.Time) *timeJSON {
+	if t == nil {
+		return nil
+	}
+	v := timeJSON(*t)
+	return &v
+}
+
+type webhookJSON struct {
+	ID                 string    `json:"id"`
+	WorkspaceID        string    `json:"workspaceId"`
+	CreatedBy          string    `json:"createdBy"`
+	Name               string    `json:"name"`
+	URL                string    `json:"url"`
+	Events             []string  `json:"events"`
+	Description        string    `json:"description"`
+	Enabled            bool      `json:"enabled"`
+	DisabledReason     *string   `json:"disabledReason"`
+	DisabledAt         *timeJSON `json:"disabledAt"`
+	RateLimitPerSecond *int32    `json:"rateLimitPerSecond"`
+	CreatedAt          timeJSON  `json:"createdAt"`
+	UpdatedAt          timeJSON  `json:"updatedAt"`
+	Secret             string    `json:"secret,omitempty"`
+}
+
+func toJSON(w db.WebhooksWebhook) webhookJSON {
+	return webhookJSON{
+		ID: w.ID, WorkspaceID: w.WorkspaceID, CreatedBy: w.CreatedBy, Name: w.Name, URL: w.URL,
+		Events: w.EventTypes, Description: w.Description, Enabled: w.Enabled,
+		DisabledReason: w.DisabledReason, DisabledAt: optionalTime(w.DisabledAt),
+		RateLimitPerSecond: w.RateLimitPerSecond, CreatedAt: timeJSON(w.CreatedAt), UpdatedAt: timeJSON(w.UpdatedAt),
+	}
+}
+
+// NewSecret returns a fresh signing secret: whsec_ and 32 random bytes.
+func NewSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return webhook.SecretPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// mayManageWebhooks: guests may not manage webhooks at all.
+func mayManageWebhooks(w http.ResponseWriter, p principal) bool {
+	if p.Role == "guest" {
+		writeProblem(w, http.StatusForbidden, "guests cannot manage webhooks; ask a workspace admin")
+		return false
+	}
+	return true
+}
+
+// mayManage reports whether p may manage a webhook of its workspace: owners
+// and admins every one, members their own.
+func mayManage(p principal, wh db.WebhooksWebhook) bool {
+	return p.Role == "owner" || p.Role == "admin" || wh.CreatedBy == p.UserID
+}
+
+// loadWebhook finds the webhook of the path that the caller may manage,
+// writing a 404 for one of another workspace or, for members, of someone
+// else: what a caller may not manage does not exist for them.
+func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (db.WebhooksWebhook, principal, bool) {
+	p := principalFrom(r.Context())
+	if !mayManageWebhooks(w, p) {
+		return db.WebhooksWebhook{}, p, false
+	}
+	id := r.PathValue("id")
+	wh, err := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: id, WorkspaceID: p.WorkspaceID})
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !mayManage(p, wh)) {
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("webhook %q not found", id))
+		return db.WebhooksWebhook{}, p, false
+	}
+	if err != nil {
+		s.internalError(w, r, "error loading webhook", err)
+		return db.WebhooksWebhook{}, p, false
+	}
+	return wh, p, true
+}
+
+// webhookInput is a validated create or patch body; nil fields were absent.
+type webhookInput struct {
+	Name, URL, Description *string
+	Events                 []string
+	RateLimit              *int64
+	RateLimitPresent       bool
+}
+
+func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, creating bool) (webhookInput, bool) {
+	raw, ok := readObject(w, r, !creating)
+	if !ok {
+		return webhookInput{}, false
+	}
+	f := &fields{raw: raw}
+	f.unknown("name", "url", "events", "description", "rateLimitPerSecond")
+	var in webhookInput
+
+	if name, ok := f.string("name", creating); ok {
+		switch n := utf8.RuneCountInString(name); {
+		case strings.TrimSpace(name) == "":
+			f.fail("name", "must not be blank")
+		case n > maxNameLength:
+			f.fail("name", "must be at most %d characters, got %d", maxNameLength, n)
+		default:
+			in.Name = &name
+		}
+	}
+	if url, ok := f.string("url", creating); ok {
+		if err := s.config.Policy.CheckURL(url); err != nil {
+			f.fail("url", "%v", err)
+		} else {
+			in.URL = &url
+		}
+	}
+	if events, ok := f.strings("events", creating); ok {
+		if clean, msg := s.checkEvents(r.Context(), events); msg != "" {
+			f.fail("events", "%s", msg)
+		} else {
+			in.Events = clean
+		}
+	}
+	if description, ok := f.string("description", false); ok {
+		if n := utf8.RuneCountInString(description); n > maxDescriptionLength {
+			f.fail("description", "must be at most %d characters, got %d", maxDescriptionLength, n)
+		} else {
+			in.Description = &description
+		}
+	} else if v, present := raw["description"]; present && isNull(v) {
+		f.errors = f.errors[:len(f.errors)-1] // null clears the description
+		empty := ""
+		in.Description = &empty
+	}
+	if limit, ok := f.optionalInt("rateLimitPerSecond"); ok {
+		if limit != nil && (*limit < 1 || *limit > maxRateLimit) {
+			f.fail("rateLimitPerSecond", "must be between 1 and %d, or null for no limit", maxRateLimit)
+		} else {
+			in.RateLimit, in.RateLimitPresent = limit, true
+		}
+	}
+	if len(f.errors) > 0 {
+		slices.SortFunc(f.errors, func(a, b fieldError) int { return strings.Compare(a.Field, b.Field) })
+		writeProblem(w, http.StatusUnprocessableEntity, "the webhook is not valid; see errors", f.errors...)
+		return webhookInput{}, false
+	}
+	return in, true
+}
+
+// checkEvents validates event types against the catalogue; "*" and
+// "<resource>.*" are accepted. It returns them deduplicated, in order.
+func (s *Server) checkEvents(ctx context.Context, events []string) ([]string, string) {
+	if len(events) == 0 {
+		return nil, "must name at least one event type, or \"*\" for all"
+	}
+	if len(events) > maxEvents {
+		return nil, fmt.Sprintf("must name at most %d event types", maxEvents)
+	}
+	catalogue, err := s.catalogue(ctx)
+	if err != nil {
+		return nil, "could not be checked against the catalogue; try again"
+	}
+	resources := map[string]bool{}
+	types := map[string]bool{}
+	for _, t := range catalogue {
+		types[t.Name] = true
+		resources[strings.SplitN(t.Name, ".", 2)[0]] = true
+	}
+	var clean []string
+	for i, e := range events {
+		resource, op, _ := strings.Cut(e, ".")
+		switch {
+		case e == "*", types[e], op == "*" && resources[resource]:
+		default:
+			return nil, fmt.Sprintf("events[%d] %q is not an event type; see GET /v1/event-types (\"*\" and \"investment.*\" are accepted)", i, e)
+		}
+		if !slices.Contains(clean, e) {
+			clean = append(clean, e)
+		}
+	}
+	return clean, ""
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if !mayManageWebhooks(w, p) {
+		return
+	}
+	in, ok := s.readWebhookInput(w, r, true)
+	if !ok {
+		return
+	}
+	description := ""
+	if in.Description != nil {
+		description = *in.Description
+	}
+	secret := NewSecret()
+	tx, err := s.config.Pool.Begin(r.Context())
+	if err != nil {
+		s.internalError(w, r, "error beginning transaction", err)
+		return
+	}
+	defer tx.Rollback(r.Context()) //nolint:errcheck
+	wh, err := s.queries.WebhookInsert(r.Context(), tx, db.WebhookInsertParams{
+		WorkspaceID: p.WorkspaceID, CreatedBy: p.UserID, Name: *in.Name, URL: *in.URL,
+		EventTypes: in.Events, Description: description, RateLimitPerSecond: int32Ptr(in.RateLimit),
+	})
+	if err != nil {
+		s.internalError(w, r, "error inserting webhook", err)
+		return
+	}
+	if err := s.queries.SigningSecretInsert(r.Context(), tx, db.SigningSecretInsertParams{WebhookID: wh.ID, Secret: secret}); err != nil {
+		s.internalError(w, r, "error inserting secret", err)
+		return
+	}
+	if err := tx.Commit(r.Context()); err != nil {
+		s.internalError(w, r, "error committing webhook", err)
+		return
+	}
+	out := toJSON(wh)
+	out.Secret = secret
+	w.Header().Set("Location", "/v1/webhooks/"+wh.ID)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func int32Ptr(v *int64) *int32 {
+	if v == nil {
+		return nil
+	}
+	n := int32(*v)
+	return &n
+}
+
+// cursor is the opaque position of a page: the last webhook's (created_at, id).
+type cursor struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if !mayManageWebhooks(w, p) {
+		return
+	}
+	q := r.URL.Query()
+	f := &fields{}
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			f.fail("limit", "must be an integer from 1 to 100, got %q", v)
+		}
+		limit = n
+	}
+	params := db.WebhookListParams{WorkspaceID: p.WorkspaceID, Max: int32(limit + 1)}
+	if v := q.Get("cursor"); v != "" {
+		var c cursor
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+			f.fail("cursor", "is not a cursor this API returned; pass nextCursor as it came")
+		}
+		params.AfterCreatedAt, params.AfterID = &c.CreatedAt, &c.ID
+	}
+	for name := range q {
+		if name != "limit" && name != "cursor" {
+			f.fail(name, "unknown query parameter; known are limit, cursor")
+		}
+	}
+	if len(f.errors) > 0 {
+		writeProblem(w, http.StatusBadRequest, "bad query parameters; see errors", f.errors...)
+		return
+	}
+	if p.Role == "member" {
+		params.CreatedBy = &p.UserID
+	}
+	rows, err := s.queries.WebhookList(r.Context(), s.config.Pool, params)
+	if err != nil {
+		s.internalError(w, r, "error listing webhooks", err)
+		return
+	}
+	page := struct {
+		Data       []webhookJSON `json:"data"`
+		NextCursor *string       `json:"nextCursor"`
+	}{Data: []webhookJSON{}}
+	for i, wh := range rows {
+		if i == limit {
+			last := rows[limit-1]
+			b, _ := json.Marshal(cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+			next := base64.RawURLEncoding.EncodeToString(b)
+			page.NextCursor = &next
+			break
+		}
+		page.Data = append(page.Data, toJSON(wh))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, _, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(wh))
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, p, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	in, ok := s.readWebhookInput(w, r, false)
+	if !ok {
+		return
+	}
+	params := db.WebhookUpdateParams{
+		ID: wh.ID, WorkspaceID: p.WorkspaceID, Name: wh.Name, URL: wh.URL, EventTypes: wh.EventTypes,
+		Description: wh.Description, RateLimitPerSecond: wh.RateLimitPerSecond,
+	}
+	if in.Name != nil {
+		params.Name = *in.Name
+	}
+	if in.URL != nil {
+		params.URL = *in.URL
+	}
+	if in.Events != nil {
+		params.EventTypes = in.Events
+	}
+	if in.Description != nil {
+		params.Description = *in.Description
+	}
+	if in.RateLimitPresent {
+		params.RateLimitPerSecond = int32Ptr(in.RateLimit)
+	}
+	updated, err := s.queries.WebhookUpdate(r.Context(), s.config.Pool, params)
+	if s.gone(w, r, wh.ID, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(updated))
+}
+
+// gone handles the error of a write to a webhook loaded a moment ago: a
+// concurrent delete makes it a 404.
+func (s *Server) gone(w http.ResponseWriter, r *http.Request, id string, err error) bool {
+	if errors.Is(err, pgx.ErrNoRows) {
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("webhook %q not found", id))
+		return true
+	}
+	if err != nil {
+		s.internalError(w, r, "error writing webhook", err)
+		return true
+	}
+	return false
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, p, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.queries.WebhookDelete(r.Context(), s.config.Pool, db.WebhookDeleteParams{ID: wh.ID, WorkspaceID: p.WorkspaceID}); err != nil {
+		s.internalError(w, r, "error deleting webhook", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, enabled bool) {
+	wh, p, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	var reason *string
+	if !enabled {
+		raw, ok := readObject(w, r, true)
+		if !ok {
+			return
+		}
+		f := &fields{raw: raw}
+		f.unknown("reason")
+		text := "disabled by " + p.UserID
+		if v, ok := f.string("reason", false); ok {
+			if n := utf8.RuneCountInString(v); n > maxDescriptionLength {
+				f.fail("reason", "must be at most %d characters", maxDescriptionLength)
+			}
+			text = v
+		}
+		if len(f.errors) > 0 {
+			writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
+			return
+		}
+		reason = &text
+	}
+	updated, err := s.queries.WebhookSetEnabled(r.Context(), s.config.Pool, db.WebhookSetEnabledParams{
+		ID: wh.ID, WorkspaceID: p.WorkspaceID, Enabled: enabled, DisabledReason: reason,
+	})
+	if s.gone(w, r, wh.ID, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(updated))
+}
+
+func (s *Server) enableWebhook(w http.ResponseWriter, r *http.Request)  { s.setEnabled(w, r, true) }
+func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request) { s.setEnabled(w, r, false) }
+
+type secretJSON struct {
+	Secret            string    `json:"secret"`
+	PreviousSecret    *string   `json:"previousSecret"`
+	PreviousExpiresAt *timeJSON `json:"previousExpiresAt"`
+}
+
+func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) {
+	wh, _, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	secret, err := s.queries.SigningSecretGet(r.Context(), s.config.Pool, wh.ID)
+	if err != nil {
+		s.internalError(w, r, "error reading secret", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSecretJSON(secret))
+}
+
+// toSecretJSON shows the previous secret only while it still signs.
+func toSecretJSON(s db.WebhooksSigningSecret) secretJSON {
+	out := secretJSON{Secret: s.Secret}
+	if s.PreviousExpiresAt != nil && s.PreviousExpiresAt.After(time.Now()) {
+		out.PreviousSecret, out.PreviousExpiresAt = s.PreviousSecret, optionalTime(s.PreviousExpiresAt)
+	}
+	return out
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	wh, _, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if _, ok := readObject(w, r, true); !ok {
+		return
+	}
+	expires := time.Now().Add(s.config.SecretGrace)
+	rotated, err := s.queries.SigningSecretRotate(r.Context(), s.config.Pool, db.SigningSecretRotateParams{
+		WebhookID: wh.ID, Secret: NewSecret(), PreviousExpiresAt: &expires,
+	})
+	if s.gone(w, r, wh.ID, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, toSecretJSON(rotated))
+}
+
+func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
+	if _, _, ok := s.loadWebhook(w, r); !ok {
+		return
+	}
+	raw, ok := readObject(w, r, false)
+	if !ok {
+		return
+	}
+	f := &fields{raw: raw}
+	f.unknown("eventType")
+	if name, ok := f.string("eventType", true); ok {
+		catalogue, err := s.catalogue(r.Context())
+		if err != nil {
+			s.internalError(w, r, "error reading event types", err)
+			return
+		}
+		if !slices.ContainsFunc(catalogue, func(t eventType) bool { return t.Name == name }) {
+			f.fail("eventType", "%q is not an event type; see GET /v1/event-types", name)
+		}
+	}
+	if len(f.errors) > 0 {
+		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
+		return
+	}
+	writeProblem(w, http.StatusNotImplemented, "test deliveries go through the delivery worker, which this server does not have yet")
+}

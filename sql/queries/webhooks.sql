@@ -1,0 +1,39 @@
+-- name: WebhookInsert :one
+INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second)
+VALUES (@workspace_id, @created_by, @name, @url, @event_types, @description, sqlc.narg(rate_limit_per_second))
+RETURNING *;
+
+-- name: WebhookGetByID :one
+-- WebhookGetByID finds a webhook within a workspace; another workspace's is
+-- not found.
+SELECT * FROM webhooks.webhooks WHERE id = @id AND workspace_id = @workspace_id;
+
+-- name: WebhookList :many
+-- WebhookList pages through a workspace's webhooks, oldest first, after the
+-- cursor (created_at, id); created_by narrows to one user's when given.
+SELECT * FROM webhooks.webhooks
+WHERE workspace_id = @workspace_id
+  AND (sqlc.narg(created_by)::text IS NULL OR created_by = sqlc.narg(created_by))
+  AND (sqlc.narg(after_created_at)::timestamptz IS NULL OR (created_at, id) > (sqlc.narg(after_created_at), sqlc.narg(after_id)::text))
+ORDER BY created_at, id
+LIMIT @max;
+
+-- name: WebhookUpdate :one
+UPDATE webhooks.webhooks
+SET name = @name, url = @url, event_types = @event_types, description = @description,
+    rate_limit_per_second = sqlc.narg(rate_limit_per_second), updated_at = now()
+WHERE id = @id AND workspace_id = @workspace_id
+RETURNING *;
+
+-- name: WebhookSetEnabled :one
+-- WebhookSetEnabled enables a webhook, or disables it with a reason.
+UPDATE webhooks.webhooks
+SET enabled = @enabled,
+    disabled_reason = CASE WHEN @enabled::boolean THEN NULL ELSE sqlc.narg(disabled_reason)::text END,
+    disabled_at = CASE WHEN @enabled::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
+    updated_at = now()
+WHERE id = @id AND workspace_id = @workspace_id
+RETURNING *;
+
+-- name: WebhookDelete :execrows
+DELETE FROM webhooks.webhooks WHERE id = @id AND workspace_id = @workspace_id;
