@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
 )
 
 type eventType struct {
@@ -47,4 +46,3 @@ func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request) {
 		Data []eventType `json:"data"`
 	}{types})
 }
-
