@@ -151,3 +151,12 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg strin
 	s.config.Logger.ErrorContext(r.Context(), msg, "method", r.Method, "path", r.URL.Path, "error", err)
 	writeProblem(w, http.StatusInternalServerError, "internal error; it has been logged")
 }
+
+// Routes lists the API's routes as "METHOD /pattern".
+func Routes() []string {
+	var out []string
+	for _, r := range routes {
+		out = append(out, r.method+" "+r.pattern)
+	}
+	return out
+}

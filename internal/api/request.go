@@ -50,6 +50,8 @@ func readObject(w http.ResponseWriter, r *http.Request, allowEmpty bool) (map[st
 		switch {
 		case errors.As(err, &syntax):
 			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("body is not valid JSON: %v (at byte %d)", err, syntax.Offset))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			writeProblem(w, http.StatusBadRequest, "body is not valid JSON: it ends before the object does")
 		default:
 			writeProblem(w, http.StatusBadRequest, "body must be a JSON object")
 		}
@@ -134,10 +136,15 @@ func (f *fields) optionalInt(name string) (value *int64, present bool) {
 	if isNull(raw) {
 		return nil, true
 	}
-	var n json.Number
+	// Into any, not json.Number, which would take the string "5" too.
+	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if dec.Decode(&n) != nil {
+	n, isNumber := v.(json.Number)
+	if dec.Decode(&v) == nil {
+		n, isNumber = v.(json.Number)
+	}
+	if !isNumber {
 		f.fail(name, "must be an integer or null")
 		return nil, false
 	}
