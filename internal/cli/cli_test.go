@@ -231,3 +231,74 @@ func TestPlayServes(t *testing.T) {
 	require.Equal(t, 0, <-done, stderr.String())
 	http.DefaultClient.CloseIdleConnections()
 }
+
+func TestAPIKeyCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	env := map[string]string{"DATABASE_URL": url}
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var workspaceID, userID, outsiderID string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('m@example.com') RETURNING id`).Scan(&userID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&outsiderID))
+	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, workspaceID, userID)
+	require.NoError(t, err)
+
+	res := run(t, env, "apikey", "create", "--workspace", workspaceID, "--user", userID, "--name", "ci")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Regexp(t, `^whk_[A-Za-z0-9_-]{43}\n$`, res.stdout, "the key alone on standard output")
+	require.Contains(t, res.stderr, "(member) in workspace "+workspaceID)
+	keyID := regexp.MustCompile(`created API key (\S+) `).FindStringSubmatch(res.stderr)[1]
+
+	res = run(t, env, "apikey", "create", "--workspace", workspaceID, "--user", outsiderID)
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "is not a member of workspace")
+	require.Empty(t, res.stdout)
+
+	res = run(t, env, "apikey", "create", "--workspace", workspaceID)
+	require.Equal(t, 2, res.code)
+	require.Contains(t, res.stderr, "needs --workspace W and --user U")
+
+	res = run(t, env, "apikey", "revoke", keyID)
+	require.Equal(t, 0, res.code, res.stderr)
+	var revoked bool
+	require.NoError(t, conn.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM webhooks.api_keys WHERE id = $1`, keyID).Scan(&revoked))
+	require.True(t, revoked)
+
+	res = run(t, env, "apikey", "revoke", "whk_thekeyitself")
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "not the key")
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	res := run(t, map[string]string{"DATABASE_URL": url}, "demo")
+	require.Equal(t, 0, res.code, res.stderr)
+	for _, role := range []string{"owner", "admin", "member", "guest"} {
+		require.Regexp(t, `(?m)^  `+role+` +\S.* user \S+  API key whk_\S+$`, res.stdout)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var types int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(DISTINCT resource_type) FROM webhooks.outbox`).Scan(&types))
+	require.Equal(t, 6, types, "a few resources of each type, captured")
+}
+
+func TestBadAPIConfig(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]string{
+		"WEBHOOKS_ALLOW_HTTP":    `WEBHOOKS_ALLOW_HTTP="maybe" is not true or false`,
+		"WEBHOOKS_ALLOWED_CIDRS": `WEBHOOKS_ALLOWED_CIDRS: "maybe" is not a CIDR range`,
+		"WEBHOOKS_SECRET_GRACE":  `WEBHOOKS_SECRET_GRACE="maybe" is not a duration`,
+	} {
+		res := run(t, map[string]string{env: "maybe"}, "serve")
+		require.Equal(t, 1, res.code, env)
+		require.Contains(t, res.stderr, want)
+	}
+}
