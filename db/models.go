@@ -143,6 +143,40 @@ type WebhooksApiKey struct {
 	RevokedAt   *time.Time `json:"revokedAt"`
 }
 
+type WebhooksDeliveryAttempt struct {
+	ID              int64     `json:"id"`
+	MessageID       string    `json:"messageId"`
+	EventID         string    `json:"eventId"`
+	WebhookID       string    `json:"webhookId"`
+	WorkspaceID     string    `json:"workspaceId"`
+	EventType       string    `json:"eventType"`
+	Attempt         int32     `json:"attempt"`
+	URL             string    `json:"url"`
+	StartedAt       time.Time `json:"startedAt"`
+	DurationMs      float64   `json:"durationMs"`
+	Succeeded       bool      `json:"succeeded"`
+	StatusCode      *int32    `json:"statusCode"`
+	ErrorClass      *string   `json:"errorClass"`
+	ErrorMessage    *string   `json:"errorMessage"`
+	ResponseExcerpt *string   `json:"responseExcerpt"`
+	RiverJobID      *int64    `json:"riverJobId"`
+}
+
+type WebhooksInflight struct {
+	WebhookID  string    `json:"webhookId"`
+	RiverJobID int64     `json:"riverJobId"`
+	StartedAt  time.Time `json:"startedAt"`
+}
+
+type WebhooksMessage struct {
+	ID          string    `json:"id"`
+	OutboxID    int64     `json:"outboxId"`
+	WebhookID   string    `json:"webhookId"`
+	WorkspaceID string    `json:"workspaceId"`
+	EventType   string    `json:"eventType"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
 type WebhooksOutbox struct {
 	ID                 int64           `json:"id"`
 	EventID            *string         `json:"eventId"`
@@ -155,6 +189,12 @@ type WebhooksOutbox struct {
 	PreviousAttributes json.RawMessage `json:"previousAttributes"`
 	CapturedAt         time.Time       `json:"capturedAt"`
 	ExpandedAt         *time.Time      `json:"expandedAt"`
+}
+
+type WebhooksRateWindow struct {
+	WebhookID   string    `json:"webhookId"`
+	WindowStart time.Time `json:"windowStart"`
+	Count       int32     `json:"count"`
 }
 
 type WebhooksSigningSecret struct {
@@ -188,6 +228,8 @@ type WebhooksWebhook struct {
 	RateLimitPerSecond *int32     `json:"rateLimitPerSecond"`
 	CreatedAt          time.Time  `json:"createdAt"`
 	UpdatedAt          time.Time  `json:"updatedAt"`
+	FailingSince       *time.Time `json:"failingSince"`
+	LastSuccessAt      *time.Time `json:"lastSuccessAt"`
 }
 
 type Workspace struct {

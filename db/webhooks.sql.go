@@ -28,7 +28,7 @@ func (q *Queries) WebhookDelete(ctx context.Context, db DBTX, arg WebhookDeleteP
 }
 
 const webhookGetByID = `-- name: WebhookGetByID :one
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
 `
 
 type WebhookGetByIDParams struct {
@@ -55,6 +55,8 @@ func (q *Queries) WebhookGetByID(ctx context.Context, db DBTX, arg WebhookGetByI
 		&i.RateLimitPerSecond,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FailingSince,
+		&i.LastSuccessAt,
 	)
 	return i, err
 }
@@ -62,7 +64,7 @@ func (q *Queries) WebhookGetByID(ctx context.Context, db DBTX, arg WebhookGetByI
 const webhookInsert = `-- name: WebhookInsert :one
 INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at
 `
 
 type WebhookInsertParams struct {
@@ -100,12 +102,14 @@ func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertP
 		&i.RateLimitPerSecond,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FailingSince,
+		&i.LastSuccessAt,
 	)
 	return i, err
 }
 
 const webhookList = `-- name: WebhookList :many
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at FROM webhooks.webhooks
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at FROM webhooks.webhooks
 WHERE workspace_id = $1
   AND ($2::text IS NULL OR created_by = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::text))
@@ -152,6 +156,8 @@ func (q *Queries) WebhookList(ctx context.Context, db DBTX, arg WebhookListParam
 			&i.RateLimitPerSecond,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.FailingSince,
+			&i.LastSuccessAt,
 		); err != nil {
 			return nil, err
 		}
@@ -170,7 +176,7 @@ SET enabled = $1,
     disabled_at = CASE WHEN $1::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
     updated_at = now()
 WHERE id = $3 AND workspace_id = $4
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at
 `
 
 type WebhookSetEnabledParams struct {
@@ -203,6 +209,8 @@ func (q *Queries) WebhookSetEnabled(ctx context.Context, db DBTX, arg WebhookSet
 		&i.RateLimitPerSecond,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FailingSince,
+		&i.LastSuccessAt,
 	)
 	return i, err
 }
@@ -212,7 +220,7 @@ UPDATE webhooks.webhooks
 SET name = $1, url = $2, event_types = $3, description = $4,
     rate_limit_per_second = $5, updated_at = now()
 WHERE id = $6 AND workspace_id = $7
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at
 `
 
 type WebhookUpdateParams struct {
@@ -250,6 +258,8 @@ func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateP
 		&i.RateLimitPerSecond,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.FailingSince,
+		&i.LastSuccessAt,
 	)
 	return i, err
 }

@@ -50,7 +50,8 @@ Commands:
   migrate up          apply River's migrations, then the project's
   migrate down N      revert the last N of the project's migrations
   migrate version     print the project's migration version
-  serve               run the HTTP server (WEBHOOKS_ADDR)
+  serve               run the HTTP server (WEBHOOKS_ADDR) and the workers
+  worker              run the workers only
   play [flags]        a local receiver that verifies and shows deliveries:
                         --addr 127.0.0.1:9000  --secret whsec_… (repeatable)
                         --fail-rate 0.3  --status 503  --delay 2s  --gone
@@ -68,6 +69,11 @@ Environment:
   WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)
   WEBHOOKS_ALLOWED_CIDRS  internal ranges endpoints may reach, e.g. 127.0.0.0/8,::1/128
   WEBHOOKS_SECRET_GRACE   how long a rotated-out secret still signs (default 24h)
+  WEBHOOKS_EXPAND_WORKERS, WEBHOOKS_DELIVER_WORKERS   workers per queue (2, 20)
+  WEBHOOKS_RETRY_SCHEDULE waits before retries (default 5s,5m,30m,2h,5h,10h,10h)
+  WEBHOOKS_DISABLE_AFTER  disable a webhook failing this long without success (120h)
+  WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_TIMEOUT   per attempt (5s, 15s)
+  WEBHOOKS_MAX_INFLIGHT   deliveries under way per webhook, at most (10)
 `
 
 type usageError struct{ msg string }
@@ -89,6 +95,8 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.migrate(ctx, args[1:])
 	case "serve":
 		return c.serve(ctx, args[1:])
+	case "worker":
+		return c.worker(ctx, args[1:])
 	case "db":
 		return c.db(ctx, args[1:])
 	case "play":

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/countercyclical/webhooks/jobs"
 
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/netguard"
@@ -31,6 +35,59 @@ func (c *command) apiConfig() (api.Config, error) {
 			return config, fmt.Errorf("WEBHOOKS_SECRET_GRACE=%q is not a duration such as 24h", v)
 		}
 		config.SecretGrace = d
+	}
+	return config, nil
+}
+
+// jobsConfig reads the River client's settings from the environment.
+func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
+	apiConfig, err := c.apiConfig()
+	if err != nil {
+		return jobs.Config{}, err
+	}
+	config := jobs.Config{Work: true, Logger: logger, Delivery: jobs.DeliveryConfig{Policy: apiConfig.Policy}}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"WEBHOOKS_EXPAND_WORKERS", &config.ExpandWorkers},
+		{"WEBHOOKS_DELIVER_WORKERS", &config.DeliverWorkers},
+		{"WEBHOOKS_MAX_INFLIGHT", &config.Delivery.MaxInflight},
+	}
+	for _, v := range ints {
+		if s := c.env(v.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return config, fmt.Errorf("%s=%q is not a positive whole number", v.name, s)
+			}
+			*v.dst = n
+		}
+	}
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"WEBHOOKS_DISABLE_AFTER", &config.Delivery.DisableAfter},
+		{"WEBHOOKS_CONNECT_TIMEOUT", &config.Delivery.ConnectTimeout},
+		{"WEBHOOKS_TIMEOUT", &config.Delivery.Timeout},
+	}
+	for _, v := range durations {
+		if s := c.env(v.name); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return config, fmt.Errorf("%s=%q is not a positive duration such as 15s", v.name, s)
+			}
+			*v.dst = d
+		}
+	}
+	if s := c.env("WEBHOOKS_RETRY_SCHEDULE"); s != "" {
+		for i, part := range strings.Split(s, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d <= 0 {
+				return config, fmt.Errorf("WEBHOOKS_RETRY_SCHEDULE=%q: entry %d %q is not a positive duration such as 5m", s, i+1, part)
+			}
+			config.Delivery.Schedule = append(config.Delivery.Schedule, d)
+		}
 	}
 	return config, nil
 }

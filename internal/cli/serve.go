@@ -7,9 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/countercyclical/webhooks/internal/server"
+	"github.com/countercyclical/webhooks/jobs"
 )
 
 // DefaultAddr is where serve listens when WEBHOOKS_ADDR is not set.
@@ -24,6 +28,10 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	jobsConfig, err := c.jobsConfig(logger)
+	if err != nil {
+		return err
+	}
 	pool, err := c.connect(ctx)
 	if err != nil {
 		return err
@@ -35,6 +43,13 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on WEBHOOKS_ADDR %s: %w", addr, err)
 	}
+	stopWorkers, err := c.startWorkers(ctx, pool, jobsConfig, logger)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	defer stopWorkers()
+
 	srv := &http.Server{
 		Handler:           server.New(server.Config{Pool: pool, Logger: logger, API: apiConfig}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -58,4 +73,64 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("error serving: %w", err)
 	}
 	return nil
+}
+
+func (c *command) worker(ctx context.Context, args []string) error {
+	if len(args) != 0 {
+		return usageError{"worker takes no arguments; configure it with environment variables"}
+	}
+	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	jobsConfig, err := c.jobsConfig(logger)
+	if err != nil {
+		return err
+	}
+	pool, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	stopWorkers, err := c.startWorkers(ctx, pool, jobsConfig, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("working", "expand_workers", jobsConfig.ExpandWorkers, "deliver_workers", jobsConfig.DeliverWorkers)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopWorkers()
+	return nil
+}
+
+// startWorkers starts the River client and the outbox listener; the
+// returned func stops fetching, lets deliveries under way finish (up to the
+// request timeout), and returns when both have stopped.
+func (c *command) startWorkers(ctx context.Context, pool *pgxpool.Pool, config jobs.Config, logger *slog.Logger) (func(), error) {
+	client, err := jobs.NewClient(pool, config)
+	if err != nil {
+		return nil, err
+	}
+	// The client outlives ctx: it is stopped gracefully below, not cancelled.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("error starting River client: %w", err)
+	}
+	listenCtx, cancelListen := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		jobs.Listen(listenCtx, pool, client, logger)
+	}()
+	return func() {
+		cancelListen()
+		wg.Wait()
+		timeout := config.Delivery.Timeout
+		if timeout == 0 {
+			timeout = 15 * time.Second
+		}
+		stopCtx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
+		defer cancel()
+		if err := client.Stop(stopCtx); err != nil {
+			logger.Warn("River client did not stop in time; cancelling jobs under way", "error", err)
+			_ = client.StopAndCancel(context.Background())
+		}
+	}, nil
 }

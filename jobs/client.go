@@ -1,0 +1,176 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/countercyclical/webhooks/internal/netguard"
+)
+
+// Queues: expansion and delivery apart, so that neither starves the other.
+const (
+	QueueExpand  = "outbox_expand"
+	QueueDeliver = "webhook_deliver"
+)
+
+// Config configures the River client of serve and worker.
+type Config struct {
+	ExpandWorkers  int // default 2
+	DeliverWorkers int // default 20
+	// ExpandBatch is how many outbox rows one transaction expands (default 500).
+	ExpandBatch int
+	// SafetyNet is how often expansion runs without a NOTIFY (default 5s).
+	SafetyNet time.Duration
+	Delivery  DeliveryConfig
+	Logger    *slog.Logger
+	// Work false makes an insert-only client (tests, the API of a process
+	// that runs no workers).
+	Work bool
+	// ExpandOnly works the expand queue alone: for tests and benchmarks that
+	// count the delivery jobs expansion makes.
+	ExpandOnly bool
+}
+
+// DeliveryConfig says how deliveries are made.
+type DeliveryConfig struct {
+	// Schedule is the wait before each retry (WEBHOOKS_RETRY_SCHEDULE).
+	Schedule []time.Duration
+	// DisableAfter disables a webhook failing without success this long.
+	DisableAfter time.Duration
+	// ConnectTimeout and Timeout bound each attempt.
+	ConnectTimeout, Timeout time.Duration
+	// MaxInflight caps the deliveries under way per webhook (default 10).
+	MaxInflight int
+	Policy      netguard.Policy
+	// Transport replaces the guarded transport in tests that need to.
+	Transport http.RoundTripper
+}
+
+// DefaultSchedule is DESIGN.md's: the waits after the first attempt.
+var DefaultSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+func (c DeliveryConfig) withDefaults() DeliveryConfig {
+	if c.Schedule == nil {
+		c.Schedule = DefaultSchedule
+	}
+	c.DisableAfter = cmp.Or(c.DisableAfter, 120*time.Hour)
+	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, 5*time.Second)
+	c.Timeout = cmp.Or(c.Timeout, 15*time.Second)
+	c.MaxInflight = cmp.Or(c.MaxInflight, 10)
+	return c
+}
+
+// NewClient returns the River client with both workers, the NOTIFY-driven
+// and periodic expansion, and River's retention set so that discarded
+// deliveries stay retryable as long as their logs.
+func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error) {
+	config.ExpandWorkers = cmp.Or(config.ExpandWorkers, 2)
+	config.DeliverWorkers = cmp.Or(config.DeliverWorkers, 20)
+	config.ExpandBatch = cmp.Or(config.ExpandBatch, 500)
+	config.SafetyNet = cmp.Or(config.SafetyNet, 5*time.Second)
+	config.Delivery = config.Delivery.withDefaults()
+	if config.Logger == nil {
+		config.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	workers := river.NewWorkers()
+	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule}
+	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, expander); err != nil {
+		return nil, fmt.Errorf("error adding expand worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, deliverer); err != nil {
+		return nil, fmt.Errorf("error adding deliver worker: %w", err)
+	}
+	riverConfig := &river.Config{
+		Logger:  config.Logger,
+		Workers: workers,
+		// A delivery may take the whole request timeout; River must not
+		// think it stuck before then.
+		RescueStuckJobsAfter:        config.Delivery.Timeout + time.Minute,
+		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
+	}
+	if config.Work {
+		riverConfig.Queues = map[string]river.QueueConfig{
+			// Expansion wakes within milliseconds of a commit.
+			QueueExpand:  {MaxWorkers: config.ExpandWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second},
+			QueueDeliver: {MaxWorkers: config.DeliverWorkers, FetchCooldown: 20 * time.Millisecond, FetchPollInterval: time.Second},
+		}
+		if config.ExpandOnly {
+			delete(riverConfig.Queues, QueueDeliver)
+		}
+		riverConfig.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(config.SafetyNet), func() (river.JobArgs, *river.InsertOpts) {
+				return ExpandArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
+	if err != nil {
+		return nil, fmt.Errorf("error creating River client: %w", err)
+	}
+	expander.client = client
+	return client, nil
+}
+
+// Listen wakes expansion on every capture NOTIFY until ctx ends: one
+// outbox_expand job per wake, however many notifications came at once. It
+// reconnects after errors; the periodic job covers any gap.
+func Listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], logger *slog.Logger) {
+	for ctx.Err() == nil {
+		if err := listen(ctx, pool, client); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "outbox listener failed; reconnecting", "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx]) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("error acquiring connection: %w", err)
+	}
+	defer func() {
+		// The connection is LISTENing: close it rather than hand it back.
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN webhooks_outbox"); err != nil {
+		return fmt.Errorf("error listening: %w", err)
+	}
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("error waiting for notification: %w", err)
+		}
+		// Drain what else has arrived, so a burst makes one job.
+		for {
+			drainCtx, cancel := context.WithTimeout(ctx, time.Millisecond)
+			_, err := conn.Conn().WaitForNotification(drainCtx)
+			cancel()
+			if err != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, err := client.Insert(ctx, ExpandArgs{}, nil); err != nil {
+			return fmt.Errorf("error inserting expand job: %w", err)
+		}
+	}
+}

@@ -1,0 +1,338 @@
+package jobs
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/netguard"
+	"github.com/countercyclical/webhooks/webhook"
+)
+
+// UserAgent names the sender to receivers.
+const UserAgent = "countercyclical-webhooks/0.1"
+
+// Limits of what is read of an answer.
+const (
+	maxResponseRead = 64 << 10
+	maxResponseKept = 4 << 10
+	maxRetryAfter   = time.Hour
+)
+
+// DeliverArgs are the args of webhook_deliver: ids only; the envelope is
+// built from the outbox at each attempt.
+type DeliverArgs struct {
+	MessageID string `json:"messageId"`
+	WebhookID string `json:"webhookId"`
+	EventType string `json:"eventType"`
+
+	// retryAfter carries an endpoint's Retry-After from Work to NextRetry,
+	// which River calls with the same job.
+	retryAfter time.Duration
+}
+
+// Kind is the job's kind.
+func (DeliverArgs) Kind() string { return "webhook_deliver" }
+
+// InsertOpts puts deliveries on their own queue.
+func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueDeliver} }
+
+// DeliverWorker POSTs one message, records the attempt, and leaves retries
+// to River on the webhook schedule.
+type DeliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	pool   *pgxpool.Pool
+	config DeliveryConfig
+	client *http.Client
+	logger *slog.Logger
+}
+
+func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger) (*DeliverWorker, error) {
+	transport := config.Transport
+	if transport == nil {
+		transport = GuardedTransport(config.Policy, config.ConnectTimeout)
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   config.Timeout,
+		// Redirects are not followed: a 3xx is the endpoint's answer.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &DeliverWorker{pool: pool, config: config, client: client, logger: logger}, nil
+}
+
+// GuardedTransport dials only addresses the policy allows, checked on the
+// address actually dialled, after DNS, so that a name resolving to an
+// internal address (DNS rebinding included) cannot slip through. It uses no
+// proxy, which would dial for it.
+func GuardedTransport(policy netguard.Policy, connectTimeout time.Duration) *http.Transport {
+	dialer := &net.Dialer{
+		Timeout: connectTimeout,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			addr, err := netip.ParseAddr(host)
+			if err != nil {
+				return err
+			}
+			return policy.CheckAddr(addr)
+		},
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   connectTimeout,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   10,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0, // the client's Timeout bounds the whole request
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// Timeout bounds a job beyond the request's own timeout.
+func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
+	return w.config.Timeout + 30*time.Second
+}
+
+// NextRetry follows the schedule with ±20% jitter, or an endpoint's
+// Retry-After (bounded to an hour).
+func (w *DeliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
+	if job.Args.retryAfter > 0 {
+		return time.Now().Add(job.Args.retryAfter)
+	}
+	return time.Now().Add(RetryDelay(w.config.Schedule, job.Attempt))
+}
+
+// RetryDelay is the wait after failed attempt number attempt (1-based).
+func RetryDelay(schedule []time.Duration, attempt int) time.Duration {
+	if len(schedule) == 0 {
+		return time.Second
+	}
+	i := min(max(attempt-1, 0), len(schedule)-1)
+	d := schedule[i]
+	jitter := (rand.Float64()*0.4 - 0.2) * float64(d)
+	return d + time.Duration(jitter)
+}
+
+// Work makes one attempt.
+func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	queries := db.New()
+	m, err := queries.MessageGetForDelivery(ctx, w.pool, job.Args.MessageID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return river.JobCancel(fmt.Errorf("message %s no longer exists (removed by retention)", job.Args.MessageID))
+	}
+	if err != nil {
+		return fmt.Errorf("error loading message: %w", err)
+	}
+	switch {
+	case !m.WebhookExists:
+		return river.JobCancel(fmt.Errorf("webhook %s was deleted", m.WebhookID))
+	case !m.Enabled:
+		reason := "no reason given"
+		if m.DisabledReason != nil {
+			reason = *m.DisabledReason
+		}
+		return river.JobCancel(fmt.Errorf("webhook %s is disabled: %s", m.WebhookID, reason))
+	}
+
+	// Waiting for the rate limit or for a slot does not use an attempt.
+	if m.RateLimitPerSecond != nil {
+		taken, err := queries.RateWindowTake(ctx, w.pool, m.WebhookID)
+		if err != nil {
+			return fmt.Errorf("error taking rate limit: %w", err)
+		}
+		if taken.Count > *m.RateLimitPerSecond {
+			wait := time.Until(taken.WindowStart.Add(time.Second)) + time.Duration(rand.IntN(200))*time.Millisecond
+			return river.JobSnooze(max(wait, 10*time.Millisecond))
+		}
+	}
+	slot, err := queries.InflightTake(ctx, w.pool, db.InflightTakeParams{
+		WebhookID: m.WebhookID, RiverJobID: job.ID, StaleSeconds: (w.config.Timeout + 30*time.Second).Seconds(), Max: int32(w.config.MaxInflight),
+	})
+	if err != nil {
+		return fmt.Errorf("error taking in-flight slot: %w", err)
+	}
+	if slot == 0 {
+		return river.JobSnooze(time.Second + time.Duration(rand.IntN(500))*time.Millisecond)
+	}
+	defer func() {
+		// Released even when the job's context has ended.
+		_ = queries.InflightRelease(context.WithoutCancel(ctx), w.pool, db.InflightReleaseParams{WebhookID: m.WebhookID, RiverJobID: job.ID})
+	}()
+
+	eventID := ""
+	if m.EventID != nil {
+		eventID = *m.EventID
+	}
+	envelope := webhook.Envelope{
+		ID: m.ID, EventID: eventID, EventType: m.EventType, Timestamp: m.CapturedAt.UTC().Format(webhook.TimestampFormat),
+		WorkspaceID: m.WorkspaceID, ApplicationID: m.WebhookID, Payload: m.Payload,
+	}
+	if strings.HasSuffix(m.EventType, ".updated") {
+		envelope.PreviousAttributes = m.PreviousAttributes
+	}
+	body, err := json.Marshal(envelope)
+	if err != nil {
+		return fmt.Errorf("error encoding envelope: %w", err)
+	}
+
+	secrets := []string{m.Secret}
+	if m.PreviousSecret != nil && m.PreviousExpiresAt != nil && m.PreviousExpiresAt.After(time.Now()) {
+		secrets = append(secrets, *m.PreviousSecret)
+	}
+	result := w.send(ctx, m.URL, m.ID, secrets, body)
+	attempt := db.DeliveryAttemptInsertParams{
+		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
+		Attempt: int32(job.Attempt), URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
+		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
+		ResponseExcerpt: result.excerpt, RiverJobID: &job.ID,
+	}
+	// Recorded whatever the job's context says: the attempt happened.
+	if err := queries.DeliveryAttemptInsert(context.WithoutCancel(ctx), w.pool, attempt); err != nil {
+		return fmt.Errorf("error recording attempt: %w", err)
+	}
+
+	if result.ok() {
+		if err := queries.WebhookRecordSuccess(ctx, w.pool, m.WebhookID); err != nil {
+			return fmt.Errorf("error recording success: %w", err)
+		}
+		return nil
+	}
+	failure := fmt.Errorf("attempt %d: %s", job.Attempt, *result.errorMessage)
+	if result.statusCode != nil && *result.statusCode == http.StatusGone {
+		reason := "the endpoint answered 410 Gone"
+		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
+			return fmt.Errorf("error disabling webhook: %w", err)
+		}
+		return river.JobCancel(fmt.Errorf("%w; webhook disabled", failure))
+	}
+	failingSince, err := queries.WebhookRecordFailure(ctx, w.pool, m.WebhookID)
+	if err != nil {
+		return fmt.Errorf("error recording failure: %w", err)
+	}
+	if time.Since(failingSince) > w.config.DisableAfter {
+		reason := fmt.Sprintf("failing without a success since %s (longer than %s)", failingSince.UTC().Format(time.RFC3339), w.config.DisableAfter)
+		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
+			return fmt.Errorf("error disabling webhook: %w", err)
+		}
+		return river.JobCancel(fmt.Errorf("%w; webhook disabled: %s", failure, reason))
+	}
+	job.Args.retryAfter = result.retryAfter
+	return failure
+}
+
+// result is what one attempt came to.
+type result struct {
+	started      time.Time
+	duration     time.Duration
+	statusCode   *int32
+	errorClass   *string
+	errorMessage *string
+	excerpt      *string
+	retryAfter   time.Duration
+}
+
+func (r result) ok() bool { return r.errorClass == nil }
+
+func (r *result) fail(class, message string) {
+	r.errorClass, r.errorMessage = &class, &message
+}
+
+func (w *DeliverWorker) send(ctx context.Context, endpoint, msgID string, secrets []string, body []byte) result {
+	r := result{started: time.Now()}
+	defer func() { r.duration = time.Since(r.started) }()
+
+	timestamp := time.Now()
+	var signatures []string
+	for _, secret := range secrets {
+		sig, err := webhook.Sign(secret, msgID, timestamp, body)
+		if err != nil {
+			r.fail("invalid_secret", "the webhook's secret is unusable: "+err.Error())
+			return r
+		}
+		signatures = append(signatures, sig)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(string(body)))
+	if err != nil {
+		r.fail("invalid_url", err.Error())
+		return r
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set(webhook.HeaderID, msgID)
+	req.Header.Set(webhook.HeaderTimestamp, strconv.FormatInt(timestamp.Unix(), 10))
+	req.Header.Set(webhook.HeaderSignature, strings.Join(signatures, " "))
+
+	resp, err := w.client.Do(req)
+	if err != nil {
+		var urlErr *url.Error
+		switch {
+		case errors.Is(err, netguard.ErrBlocked):
+			r.fail("blocked", err.Error())
+		case errors.As(err, &urlErr) && urlErr.Timeout():
+			r.fail("timeout", fmt.Sprintf("no answer within %s", w.config.Timeout))
+		default:
+			r.fail("connection", err.Error())
+		}
+		return r
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	code := int32(resp.StatusCode)
+	r.statusCode = &code
+	if len(data) > 0 {
+		kept := strings.ToValidUTF8(string(data[:min(len(data), maxResponseKept)]), "\uFFFD")
+		r.excerpt = &kept
+	}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return r
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		r.fail("redirect", fmt.Sprintf("answered %d (redirect to %q, not followed)", resp.StatusCode, resp.Header.Get("Location")))
+	default:
+		r.fail("status", fmt.Sprintf("answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return r
+}
+
+// parseRetryAfter reads seconds or an HTTP date, bounded to [1s, 1h]; zero
+// when absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0
+	}
+	return min(max(d, time.Second), maxRetryAfter)
+}

@@ -1,0 +1,66 @@
+-- name: MessageGetForDelivery :one
+-- MessageGetForDelivery returns what a delivery needs: the event as a
+-- receiver gets it, the webhook (null fields when it was deleted) and its
+-- secrets.
+SELECT m.id, m.webhook_id, o.event_id, o.event_type, o.workspace_id, o.captured_at,
+    webhooks.payload(o.resource_type, o.payload)::jsonb AS payload,
+    webhooks.payload(o.resource_type, o.previous_attributes::json)::jsonb AS previous_attributes,
+    (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
+    coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
+    coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at
+FROM webhooks.messages m
+JOIN webhooks.outbox o ON o.id = m.outbox_id
+LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
+LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
+WHERE m.id = @id;
+
+-- name: DeliveryAttemptInsert :exec
+INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
+    started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
+VALUES (@message_id, @event_id, @webhook_id, @workspace_id, @event_type, @attempt, @url,
+    @started_at, @duration_ms, @succeeded, sqlc.narg(status_code), sqlc.narg(error_class), sqlc.narg(error_message),
+    sqlc.narg(response_excerpt), @river_job_id);
+
+-- name: WebhookRecordSuccess :exec
+UPDATE webhooks.webhooks SET failing_since = NULL, last_success_at = now() WHERE id = @id;
+
+-- name: WebhookRecordFailure :one
+-- WebhookRecordFailure notes a failure and returns since when the webhook
+-- has been failing without a success.
+UPDATE webhooks.webhooks SET failing_since = coalesce(failing_since, now()) WHERE id = @id
+RETURNING failing_since::timestamptz AS failing_since;
+
+-- name: WebhookDisable :exec
+-- WebhookDisable disables a webhook that is enabled, with the reason.
+UPDATE webhooks.webhooks
+SET enabled = false, disabled_reason = @reason, disabled_at = now(), updated_at = now()
+WHERE id = @id AND enabled;
+
+-- name: RateWindowTake :one
+-- RateWindowTake counts a delivery in the webhook's current one-second
+-- window and returns the count so far and the window's start.
+INSERT INTO webhooks.rate_windows AS r (webhook_id, window_start, count)
+VALUES (@webhook_id, date_trunc('second', clock_timestamp()), 1)
+ON CONFLICT (webhook_id) DO UPDATE
+SET count = CASE WHEN r.window_start = excluded.window_start THEN r.count + 1 ELSE 1 END,
+    window_start = excluded.window_start
+RETURNING count, window_start;
+
+-- name: InflightTake :one
+-- InflightTake takes a slot for a delivery when fewer than max are under way
+-- for the webhook; rows older than stale are a crashed worker's. Taking is
+-- serialised per webhook by an advisory lock so the count is exact.
+WITH lock AS (SELECT pg_advisory_xact_lock(hashtext('webhooks.inflight'), hashtext(@webhook_id::text))),
+taken AS (
+    INSERT INTO webhooks.inflight (webhook_id, river_job_id)
+    SELECT @webhook_id::text, @river_job_id::bigint
+    FROM lock
+    WHERE (SELECT count(*) FROM webhooks.inflight i
+           WHERE i.webhook_id = @webhook_id::text AND i.started_at > clock_timestamp() - make_interval(secs => @stale_seconds::float8)) < @max::int
+    ON CONFLICT (webhook_id, river_job_id) DO UPDATE SET started_at = clock_timestamp()
+    RETURNING 1
+)
+SELECT count(*)::int AS taken FROM taken;
+
+-- name: InflightRelease :exec
+DELETE FROM webhooks.inflight WHERE webhook_id = @webhook_id AND river_job_id = @river_job_id;

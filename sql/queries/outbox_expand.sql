@@ -1,0 +1,32 @@
+-- name: OutboxClaim :many
+-- OutboxClaim locks a batch of unexpanded events, skipping those another
+-- expander holds.
+SELECT id FROM webhooks.outbox
+WHERE expanded_at IS NULL
+ORDER BY id
+LIMIT @max
+FOR UPDATE SKIP LOCKED;
+
+-- name: OutboxMatch :many
+-- OutboxMatch pairs each event with every enabled webhook of its workspace
+-- that subscribes to its type and whose creator may read the row now. A
+-- webhook gets the events captured after it was made, not a backlog older
+-- than itself.
+SELECT o.id AS outbox_id, w.id AS webhook_id, o.workspace_id, o.event_type
+FROM webhooks.outbox o
+JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
+    AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
+WHERE o.id = ANY (@ids::bigint[])
+  AND webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
+ORDER BY o.id, w.id;
+
+-- name: MessageInsertMany :exec
+INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type)
+SELECT unnest(@ids::text[]), unnest(@outbox_ids::bigint[]), unnest(@webhook_ids::text[]),
+    unnest(@workspace_ids::text[]), unnest(@event_types::text[]);
+
+-- name: OutboxMarkExpanded :execrows
+-- OutboxMarkExpanded stamps the claimed events with their event ids.
+UPDATE webhooks.outbox
+SET expanded_at = now(), event_id = webhooks.gen_id()
+WHERE id = ANY (@ids::bigint[]) AND expanded_at IS NULL;
