@@ -33,6 +33,8 @@ type ExpandWorker struct {
 	client   *river.Client[pgx.Tx]
 	batch    int
 	schedule []time.Duration
+	// beforeCommit, in tests, holds a batch open to crash the process in it.
+	beforeCommit func()
 }
 
 // Work expands batches until none is left.
@@ -97,6 +99,9 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	}
 	if _, err := queries.OutboxMarkExpanded(ctx, tx, ids); err != nil {
 		return 0, fmt.Errorf("error marking outbox rows expanded: %w", err)
+	}
+	if w.beforeCommit != nil {
+		w.beforeCommit()
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("error committing expansion: %w", err)

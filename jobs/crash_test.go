@@ -1,0 +1,122 @@
+package jobs
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/dbtest"
+)
+
+const crashChildEnv = "WEBHOOKS_TEST_CRASH_CHILD_DATABASE_URL"
+
+// TestExpandCrash kills (SIGKILL) a process in the middle of an expansion
+// batch, after it inserted messages and delivery jobs and marked the rows,
+// before it committed. Nothing of that batch may survive, and expansion
+// afterwards makes exactly one job per (event, webhook).
+func TestExpandCrash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer pool.Close()
+	var ws, owner string
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`).Scan(&ws))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&owner))
+	_, err = pool.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, ws, owner)
+	require.NoError(t, err)
+	for i := range 3 {
+		var id string
+		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
+			VALUES ($1, $2, 'w', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, owner, fmt.Sprintf("https://example.com/%d", i)).Scan(&id))
+		_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, api.NewSecret())
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO investments (workspace_id, created_by, name) SELECT $1, $2, 'i' || n FROM generate_series(1, 1000) n`, ws, owner)
+	require.NoError(t, err)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestExpandCrashChild$", "-test.v")
+	child.Env = append(os.Environ(), crashChildEnv+"="+url)
+	stdout, err := child.StdoutPipe()
+	require.NoError(t, err)
+	child.Stderr = os.Stderr
+	require.NoError(t, child.Start())
+	ready := make(chan bool, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if strings.Contains(scanner.Text(), "CRASH-CHILD-READY") {
+				ready <- true
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ok := <-ready:
+		require.True(t, ok, "the child ended before its batch was under way")
+	case <-time.After(2 * time.Minute):
+		_ = child.Process.Kill()
+		t.Fatal("the child never got its batch under way")
+	}
+
+	var held int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash-child' AND state = 'idle in transaction'`).Scan(&held))
+	require.Equal(t, 1, held, "the child holds its batch open")
+	require.NoError(t, child.Process.Kill())
+	_ = child.Wait()
+
+	// The server notices the dead client and rolls its transaction back.
+	require.Eventually(t, func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash-child'`).Scan(&n)
+		return n == 0
+	}, time.Minute, 10*time.Millisecond)
+	var messages, jobs, expanded int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhooks.messages), (SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver'),
+		(SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NOT NULL)`).Scan(&messages, &jobs, &expanded))
+	require.Zero(t, messages+jobs+expanded, "nothing of the crashed batch survives")
+
+	client, err := NewClient(pool, Config{})
+	require.NoError(t, err)
+	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule}
+	require.NoError(t, w.Work(ctx, &river.Job[ExpandArgs]{}))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages), (SELECT count(DISTINCT args ->> 'messageId') FROM river_job WHERE kind = 'webhook_deliver'),
+		(SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NOT NULL)`).Scan(&messages, &jobs, &expanded))
+	require.Equal(t, 3000, messages)
+	require.Equal(t, 3000, jobs)
+	require.Equal(t, 1000, expanded)
+}
+
+// TestExpandCrashChild is the process TestExpandCrash kills.
+func TestExpandCrashChild(t *testing.T) {
+	url := os.Getenv(crashChildEnv)
+	if url == "" {
+		t.Skip("run by TestExpandCrash")
+	}
+	ctx := context.Background()
+	config, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	config.ConnConfig.RuntimeParams["application_name"] = "crash-child"
+	pool, err := pgxpool.NewWithConfig(ctx, config)
+	require.NoError(t, err)
+	client, err := NewClient(pool, Config{})
+	require.NoError(t, err)
+	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule, beforeCommit: func() {
+		fmt.Println("CRASH-CHILD-READY")
+		time.Sleep(time.Hour) // until killed
+	}}
+	_, err = w.ExpandBatch(ctx)
+	require.NoError(t, err)
+	t.Fatal("the child was not killed")
+}

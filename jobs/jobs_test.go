@@ -1,0 +1,104 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/jobs"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func exec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), sql, args...)
+	require.NoError(t, err, sql)
+}
+
+func queryID(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) string {
+	t.Helper()
+	var id string
+	require.NoError(t, pool.QueryRow(context.Background(), sql, args...).Scan(&id), sql)
+	return id
+}
+
+func count(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), sql, args...).Scan(&n), sql)
+	return n
+}
+
+func newUser(t testing.TB, pool *pgxpool.Pool, workspaceID, role string) string {
+	t.Helper()
+	id := queryID(t, pool, `INSERT INTO users (email) VALUES (gen_id() || '@example.com') RETURNING id`)
+	exec(t, pool, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)`, workspaceID, id, role)
+	return id
+}
+
+// newWebhook makes a webhook as the API would, but for any creator (a guest
+// too: a member's webhook whose creator became a guest is one).
+func newWebhook(t testing.TB, pool *pgxpool.Pool, workspaceID, creator, url string, events ...string) string {
+	t.Helper()
+	if len(events) == 0 {
+		events = []string{"*"}
+	}
+	id := queryID(t, pool, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
+		VALUES ($1, $2, 'test', $3, $4, now() - interval '1 minute') RETURNING id`, workspaceID, creator, url, events)
+	exec(t, pool, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, api.NewSecret())
+	return id
+}
+
+// startClient runs a real River client until the test ends.
+func startClient(t testing.TB, pool *pgxpool.Pool, config jobs.Config) *river.Client[pgx.Tx] {
+	t.Helper()
+	config.Work = true
+	client, err := jobs.NewClient(pool, config)
+	require.NoError(t, err)
+	require.NoError(t, client.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(ctx))
+	})
+	return client
+}
+
+// waitExpanded waits until no outbox row is left unexpanded. It waits long:
+// it checks that expansion finishes, not how fast.
+func waitExpanded(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`) == 0
+	}, 2*time.Minute, 20*time.Millisecond, "outbox rows left unexpanded")
+}
+
+// receivers returns, per outbox row's resource id and event type, the set
+// of webhooks that got a message.
+func receivers(t testing.TB, pool *pgxpool.Pool) map[string]map[string]bool {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+		SELECT o.resource_id || ' ' || o.event_type, m.webhook_id
+		FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id`)
+	require.NoError(t, err)
+	out := map[string]map[string]bool{}
+	for rows.Next() {
+		var key, webhookID string
+		require.NoError(t, rows.Scan(&key, &webhookID))
+		if out[key] == nil {
+			out[key] = map[string]bool{}
+		}
+		out[key][webhookID] = true
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
