@@ -101,4 +101,3 @@ func receivers(t testing.TB, pool *pgxpool.Pool) map[string]map[string]bool {
 	require.NoError(t, rows.Err())
 	return out
 }
-
