@@ -58,6 +58,18 @@ func (q *Queries) DeliveryAttemptInsert(ctx context.Context, db DBTX, arg Delive
 	return err
 }
 
+const inflightLock = `-- name: InflightLock :exec
+SELECT pg_advisory_xact_lock(hashtext('webhooks.inflight'), hashtext($1::text))
+`
+
+// InflightLock serialises InflightTake per webhook until the transaction
+// ends. It must be a statement of its own: the count that follows needs a
+// snapshot taken after the lock, or it misses slots taken meanwhile.
+func (q *Queries) InflightLock(ctx context.Context, db DBTX, webhookID string) error {
+	_, err := db.Exec(ctx, inflightLock, webhookID)
+	return err
+}
+
 const inflightRelease = `-- name: InflightRelease :exec
 DELETE FROM webhooks.inflight WHERE webhook_id = $1 AND river_job_id = $2
 `
@@ -72,18 +84,12 @@ func (q *Queries) InflightRelease(ctx context.Context, db DBTX, arg InflightRele
 	return err
 }
 
-const inflightTake = `-- name: InflightTake :one
-WITH lock AS (SELECT pg_advisory_xact_lock(hashtext('webhooks.inflight'), hashtext($1::text))),
-taken AS (
-    INSERT INTO webhooks.inflight (webhook_id, river_job_id)
-    SELECT $1::text, $2::bigint
-    FROM lock
-    WHERE (SELECT count(*) FROM webhooks.inflight i
-           WHERE i.webhook_id = $1::text AND i.started_at > clock_timestamp() - make_interval(secs => $3::float8)) < $4::int
-    ON CONFLICT (webhook_id, river_job_id) DO UPDATE SET started_at = clock_timestamp()
-    RETURNING 1
-)
-SELECT count(*)::int AS taken FROM taken
+const inflightTake = `-- name: InflightTake :execrows
+INSERT INTO webhooks.inflight (webhook_id, river_job_id)
+SELECT $1::text, $2::bigint
+WHERE (SELECT count(*) FROM webhooks.inflight i
+       WHERE i.webhook_id = $1::text AND i.started_at > clock_timestamp() - make_interval(secs => $3::float8)) < $4::int
+ON CONFLICT (webhook_id, river_job_id) DO UPDATE SET started_at = clock_timestamp()
 `
 
 type InflightTakeParams struct {
@@ -94,18 +100,18 @@ type InflightTakeParams struct {
 }
 
 // InflightTake takes a slot for a delivery when fewer than max are under way
-// for the webhook; rows older than stale are a crashed worker's. Taking is
-// serialised per webhook by an advisory lock so the count is exact.
-func (q *Queries) InflightTake(ctx context.Context, db DBTX, arg InflightTakeParams) (int32, error) {
-	row := db.QueryRow(ctx, inflightTake,
+// for the webhook; rows older than stale_seconds are a crashed worker's.
+func (q *Queries) InflightTake(ctx context.Context, db DBTX, arg InflightTakeParams) (int64, error) {
+	result, err := db.Exec(ctx, inflightTake,
 		arg.WebhookID,
 		arg.RiverJobID,
 		arg.StaleSeconds,
 		arg.Max,
 	)
-	var taken int32
-	err := row.Scan(&taken)
-	return taken, err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const messageGetForDelivery = `-- name: MessageGetForDelivery :one

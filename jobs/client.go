@@ -129,6 +129,9 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 // outbox_expand job per wake, however many notifications came at once. It
 // reconnects after errors; the periodic job covers any gap.
 func Listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	for ctx.Err() == nil {
 		if err := listen(ctx, pool, client); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "outbox listener failed; reconnecting", "error", err)

@@ -168,13 +168,11 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return river.JobSnooze(max(wait, 10*time.Millisecond))
 		}
 	}
-	slot, err := queries.InflightTake(ctx, w.pool, db.InflightTakeParams{
-		WebhookID: m.WebhookID, RiverJobID: job.ID, StaleSeconds: (w.config.Timeout + 30*time.Second).Seconds(), Max: int32(w.config.MaxInflight),
-	})
+	taken, err := w.takeSlot(ctx, m.WebhookID, job.ID)
 	if err != nil {
-		return fmt.Errorf("error taking in-flight slot: %w", err)
+		return err
 	}
-	if slot == 0 {
+	if !taken {
 		return river.JobSnooze(time.Second + time.Duration(rand.IntN(500))*time.Millisecond)
 	}
 	defer func() {
@@ -241,6 +239,30 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	job.Args.retryAfter = result.retryAfter
 	return failure
+}
+
+// takeSlot takes one of the webhook's MaxInflight slots, across every
+// worker process, so that a hanging endpoint holds at most that many workers.
+func (w *DeliverWorker) takeSlot(ctx context.Context, webhookID string, jobID int64) (bool, error) {
+	queries := db.New()
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("error beginning slot transaction: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if err := queries.InflightLock(ctx, tx, webhookID); err != nil {
+		return false, fmt.Errorf("error locking in-flight slots: %w", err)
+	}
+	n, err := queries.InflightTake(ctx, tx, db.InflightTakeParams{
+		WebhookID: webhookID, RiverJobID: jobID, StaleSeconds: (w.config.Timeout + 30*time.Second).Seconds(), Max: int32(w.config.MaxInflight),
+	})
+	if err != nil {
+		return false, fmt.Errorf("error taking in-flight slot: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("error committing in-flight slot: %w", err)
+	}
+	return n == 1, nil
 }
 
 // result is what one attempt came to.

@@ -46,21 +46,20 @@ SET count = CASE WHEN r.window_start = excluded.window_start THEN r.count + 1 EL
     window_start = excluded.window_start
 RETURNING count, window_start;
 
--- name: InflightTake :one
+-- name: InflightLock :exec
+-- InflightLock serialises InflightTake per webhook until the transaction
+-- ends. It must be a statement of its own: the count that follows needs a
+-- snapshot taken after the lock, or it misses slots taken meanwhile.
+SELECT pg_advisory_xact_lock(hashtext('webhooks.inflight'), hashtext(@webhook_id::text));
+
+-- name: InflightTake :execrows
 -- InflightTake takes a slot for a delivery when fewer than max are under way
--- for the webhook; rows older than stale are a crashed worker's. Taking is
--- serialised per webhook by an advisory lock so the count is exact.
-WITH lock AS (SELECT pg_advisory_xact_lock(hashtext('webhooks.inflight'), hashtext(@webhook_id::text))),
-taken AS (
-    INSERT INTO webhooks.inflight (webhook_id, river_job_id)
-    SELECT @webhook_id::text, @river_job_id::bigint
-    FROM lock
-    WHERE (SELECT count(*) FROM webhooks.inflight i
-           WHERE i.webhook_id = @webhook_id::text AND i.started_at > clock_timestamp() - make_interval(secs => @stale_seconds::float8)) < @max::int
-    ON CONFLICT (webhook_id, river_job_id) DO UPDATE SET started_at = clock_timestamp()
-    RETURNING 1
-)
-SELECT count(*)::int AS taken FROM taken;
+-- for the webhook; rows older than stale_seconds are a crashed worker's.
+INSERT INTO webhooks.inflight (webhook_id, river_job_id)
+SELECT @webhook_id::text, @river_job_id::bigint
+WHERE (SELECT count(*) FROM webhooks.inflight i
+       WHERE i.webhook_id = @webhook_id::text AND i.started_at > clock_timestamp() - make_interval(secs => @stale_seconds::float8)) < @max::int
+ON CONFLICT (webhook_id, river_job_id) DO UPDATE SET started_at = clock_timestamp();
 
 -- name: InflightRelease :exec
 DELETE FROM webhooks.inflight WHERE webhook_id = @webhook_id AND river_job_id = @river_job_id;
