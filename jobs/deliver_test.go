@@ -392,7 +392,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 		defer srv.Close()
 		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
 		b.event(t)
-		b.job(t, hook, "retryable", "available", "scheduled")
+		b.job(t, hook, "retryable")
 		var wait float64
 		require.NoError(t, b.pool.QueryRow(context.Background(), `
 			SELECT extract(epoch FROM j.scheduled_at - a.started_at) FROM river_job j, webhooks.delivery_attempts a
