@@ -14,9 +14,11 @@ import (
 const deliveryAttemptInsert = `-- name: DeliveryAttemptInsert :exec
 INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
     started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7,
-    $8, $9, $10, $11, $12, $13,
-    $14, $15)
+VALUES ($1, $2, $3, $4, $5,
+    -- Numbered on from the message's earlier attempts, whichever job made them.
+    (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = $1), $6,
+    $7, $8, $9, $10, $11, $12,
+    $13, $14)
 `
 
 type DeliveryAttemptInsertParams struct {
@@ -25,7 +27,6 @@ type DeliveryAttemptInsertParams struct {
 	WebhookID       string    `json:"webhookId"`
 	WorkspaceID     string    `json:"workspaceId"`
 	EventType       string    `json:"eventType"`
-	Attempt         int32     `json:"attempt"`
 	URL             string    `json:"url"`
 	StartedAt       time.Time `json:"startedAt"`
 	DurationMs      float64   `json:"durationMs"`
@@ -44,7 +45,6 @@ func (q *Queries) DeliveryAttemptInsert(ctx context.Context, db DBTX, arg Delive
 		arg.WebhookID,
 		arg.WorkspaceID,
 		arg.EventType,
-		arg.Attempt,
 		arg.URL,
 		arg.StartedAt,
 		arg.DurationMs,

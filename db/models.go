@@ -169,12 +169,17 @@ type WebhooksInflight struct {
 }
 
 type WebhooksMessage struct {
-	ID          string    `json:"id"`
-	OutboxID    int64     `json:"outboxId"`
-	WebhookID   string    `json:"webhookId"`
-	WorkspaceID string    `json:"workspaceId"`
-	EventType   string    `json:"eventType"`
-	CreatedAt   time.Time `json:"createdAt"`
+	ID             string    `json:"id"`
+	OutboxID       int64     `json:"outboxId"`
+	WebhookID      string    `json:"webhookId"`
+	WorkspaceID    string    `json:"workspaceId"`
+	EventType      string    `json:"eventType"`
+	CreatedAt      time.Time `json:"createdAt"`
+	State          string    `json:"state"`
+	Attempts       int32     `json:"attempts"`
+	LastStatusCode *int32    `json:"lastStatusCode"`
+	LastError      *string   `json:"lastError"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 type WebhooksOutbox struct {

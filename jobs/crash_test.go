@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 )
 
@@ -40,7 +39,7 @@ func TestExpandCrash(t *testing.T) {
 		var id string
 		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
 			VALUES ($1, $2, 'w', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, owner, fmt.Sprintf("https://example.com/%d", i)).Scan(&id))
-		_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, api.NewSecret())
+		_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')`, id)
 		require.NoError(t, err)
 	}
 	_, err = pool.Exec(ctx, `INSERT INTO investments (workspace_id, created_by, name) SELECT $1, $2, 'i' || n FROM generate_series(1, 1000) n`, ws, owner)

@@ -148,13 +148,13 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	switch {
 	case !m.WebhookExists:
-		return river.JobCancel(fmt.Errorf("webhook %s was deleted", m.WebhookID))
+		return w.cancel(ctx, job, nil, fmt.Errorf("webhook %s was deleted", m.WebhookID))
 	case !m.Enabled:
 		reason := "no reason given"
 		if m.DisabledReason != nil {
 			reason = *m.DisabledReason
 		}
-		return river.JobCancel(fmt.Errorf("webhook %s is disabled: %s", m.WebhookID, reason))
+		return w.cancel(ctx, job, nil, fmt.Errorf("webhook %s is disabled: %s", m.WebhookID, reason))
 	}
 
 	// Waiting for the rate limit or for a slot does not use an attempt.
@@ -180,6 +180,9 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		_ = queries.InflightRelease(context.WithoutCancel(ctx), w.pool, db.InflightReleaseParams{WebhookID: m.WebhookID, RiverJobID: job.ID})
 	}()
 
+	if err := w.setState(ctx, job, "delivering", nil, nil); err != nil {
+		return err
+	}
 	eventID := ""
 	if m.EventID != nil {
 		eventID = *m.EventID
@@ -203,7 +206,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	result := w.send(ctx, m.URL, m.ID, secrets, body)
 	attempt := db.DeliveryAttemptInsertParams{
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
-		Attempt: int32(job.Attempt), URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
+		URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
 		ResponseExcerpt: result.excerpt, RiverJobID: &job.ID,
 	}
@@ -216,15 +219,15 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		if err := queries.WebhookRecordSuccess(ctx, w.pool, m.WebhookID); err != nil {
 			return fmt.Errorf("error recording success: %w", err)
 		}
-		return nil
+		return w.setState(ctx, job, "succeeded", result.statusCode, nil)
 	}
-	failure := fmt.Errorf("attempt %d: %s", job.Attempt, *result.errorMessage)
+	failure := fmt.Errorf("attempt %d: %s", job.Attempt, *result.errorMessage) // River's count, as River UI shows it
 	if result.statusCode != nil && *result.statusCode == http.StatusGone {
 		reason := "the endpoint answered 410 Gone"
 		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
-		return river.JobCancel(fmt.Errorf("%w; webhook disabled", failure))
+		return w.cancel(ctx, job, result.statusCode, fmt.Errorf("%w; webhook disabled", failure))
 	}
 	failingSince, err := queries.WebhookRecordFailure(ctx, w.pool, m.WebhookID)
 	if err != nil {
@@ -235,10 +238,39 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
-		return river.JobCancel(fmt.Errorf("%w; webhook disabled: %s", failure, reason))
+		return w.cancel(ctx, job, result.statusCode, fmt.Errorf("%w; webhook disabled: %s", failure, reason))
+	}
+	state := "retrying"
+	if job.Attempt >= job.MaxAttempts {
+		state = "failed" // River discards the job: retries are exhausted
+	}
+	if err := w.setState(ctx, job, state, result.statusCode, failure); err != nil {
+		return err
 	}
 	job.Args.retryAfter = result.retryAfter
 	return failure
+}
+
+// setState records where the message stands, in our table, which outlives
+// River's job rows.
+func (w *DeliverWorker) setState(ctx context.Context, job *river.Job[DeliverArgs], state string, statusCode *int32, cause error) error {
+	params := db.MessageSetStateParams{ID: job.Args.MessageID, State: state, Attempts: int32(job.Attempt), LastStatusCode: statusCode}
+	if cause != nil {
+		msg := cause.Error()
+		params.LastError = &msg
+	}
+	if err := db.New().MessageSetState(context.WithoutCancel(ctx), w.pool, params); err != nil {
+		return fmt.Errorf("error recording message state: %w", err)
+	}
+	return nil
+}
+
+// cancel ends the job for good, saying why, in River and in our table.
+func (w *DeliverWorker) cancel(ctx context.Context, job *river.Job[DeliverArgs], statusCode *int32, cause error) error {
+	if err := w.setState(ctx, job, "cancelled", statusCode, cause); err != nil {
+		return err
+	}
+	return river.JobCancel(cause)
 }
 
 // takeSlot takes one of the webhook's MaxInflight slots, across every

@@ -15,9 +15,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/netguard"
+	"github.com/countercyclical/webhooks/jobs"
 )
 
 // DefaultSecretGrace is how long a rotated-out secret keeps signing.
@@ -35,6 +37,10 @@ type Config struct {
 	// SecretGrace is how long a rotated-out secret stays valid
 	// (default DefaultSecretGrace).
 	SecretGrace time.Duration
+	// River inserts delivery jobs (test, retry, recover); MaxAttempts is
+	// theirs (default 1 + the default schedule).
+	River       *river.Client[pgx.Tx]
+	MaxAttempts int
 }
 
 // Server serves the API.
@@ -64,11 +70,16 @@ var routes = []route{
 	{"POST", "/v1/webhooks/{id}/enable", (*Server).enableWebhook, false},
 	{"POST", "/v1/webhooks/{id}/disable", (*Server).disableWebhook, false},
 	{"POST", "/v1/webhooks/{id}/test", (*Server).testWebhook, false},
+	{"GET", "/v1/webhooks/{id}/deliveries", (*Server).listDeliveries, false},
+	{"POST", "/v1/webhooks/{id}/recover", (*Server).recoverWebhook, false},
+	{"GET", "/v1/messages/{id}", (*Server).getMessage, false},
+	{"POST", "/v1/messages/{id}/retry", (*Server).retryMessage, false},
 }
 
 // New returns the API server.
 func New(config Config) *Server {
 	config.SecretGrace = cmp.Or(config.SecretGrace, DefaultSecretGrace)
+	config.MaxAttempts = cmp.Or(config.MaxAttempts, 1+len(jobs.DefaultSchedule))
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}

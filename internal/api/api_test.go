@@ -20,6 +20,7 @@ import (
 	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/server"
+	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
 
@@ -49,6 +50,9 @@ func setup(t testing.TB, configs ...api.Config) *testBundle {
 	if len(configs) > 0 {
 		config = configs[0]
 	}
+	client, err := jobs.NewClient(pool, jobs.Config{})
+	require.NoError(t, err)
+	config.River = client
 	srv := httptest.NewServer(server.New(server.Config{Pool: pool, API: config}))
 	t.Cleanup(srv.Close)
 	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
@@ -335,7 +339,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", "/secret/rotate", nil, 200},
 		{"POST", "/disable", nil, 200},
 		{"POST", "/enable", nil, 200},
-		{"POST", "/test", map[string]any{"eventType": "memo.created"}, 501},
+		{"POST", "/test", map[string]any{"eventType": "memo.created"}, 202},
+		{"GET", "/deliveries", nil, 200},
+		{"POST", "/recover", map[string]any{"since": "2024-01-01T00:00:00Z"}, 202},
 	}
 	for _, role := range roles {
 		for _, whose := range []string{"own", "other's"} {
@@ -469,8 +475,18 @@ func TestTestEndpointValidates(t *testing.T) {
 	res := b.do(t, b.ws.keys["owner"], "POST", "/v1/webhooks/"+id+"/test", map[string]any{"eventType": "investment.*"})
 	require.Equal(t, http.StatusUnprocessableEntity, res.status)
 	require.Contains(t, string(res.body), `"field":"eventType"`)
-	res = b.do(t, b.ws.keys["owner"], "POST", "/v1/webhooks/"+id+"/test", map[string]any{"eventType": "investment.created"})
-	require.Equal(t, http.StatusNotImplemented, res.status)
+	res = b.do(t, b.ws.keys["owner"], "POST", "/v1/webhooks/"+id+"/test", map[string]any{"eventType": "investment.updated"})
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	msg := res.json(t)["id"].(string)
+	require.Regexp(t, `^msg_[0-9A-Za-z]{27}$`, msg)
+	var jobs, others int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE args ->> 'messageId' = $1`, msg).Scan(&jobs))
+	require.Equal(t, 1, jobs, "sent through the normal delivery path")
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhooks.messages WHERE webhook_id <> $1`, id).Scan(&others))
+	require.Zero(t, others, "to this webhook alone")
+	res = b.do(t, b.ws.keys["owner"], "GET", "/v1/messages/"+msg, nil)
+	require.Equal(t, http.StatusOK, res.status)
+	require.Equal(t, "pending", res.json(t)["state"])
 }
 
 func TestHTTPAllowedByPolicy(t *testing.T) {

@@ -479,30 +479,3 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, toSecretJSON(rotated))
 }
-
-func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := s.loadWebhook(w, r); !ok {
-		return
-	}
-	raw, ok := readObject(w, r, false)
-	if !ok {
-		return
-	}
-	f := &fields{raw: raw}
-	f.unknown("eventType")
-	if name, ok := f.string("eventType", true); ok {
-		catalogue, err := s.catalogue(r.Context())
-		if err != nil {
-			s.internalError(w, r, "error reading event types", err)
-			return
-		}
-		if !slices.ContainsFunc(catalogue, func(t eventType) bool { return t.Name == name }) {
-			f.fail("eventType", "%q is not an event type; see GET /v1/event-types", name)
-		}
-	}
-	if len(f.errors) > 0 {
-		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
-		return
-	}
-	writeProblem(w, http.StatusNotImplemented, "test deliveries go through the delivery worker, which this server does not have yet")
-}

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
@@ -43,12 +45,22 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on WEBHOOKS_ADDR %s: %w", addr, err)
 	}
-	stopWorkers, err := c.startWorkers(ctx, pool, jobsConfig, logger)
+	client, err := jobs.NewClient(pool, jobsConfig)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	stopWorkers, err := c.startWorkers(ctx, pool, client, jobsConfig, logger)
 	if err != nil {
 		listener.Close()
 		return err
 	}
 	defer stopWorkers()
+	apiConfig.River = client
+	apiConfig.MaxAttempts = 1 + len(jobsConfig.Delivery.Schedule)
+	if jobsConfig.Delivery.Schedule == nil {
+		apiConfig.MaxAttempts = 1 + len(jobs.DefaultSchedule)
+	}
 
 	srv := &http.Server{
 		Handler:           server.New(server.Config{Pool: pool, Logger: logger, API: apiConfig}),
@@ -89,7 +101,11 @@ func (c *command) worker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	stopWorkers, err := c.startWorkers(ctx, pool, jobsConfig, logger)
+	client, err := jobs.NewClient(pool, jobsConfig)
+	if err != nil {
+		return err
+	}
+	stopWorkers, err := c.startWorkers(ctx, pool, client, jobsConfig, logger)
 	if err != nil {
 		return err
 	}
@@ -103,11 +119,7 @@ func (c *command) worker(ctx context.Context, args []string) error {
 // startWorkers starts the River client and the outbox listener; the
 // returned func stops fetching, lets deliveries under way finish (up to the
 // request timeout), and returns when both have stopped.
-func (c *command) startWorkers(ctx context.Context, pool *pgxpool.Pool, config jobs.Config, logger *slog.Logger) (func(), error) {
-	client, err := jobs.NewClient(pool, config)
-	if err != nil {
-		return nil, err
-	}
+func (c *command) startWorkers(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], config jobs.Config, logger *slog.Logger) (func(), error) {
 	// The client outlives ctx: it is stopped gracefully below, not cancelled.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("error starting River client: %w", err)

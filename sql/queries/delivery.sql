@@ -17,7 +17,9 @@ WHERE m.id = @id;
 -- name: DeliveryAttemptInsert :exec
 INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
     started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
-VALUES (@message_id, @event_id, @webhook_id, @workspace_id, @event_type, @attempt, @url,
+VALUES (@message_id, @event_id, @webhook_id, @workspace_id, @event_type,
+    -- Numbered on from the message's earlier attempts, whichever job made them.
+    (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = @message_id), @url,
     @started_at, @duration_ms, @succeeded, sqlc.narg(status_code), sqlc.narg(error_class), sqlc.narg(error_message),
     sqlc.narg(response_excerpt), @river_job_id);
 

@@ -1,0 +1,378 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/segmentio/ksuid"
+
+	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/jobs"
+)
+
+var messageStates = []string{"pending", "delivering", "succeeded", "retrying", "failed", "cancelled"}
+
+type messageJSON struct {
+	ID             string    `json:"id"`
+	EventID        *string   `json:"eventId"`
+	EventType      string    `json:"eventType"`
+	WebhookID      string    `json:"webhookId"`
+	State          string    `json:"state"`
+	AttemptCount   int32     `json:"attemptCount"`
+	LastStatusCode *int32    `json:"lastStatusCode"`
+	LastError      *string   `json:"lastError"`
+	CreatedAt      timeJSON  `json:"createdAt"`
+	UpdatedAt      timeJSON  `json:"updatedAt"`
+	Attempts       []attempt `json:"attempts,omitempty"`
+}
+
+type attempt struct {
+	Attempt         int32    `json:"attempt"`
+	StartedAt       timeJSON `json:"startedAt"`
+	DurationMs      float64  `json:"durationMs"`
+	Succeeded       bool     `json:"succeeded"`
+	StatusCode      *int32   `json:"statusCode"`
+	ErrorClass      *string  `json:"errorClass"`
+	ErrorMessage    *string  `json:"errorMessage"`
+	ResponseExcerpt *string  `json:"responseExcerpt"`
+}
+
+// listDeliveries pages through a webhook's messages, newest first.
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	wh, _, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := &fields{}
+	params := db.MessageListParams{WebhookID: wh.ID, Max: 21}
+	limit := 20
+	for name := range q {
+		v := q.Get(name)
+		switch name {
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				f.fail("limit", "must be an integer from 1 to 100, got %q", v)
+			}
+			limit, params.Max = n, int32(n+1)
+		case "status":
+			if !slices.Contains(messageStates, v) {
+				f.fail("status", "must be one of %v, got %q", messageStates, v)
+			}
+			params.State = &v
+		case "eventType":
+			params.EventType = &v
+		case "since", "until":
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				f.fail(name, "must be an RFC 3339 time such as 2024-11-19T14:29:33Z, got %q", v)
+			}
+			if name == "since" {
+				params.Since = &t
+			} else {
+				params.Until = &t
+			}
+		case "cursor":
+			var c cursor
+			b, err := base64.RawURLEncoding.DecodeString(v)
+			if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+				f.fail("cursor", "is not a cursor this API returned; pass nextCursor as it came")
+			}
+			params.BeforeCreatedAt, params.BeforeID = &c.CreatedAt, &c.ID
+		default:
+			f.fail(name, "unknown query parameter; known are status, eventType, since, until, limit, cursor")
+		}
+	}
+	if len(f.errors) > 0 {
+		writeProblem(w, http.StatusBadRequest, "bad query parameters; see errors", f.errors...)
+		return
+	}
+	rows, err := s.queries.MessageList(r.Context(), s.config.Pool, params)
+	if err != nil {
+		s.internalError(w, r, "error listing messages", err)
+		return
+	}
+	page := struct {
+		Data       []messageJSON `json:"data"`
+		NextCursor *string       `json:"nextCursor"`
+	}{Data: []messageJSON{}}
+	for i, m := range rows {
+		if i == limit {
+			b, _ := json.Marshal(cursor{CreatedAt: rows[limit-1].CreatedAt, ID: rows[limit-1].ID})
+			next := base64.RawURLEncoding.EncodeToString(b)
+			page.NextCursor = &next
+			break
+		}
+		page.Data = append(page.Data, messageJSON{
+			ID: m.ID, EventID: m.EventID, EventType: m.EventType, WebhookID: m.WebhookID, State: m.State, AttemptCount: m.Attempts,
+			LastStatusCode: m.LastStatusCode, LastError: m.LastError, CreatedAt: timeJSON(m.CreatedAt), UpdatedAt: timeJSON(m.UpdatedAt),
+		})
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// loadMessage finds a message the caller may see: one of a webhook they
+// manage, or, once the webhook is deleted, any of the workspace for owners
+// and admins.
+func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.MessageGetRow, bool) {
+	p := principalFrom(r.Context())
+	if !mayManageWebhooks(w, p) {
+		return db.MessageGetRow{}, false
+	}
+	id := r.PathValue("id")
+	m, err := s.queries.MessageGet(r.Context(), s.config.Pool, db.MessageGetParams{ID: id, WorkspaceID: p.WorkspaceID})
+	if err == nil {
+		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhookID, WorkspaceID: p.WorkspaceID})
+		switch {
+		case errors.Is(werr, pgx.ErrNoRows):
+			if p.Role != "owner" && p.Role != "admin" {
+				err = pgx.ErrNoRows
+			}
+		case werr != nil:
+			err = werr
+		case !mayManage(p, wh):
+			err = pgx.ErrNoRows
+		}
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", id))
+		return db.MessageGetRow{}, false
+	}
+	if err != nil {
+		s.internalError(w, r, "error loading message", err)
+		return db.MessageGetRow{}, false
+	}
+	return m, true
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.loadMessage(w, r)
+	if !ok {
+		return
+	}
+	rows, err := s.queries.DeliveryAttemptList(r.Context(), s.config.Pool, m.ID)
+	if err != nil {
+		s.internalError(w, r, "error listing attempts", err)
+		return
+	}
+	out := messageJSON{
+		ID: m.ID, EventID: m.EventID, EventType: m.EventType, WebhookID: m.WebhookID, State: m.State, AttemptCount: m.Attempts,
+		LastStatusCode: m.LastStatusCode, LastError: m.LastError, CreatedAt: timeJSON(m.CreatedAt), UpdatedAt: timeJSON(m.UpdatedAt),
+		Attempts: []attempt{},
+	}
+	for _, a := range rows {
+		out.Attempts = append(out.Attempts, attempt{
+			Attempt: a.Attempt, StartedAt: timeJSON(a.StartedAt), DurationMs: a.DurationMs, Succeeded: a.Succeeded, StatusCode: a.StatusCode,
+			ErrorClass: a.ErrorClass, ErrorMessage: a.ErrorMessage, ResponseExcerpt: a.ResponseExcerpt,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// enqueue inserts delivery jobs for messages, with the full retry schedule.
+func (s *Server) enqueue(r *http.Request, args []jobs.DeliverArgs) error {
+	if s.config.River == nil {
+		return errors.New("no River client configured")
+	}
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	_, err := s.config.River.InsertMany(r.Context(), params)
+	return err
+}
+
+// retryMessage sends a message again, under the same id, as River UI's retry
+// does for a discarded job.
+func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.loadMessage(w, r)
+	if !ok {
+		return
+	}
+	if _, ok := readObject(w, r, true); !ok {
+		return
+	}
+	if m.State == "pending" || m.State == "delivering" || m.State == "retrying" {
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is %s already; retry it once it has succeeded, failed or been cancelled", m.ID, m.State))
+		return
+	}
+	if err := s.queries.MessageSetState(r.Context(), s.config.Pool, db.MessageSetStateParams{ID: m.ID, State: "pending", Attempts: m.Attempts}); err != nil {
+		s.internalError(w, r, "error resetting message", err)
+		return
+	}
+	if err := s.enqueue(r, []jobs.DeliverArgs{{MessageID: m.ID, WebhookID: m.WebhookID, EventType: m.EventType}}); err != nil {
+		s.internalError(w, r, "error enqueuing retry", err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}{m.ID, "pending"})
+}
+
+// recoverWebhook re-sends every failed message of a webhook since a time,
+// like Svix's recover.
+func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, _, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	raw, ok := readObject(w, r, false)
+	if !ok {
+		return
+	}
+	f := &fields{raw: raw}
+	f.unknown("since")
+	var since time.Time
+	if v, ok := f.string("since", true); ok {
+		t, err := time.Parse(time.RFC3339, v)
+		switch {
+		case err != nil:
+			f.fail("since", "must be an RFC 3339 time such as 2024-11-19T14:29:33Z, got %q", v)
+		case t.After(time.Now()):
+			f.fail("since", "must not be in the future")
+		}
+		since = t
+	}
+	if len(f.errors) > 0 {
+		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
+		return
+	}
+	failed, err := s.queries.MessageListFailedSince(r.Context(), s.config.Pool, db.MessageListFailedSinceParams{WebhookID: wh.ID, Since: since})
+	if err != nil {
+		s.internalError(w, r, "error listing failed messages", err)
+		return
+	}
+	var args []jobs.DeliverArgs
+	for _, m := range failed {
+		if err := s.queries.MessageSetState(r.Context(), s.config.Pool, db.MessageSetStateParams{ID: m.ID, State: "pending"}); err != nil {
+			s.internalError(w, r, "error resetting message", err)
+			return
+		}
+		args = append(args, jobs.DeliverArgs{MessageID: m.ID, WebhookID: m.WebhookID, EventType: m.EventType})
+	}
+	if err := s.enqueue(r, args); err != nil {
+		s.internalError(w, r, "error enqueuing recovery", err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		Queued int `json:"queued"`
+	}{len(args)})
+}
+
+// testWebhook sends an example event of a type to this webhook alone,
+// through the normal delivery path.
+func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, p, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	raw, ok := readObject(w, r, false)
+	if !ok {
+		return
+	}
+	f := &fields{raw: raw}
+	f.unknown("eventType")
+	name, _ := f.string("eventType", true)
+	if name != "" {
+		catalogue, err := s.catalogue(r.Context())
+		if err != nil {
+			s.internalError(w, r, "error reading event types", err)
+			return
+		}
+		if !slices.ContainsFunc(catalogue, func(t eventType) bool { return t.Name == name }) {
+			f.fail("eventType", "%q is not an event type; see GET /v1/event-types", name)
+		}
+	}
+	if len(f.errors) > 0 {
+		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
+		return
+	}
+	resourceType, op, _ := cutDot(name)
+	payload, previous := examplePayload(resourceType, op, p.WorkspaceID, p.UserID)
+	tx, err := s.config.Pool.Begin(r.Context())
+	if err != nil {
+		s.internalError(w, r, "error beginning transaction", err)
+		return
+	}
+	defer tx.Rollback(r.Context()) //nolint:errcheck
+	outboxID, err := s.queries.OutboxInsertTest(r.Context(), tx, db.OutboxInsertTestParams{
+		EventType: name, ResourceType: resourceType, ResourceID: "test_" + ksuid.New().String(), WorkspaceID: p.WorkspaceID,
+		Actor: &p.UserID, Payload: payload, PreviousAttributes: previous,
+	})
+	if err != nil {
+		s.internalError(w, r, "error recording test event", err)
+		return
+	}
+	msgID := "msg_" + ksuid.New().String()
+	if err := s.queries.MessageInsert(r.Context(), tx, db.MessageInsertParams{ID: msgID, OutboxID: outboxID, WebhookID: wh.ID, WorkspaceID: p.WorkspaceID, EventType: name}); err != nil {
+		s.internalError(w, r, "error recording test message", err)
+		return
+	}
+	if s.config.River == nil {
+		s.internalError(w, r, "error enqueuing test", errors.New("no River client configured"))
+		return
+	}
+	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, WebhookID: wh.ID, EventType: name}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
+		s.internalError(w, r, "error enqueuing test", err)
+		return
+	}
+	if err := tx.Commit(r.Context()); err != nil {
+		s.internalError(w, r, "error committing test", err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		ID        string `json:"id"`
+		EventType string `json:"eventType"`
+	}{msgID, name})
+}
+
+func cutDot(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == '.' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// examplePayload is a plausible row of a resource type, in the row-image
+// shape the outbox keeps (column names); investments are the spec's example.
+func examplePayload(resourceType, op, workspaceID, userID string) ([]byte, json.RawMessage) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	row := map[string]any{
+		"id": "test_" + ksuid.New().String(), "workspace_id": workspaceID, "created_by": userID,
+		"visibility": "Workspace", "team_id": nil, "name": "Example " + resourceType, "created_at": now, "updated_at": now,
+	}
+	if resourceType == "investment" {
+		for k, v := range map[string]any{
+			"ticker_symbol": "KO", "name": "Coca-Cola Co", "country": "US", "exchange": "NYSE", "employees": 82500,
+			"tags": []string{"Beverages"}, "is_favorite": false, "website": "https://www.coca-colacompany.com",
+		} {
+			row[k] = v
+		}
+	}
+	if resourceType == "team" {
+		delete(row, "created_by")
+		delete(row, "visibility")
+		delete(row, "team_id")
+	}
+	payload, _ := json.Marshal(row)
+	if op != "updated" {
+		return payload, nil
+	}
+	previous, _ := json.Marshal(map[string]any{"name": "Previous name"})
+	return payload, previous
+}

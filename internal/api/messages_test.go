@@ -1,0 +1,110 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/netguard"
+	"github.com/countercyclical/webhooks/internal/server"
+	"github.com/countercyclical/webhooks/jobs"
+)
+
+// TestDeliveriesRetryRecover: a delivery fails for good, shows in the
+// webhook's deliveries and its message, then succeeds by retry and by recover.
+func TestDeliveriesRetryRecover(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
+	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond,
+		Delivery: jobs.DeliveryConfig{Policy: policy, Schedule: []time.Duration{}}})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
+	srv := httptest.NewServer(server.New(server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: 1}}))
+	t.Cleanup(srv.Close)
+	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
+	b.ws = newWorkspace(t, pool, "Acme")
+	key := b.ws.keys["owner"]
+
+	var ok atomic.Bool
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ok.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		}
+	}))
+	defer receiver.Close()
+	body := validWebhook()
+	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
+	res := b.do(t, key, "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	hook := res.json(t)["id"].(string)
+
+	insert := func() {
+		_, err := pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
+		require.NoError(t, err)
+	}
+	waitState := func(state string, n int) []any {
+		var data []any
+		require.Eventually(t, func() bool {
+			res := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status="+state, nil)
+			data = res.json(t)["data"].([]any)
+			return len(data) == n
+		}, time.Minute, 20*time.Millisecond, "waiting for %d %s", n, state)
+		return data
+	}
+
+	insert()
+	failed := waitState("failed", 1)
+	msg := failed[0].(map[string]any)
+	require.Equal(t, "pipeline.created", msg["eventType"])
+	require.EqualValues(t, 503, msg["lastStatusCode"])
+
+	res = b.do(t, key, "GET", "/v1/messages/"+msg["id"].(string), nil)
+	require.Equal(t, http.StatusOK, res.status)
+	attempts := res.json(t)["attempts"].([]any)
+	require.Len(t, attempts, 1)
+	require.Equal(t, "down for maintenance\n", attempts[0].(map[string]any)["responseExcerpt"])
+
+	ok.Store(true)
+	res = b.do(t, key, "POST", "/v1/messages/"+msg["id"].(string)+"/retry", nil)
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	waitState("succeeded", 1)
+	res = b.do(t, key, "GET", "/v1/messages/"+msg["id"].(string), nil)
+	attempts = res.json(t)["attempts"].([]any)
+	require.Len(t, attempts, 2)
+	require.EqualValues(t, 2, attempts[1].(map[string]any)["attempt"])
+	require.Equal(t, true, attempts[1].(map[string]any)["succeeded"])
+
+	// Two more fail; recover sends them again.
+	ok.Store(false)
+	insert()
+	insert()
+	waitState("failed", 2)
+	ok.Store(true)
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/recover", map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)})
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	require.EqualValues(t, 2, res.json(t)["queued"])
+	waitState("succeeded", 3)
+
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/recover", map[string]any{"since": "yesterday"})
+	require.Equal(t, http.StatusUnprocessableEntity, res.status)
+	res = b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status=lost", nil)
+	require.Equal(t, http.StatusBadRequest, res.status)
+	res = b.do(t, key, "GET", "/v1/messages/msg_nope", nil)
+	require.Equal(t, http.StatusNotFound, res.status)
+	other := newWorkspace(t, pool, "Globex")
+	res = b.do(t, other.keys["owner"], "GET", "/v1/messages/"+msg["id"].(string), nil)
+	require.Equal(t, http.StatusNotFound, res.status, "another workspace's message")
+	res = b.do(t, b.ws.keys["member"], "GET", "/v1/messages/"+msg["id"].(string), nil)
+	require.Equal(t, http.StatusNotFound, res.status, "a colleague's webhook's message")
+}

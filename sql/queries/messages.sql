@@ -1,0 +1,43 @@
+-- name: MessageSetState :exec
+-- MessageSetState records where a message stands after an attempt.
+UPDATE webhooks.messages
+SET state = @state, attempts = greatest(attempts, @attempts::int), last_status_code = sqlc.narg(last_status_code),
+    last_error = sqlc.narg(last_error), updated_at = now()
+WHERE id = @id;
+
+-- name: MessageGet :one
+SELECT m.*, o.event_id, o.resource_type, o.resource_id
+FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+WHERE m.id = @id AND m.workspace_id = @workspace_id;
+
+-- name: MessageList :many
+-- MessageList pages through a webhook's messages, newest first, before the
+-- cursor (created_at, id), with optional filters.
+SELECT m.*, o.event_id
+FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+WHERE m.webhook_id = @webhook_id
+  AND (sqlc.narg(state)::text IS NULL OR m.state = sqlc.narg(state))
+  AND (sqlc.narg(event_type)::text IS NULL OR m.event_type = sqlc.narg(event_type))
+  AND (sqlc.narg(since)::timestamptz IS NULL OR m.created_at >= sqlc.narg(since))
+  AND (sqlc.narg(until)::timestamptz IS NULL OR m.created_at < sqlc.narg(until))
+  AND (sqlc.narg(before_created_at)::timestamptz IS NULL OR (m.created_at, m.id) < (sqlc.narg(before_created_at), sqlc.narg(before_id)::text))
+ORDER BY m.created_at DESC, m.id DESC
+LIMIT @max;
+
+-- name: MessageListFailedSince :many
+SELECT id, webhook_id, event_type FROM webhooks.messages
+WHERE webhook_id = @webhook_id AND state = 'failed' AND created_at >= @since
+ORDER BY created_at;
+
+-- name: DeliveryAttemptList :many
+SELECT * FROM webhooks.delivery_attempts WHERE message_id = @message_id ORDER BY attempt, id;
+
+-- name: OutboxInsertTest :one
+-- OutboxInsertTest records an example event for one webhook's test: expanded
+-- already, so that no other webhook gets it.
+INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at)
+VALUES (webhooks.gen_id(), @event_type, @resource_type, @resource_id, @workspace_id, @actor, @payload, sqlc.narg(previous_attributes), now())
+RETURNING id;
+
+-- name: MessageInsert :exec
+INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type) VALUES (@id, @outbox_id, @webhook_id, @workspace_id, @event_type);
