@@ -7,6 +7,8 @@ package db
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type Assumption struct {
@@ -91,6 +93,18 @@ type Pipeline struct {
 	TeamID      *string   `json:"teamId"`
 }
 
+type RiverJob struct {
+	ID          int64             `json:"id"`
+	Kind        string            `json:"kind"`
+	Args        json.RawMessage   `json:"args"`
+	State       string            `json:"state"`
+	ScheduledAt time.Time         `json:"scheduledAt"`
+	Errors      []json.RawMessage `json:"errors"`
+	Attempt     int16             `json:"attempt"`
+	MaxAttempts int16             `json:"maxAttempts"`
+	Queue       string            `json:"queue"`
+}
+
 type Team struct {
 	ID          string    `json:"id"`
 	WorkspaceID string    `json:"workspaceId"`
@@ -162,6 +176,44 @@ type WebhooksDeliveryAttempt struct {
 	RiverJobID      *int64    `json:"riverJobId"`
 }
 
+type WebhooksDeliveryLog struct {
+	AttemptID       int64          `json:"attemptId"`
+	StartedAt       time.Time      `json:"startedAt"`
+	MessageID       string         `json:"messageId"`
+	EventID         string         `json:"eventId"`
+	EventType       string         `json:"eventType"`
+	Attempt         int32          `json:"attempt"`
+	WebhookID       string         `json:"webhookId"`
+	WebhookName     *string        `json:"webhookName"`
+	URL             string         `json:"url"`
+	WorkspaceID     string         `json:"workspaceId"`
+	Outcome         string         `json:"outcome"`
+	StatusCode      *int32         `json:"statusCode"`
+	LatencyMs       pgtype.Numeric `json:"latencyMs"`
+	ErrorClass      *string        `json:"errorClass"`
+	ErrorMessage    *string        `json:"errorMessage"`
+	ResponseExcerpt *string        `json:"responseExcerpt"`
+	RiverJobID      *int64         `json:"riverJobId"`
+}
+
+type WebhooksEndpointHealth struct {
+	WebhookID            string         `json:"webhookId"`
+	Name                 string         `json:"name"`
+	URL                  string         `json:"url"`
+	WorkspaceID          string         `json:"workspaceId"`
+	Enabled              bool           `json:"enabled"`
+	DisabledReason       *string        `json:"disabledReason"`
+	DisabledAt           *time.Time     `json:"disabledAt"`
+	Attempts1h           int64          `json:"attempts1h"`
+	SuccessRate1h        pgtype.Numeric `json:"successRate1h"`
+	Attempts24h          int64          `json:"attempts24h"`
+	SuccessRate24h       pgtype.Numeric `json:"successRate24h"`
+	LastSuccessAt        *time.Time     `json:"lastSuccessAt"`
+	LastFailureAt        interface{}    `json:"lastFailureAt"`
+	FailuresSinceSuccess int64          `json:"failuresSinceSuccess"`
+	FailingSince         *time.Time     `json:"failingSince"`
+}
+
 type WebhooksInflight struct {
 	WebhookID  string    `json:"webhookId"`
 	RiverJobID int64     `json:"riverJobId"`
@@ -182,6 +234,22 @@ type WebhooksMessage struct {
 	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
+type WebhooksMessageStatus struct {
+	MessageID      string    `json:"messageId"`
+	EventID        *string   `json:"eventId"`
+	EventType      string    `json:"eventType"`
+	WebhookID      string    `json:"webhookId"`
+	WebhookName    *string   `json:"webhookName"`
+	WorkspaceID    string    `json:"workspaceId"`
+	State          string    `json:"state"`
+	Attempts       int64     `json:"attempts"`
+	LastStatusCode *int32    `json:"lastStatusCode"`
+	LastError      *string   `json:"lastError"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	NextAttemptAt  time.Time `json:"nextAttemptAt"`
+}
+
 type WebhooksOutbox struct {
 	ID                 int64           `json:"id"`
 	EventID            *string         `json:"eventId"`
@@ -194,6 +262,12 @@ type WebhooksOutbox struct {
 	PreviousAttributes json.RawMessage `json:"previousAttributes"`
 	CapturedAt         time.Time       `json:"capturedAt"`
 	ExpandedAt         *time.Time      `json:"expandedAt"`
+}
+
+type WebhooksOutboxBacklog struct {
+	Unexpanded       int64       `json:"unexpanded"`
+	OldestCapturedAt interface{} `json:"oldestCapturedAt"`
+	OldestAge        int32       `json:"oldestAge"`
 }
 
 type WebhooksRateWindow struct {

@@ -53,12 +53,19 @@ func setup(t testing.TB, configs ...api.Config) *testBundle {
 	client, err := jobs.NewClient(pool, jobs.Config{})
 	require.NoError(t, err)
 	config.River = client
-	srv := httptest.NewServer(server.New(server.Config{Pool: pool, API: config}))
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: config}))
 	t.Cleanup(srv.Close)
 	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
 	b.ws = newWorkspace(t, pool, "Acme")
 	b.ws2 = newWorkspace(t, pool, "Globex")
 	return b
+}
+
+func newHandler(t testing.TB, config server.Config) http.Handler {
+	t.Helper()
+	h, err := server.New(context.Background(), config)
+	require.NoError(t, err)
+	return h
 }
 
 func newWorkspace(t testing.TB, pool *pgxpool.Pool, name string) workspace {

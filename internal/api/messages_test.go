@@ -30,7 +30,7 @@ func TestDeliveriesRetryRecover(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(server.New(server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: 1}}))
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: 1}}))
 	t.Cleanup(srv.Close)
 	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
 	b.ws = newWorkspace(t, pool, "Acme")

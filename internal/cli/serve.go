@@ -62,10 +62,15 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		apiConfig.MaxAttempts = 1 + len(jobs.DefaultSchedule)
 	}
 
-	srv := &http.Server{
-		Handler:           server.New(server.Config{Pool: pool, Logger: logger, API: apiConfig}),
-		ReadHeaderTimeout: 10 * time.Second,
+	handler, err := server.New(ctx, server.Config{
+		Pool: pool, Logger: logger, API: apiConfig, River: client,
+		RiverUIUsername: c.env("RIVERUI_USERNAME"), RiverUIPassword: c.env("RIVERUI_PASSWORD"),
+	})
+	if err != nil {
+		listener.Close()
+		return err
 	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("serving", "url", "http://"+listener.Addr().String())
 
 	errc := make(chan error, 1)
