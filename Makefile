@@ -22,8 +22,8 @@ db: $(BIN) ## make sure PostgreSQL answers and the database exists
 migrate: $(BIN) ## apply River's and the project's migrations
 	@$(DB) && $(BIN) migrate up
 
-run: $(BIN) ## start PostgreSQL, migrate, and serve on WEBHOOKS_ADDR
-	@$(DB) && $(BIN) migrate up && exec $(BIN) serve
+run: $(BIN) ## PostgreSQL, migrations, a demo, serve and a play receiver, with directions
+	@scripts/run.sh
 
 test: $(BIN) ## run every test against a real PostgreSQL
 	@$(DB) && $(GO) test -count=1 ./...

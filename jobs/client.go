@@ -35,6 +35,10 @@ type Config struct {
 	// Work false makes an insert-only client (tests, the API of a process
 	// that runs no workers).
 	Work bool
+	// Retention is how long events, messages and attempts are kept
+	// (default DefaultRetention); discarded delivery jobs are kept as long,
+	// so a failure stays retryable in River UI while its log exists.
+	Retention time.Duration
 	// ExpandOnly works the expand queue alone: for tests and benchmarks that
 	// count the delivery jobs expansion makes.
 	ExpandOnly bool
@@ -77,6 +81,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	config.DeliverWorkers = cmp.Or(config.DeliverWorkers, 20)
 	config.ExpandBatch = cmp.Or(config.ExpandBatch, 500)
 	config.SafetyNet = cmp.Or(config.SafetyNet, 5*time.Second)
+	config.Retention = cmp.Or(config.Retention, DefaultRetention)
 	config.Delivery = config.Delivery.withDefaults()
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
@@ -94,13 +99,16 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	if err := river.AddWorkerSafely(workers, deliverer); err != nil {
 		return nil, fmt.Errorf("error adding deliver worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &RetentionWorker{pool: pool, retention: config.Retention, batch: 1000}); err != nil {
+		return nil, fmt.Errorf("error adding retention worker: %w", err)
+	}
 	riverConfig := &river.Config{
 		Logger:  config.Logger,
 		Workers: workers,
 		// A delivery may take the whole request timeout; River must not
 		// think it stuck before then.
 		RescueStuckJobsAfter:        config.Delivery.Timeout + time.Minute,
-		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
+		DiscardedJobRetentionPeriod: config.Retention,
 	}
 	if config.Work {
 		riverConfig.Queues = map[string]river.QueueConfig{
@@ -114,6 +122,9 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 		riverConfig.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(config.SafetyNet), func() (river.JobArgs, *river.InsertOpts) {
 				return ExpandArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+				return RetentionArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 		}
 	}

@@ -70,6 +70,7 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 		{"WEBHOOKS_DISABLE_AFTER", &config.Delivery.DisableAfter},
 		{"WEBHOOKS_CONNECT_TIMEOUT", &config.Delivery.ConnectTimeout},
 		{"WEBHOOKS_TIMEOUT", &config.Delivery.Timeout},
+		{"WEBHOOKS_RETENTION", &config.Retention},
 	}
 	for _, v := range durations {
 		if s := c.env(v.name); s != "" {
