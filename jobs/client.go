@@ -103,7 +103,8 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 		return nil, fmt.Errorf("error adding retention worker: %w", err)
 	}
 	riverConfig := &river.Config{
-		Logger:  config.Logger,
+		// River's own progress reports are noise here; its warnings are not.
+		Logger:  slog.New(levelFilter{config.Logger.Handler(), slog.LevelWarn}),
 		Workers: workers,
 		// A delivery may take the whole request timeout; River must not
 		// think it stuck before then.
@@ -187,4 +188,22 @@ func listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 			return fmt.Errorf("error inserting expand job: %w", err)
 		}
 	}
+}
+
+// levelFilter passes records at or above a level to another handler.
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= f.min && f.Handler.Enabled(ctx, level)
+}
+
+func (f levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(attrs), f.min}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(name), f.min}
 }

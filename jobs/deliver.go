@@ -314,9 +314,9 @@ func (r *result) fail(class, message string) {
 	r.errorClass, r.errorMessage = &class, &message
 }
 
-func (w *DeliverWorker) send(ctx context.Context, endpoint, msgID string, secrets []string, body []byte) result {
-	r := result{started: time.Now()}
-	defer func() { r.duration = time.Since(r.started) }()
+func (w *DeliverWorker) send(ctx context.Context, endpoint, msgID string, secrets []string, body []byte) (r result) {
+	r.started = time.Now()
+	defer func() { r.duration = time.Since(r.started) }() // r is the named result: the caller sees this
 
 	timestamp := time.Now()
 	var signatures []string

@@ -491,3 +491,16 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 	require.LessOrEqual(t, maxInflight.Load(), int32(2), "the slow endpoint never had more than MaxInflight")
 	require.Equal(t, int32(2), inflight.Load(), "and it is still holding its two")
 }
+
+func TestDeliverRecordsLatency(t *testing.T) {
+	t.Parallel()
+	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(30 * time.Millisecond) }))
+	defer srv.Close()
+	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	b.event(t)
+	b.job(t, hook, "completed")
+	var ms float64
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT duration_ms FROM webhooks.delivery_attempts WHERE webhook_id = $1`, hook).Scan(&ms))
+	require.GreaterOrEqual(t, ms, 30.0, "the attempt's duration includes the endpoint's 30ms")
+}

@@ -32,7 +32,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$bin" serve 2>&1 | sed 's/^/serve | /' &
+"$bin" serve 2>&1 | sed -u 's/^/serve | /' &
 pids+=($!)
 for _ in $(seq 1 100); do
 	curl -fsS "http://$addr/readyz" >/dev/null 2>&1 && break
@@ -44,7 +44,7 @@ created=$(curl -fsS -H "Authorization: Bearer $owner_key" -H 'Content-Type: appl
 secret=$(echo "$created" | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
 hook=$(echo "$created" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 
-"$bin" play --addr "$play_addr" --secret "$secret" 2>&1 | sed 's/^/play  | /' &
+"$bin" play --addr "$play_addr" --secret "$secret" 2>&1 | sed -u 's/^/play  | /' &
 pids+=($!)
 sleep 0.5
 

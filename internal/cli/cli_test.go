@@ -293,12 +293,18 @@ func TestDemo(t *testing.T) {
 func TestBadAPIConfig(t *testing.T) {
 	t.Parallel()
 	for env, want := range map[string]string{
-		"WEBHOOKS_ALLOW_HTTP":    `WEBHOOKS_ALLOW_HTTP="maybe" is not true or false`,
-		"WEBHOOKS_ALLOWED_CIDRS": `WEBHOOKS_ALLOWED_CIDRS: "maybe" is not a CIDR range`,
-		"WEBHOOKS_SECRET_GRACE":  `WEBHOOKS_SECRET_GRACE="maybe" is not a duration`,
+		"WEBHOOKS_ALLOW_HTTP":      `WEBHOOKS_ALLOW_HTTP="maybe" is not true or false`,
+		"WEBHOOKS_ALLOWED_CIDRS":   `WEBHOOKS_ALLOWED_CIDRS: "maybe" is not a CIDR range`,
+		"WEBHOOKS_SECRET_GRACE":    `WEBHOOKS_SECRET_GRACE="maybe" is not a duration`,
+		"WEBHOOKS_LOG_FORMAT":      `WEBHOOKS_LOG_FORMAT="maybe" is not text or json`,
+		"WEBHOOKS_RETRY_SCHEDULE":  `entry 1 "maybe" is not a positive duration`,
+		"WEBHOOKS_TIMEOUT":         `WEBHOOKS_TIMEOUT="maybe" is not a positive duration`,
+		"WEBHOOKS_DELIVER_WORKERS": `WEBHOOKS_DELIVER_WORKERS="maybe" is not a positive whole number`,
 	} {
-		res := run(t, map[string]string{env: "maybe"}, "serve")
-		require.Equal(t, 1, res.code, env)
-		require.Contains(t, res.stderr, want)
+		for _, command := range []string{"serve", "worker"} {
+			res := run(t, map[string]string{env: "maybe"}, command)
+			require.Equal(t, 1, res.code, env)
+			require.Contains(t, res.stderr, want)
+		}
 	}
 }

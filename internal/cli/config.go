@@ -92,3 +92,16 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 	}
 	return config, nil
 }
+
+// logger writes to standard error as text, or as JSON where
+// WEBHOOKS_LOG_FORMAT=json.
+func (c *command) logger() (*slog.Logger, error) {
+	switch format := c.env("WEBHOOKS_LOG_FORMAT"); format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(c.stderr, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.stderr, nil)), nil
+	default:
+		return nil, fmt.Errorf("WEBHOOKS_LOG_FORMAT=%q is not text or json", format)
+	}
+}

@@ -25,7 +25,10 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError{"serve takes no arguments; configure it with environment variables"}
 	}
-	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	logger, err := c.logger()
+	if err != nil {
+		return err
+	}
 	apiConfig, err := c.apiConfig()
 	if err != nil {
 		return err
@@ -96,7 +99,10 @@ func (c *command) worker(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError{"worker takes no arguments; configure it with environment variables"}
 	}
-	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	logger, err := c.logger()
+	if err != nil {
+		return err
+	}
 	jobsConfig, err := c.jobsConfig(logger)
 	if err != nil {
 		return err
