@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/metrics"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/webhook"
 )
@@ -215,6 +216,12 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return fmt.Errorf("error recording attempt: %w", err)
 	}
 
+	metrics.AttemptSeconds.Observe(result.duration.Seconds())
+	if result.ok() {
+		metrics.Deliveries.WithLabelValues("succeeded").Inc()
+	} else {
+		metrics.Deliveries.WithLabelValues(*result.errorClass).Inc()
+	}
 	if result.ok() {
 		if err := queries.WebhookRecordSuccess(ctx, w.pool, m.WebhookID); err != nil {
 			return fmt.Errorf("error recording success: %w", err)

@@ -1,5 +1,6 @@
 // Package server assembles the HTTP handler of `webhooks serve`: health and
-// readiness checks, the management API, and River UI behind basic auth.
+// readiness checks, Prometheus metrics, the management API, and River UI
+// behind basic auth.
 package server
 
 import (
@@ -16,6 +17,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/metrics"
 	"github.com/countercyclical/webhooks/sql/migrations"
 )
 
@@ -50,6 +52,7 @@ func New(ctx context.Context, config Config) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /metrics", metrics.Handler(config.Pool, config.Logger))
 	config.API.Pool, config.API.Logger = config.Pool, config.Logger
 	if config.API.River == nil {
 		config.API.River = config.River

@@ -91,3 +91,23 @@ func TestRiverUI(t *testing.T) {
 		require.Equal(t, 401, code, "its JSON API is guarded too")
 	})
 }
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	var ws, user string
+	require.NoError(t, pool.QueryRow(context.Background(), `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
+	require.NoError(t, pool.QueryRow(context.Background(), `INSERT INTO users (email) VALUES ('u@example.com') RETURNING id`).Scan(&user))
+	_, err := pool.Exec(context.Background(), `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' FROM generate_series(1, 3)`, ws, user)
+	require.NoError(t, err)
+	_, err = pool.Exec(context.Background(), `UPDATE webhooks.outbox SET captured_at = now() - interval '90 seconds'`)
+	require.NoError(t, err)
+
+	url := start(t, server.Config{Pool: pool})
+	code, body := get(t, url+"/metrics", "", "")
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "webhooks_outbox_backlog 3\n")
+	require.Regexp(t, `webhooks_expansion_lag_seconds 9\d\.\d+`, body)
+	require.Contains(t, body, "webhooks_metrics_database_up 1\n")
+	require.Contains(t, body, "# TYPE webhooks_delivery_attempt_seconds histogram")
+}

@@ -1,0 +1,95 @@
+// Package metrics exposes the pipeline to Prometheus: deliveries by outcome
+// and their latency, counted as they happen, and the outbox backlog,
+// expansion lag and River queue depth, read from PostgreSQL at each scrape.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Deliveries counts attempts by outcome: succeeded, or the error class.
+var Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "webhooks_delivery_attempts_total",
+	Help: "Delivery attempts by outcome: succeeded, or the error class (status, timeout, connection, blocked, redirect).",
+}, []string{"outcome"})
+
+// AttemptSeconds is the latency of attempts.
+var AttemptSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+	Name:    "webhooks_delivery_attempt_seconds",
+	Help:    "Duration of delivery attempts, from request to the end of the answer read.",
+	Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15},
+})
+
+// dbCollector reads gauges from the database at scrape time.
+type dbCollector struct {
+	pool                         *pgxpool.Pool
+	logger                       *slog.Logger
+	backlog, lag, queue, scrapeE *prometheus.Desc
+}
+
+// Handler serves /metrics: the counters above, Go's, and the database's.
+func Handler(pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(Deliveries, AttemptSeconds, collectors.NewGoCollector(), &dbCollector{
+		pool:    pool,
+		logger:  logger,
+		backlog: prometheus.NewDesc("webhooks_outbox_backlog", "Captured events not yet expanded.", nil, nil),
+		lag:     prometheus.NewDesc("webhooks_expansion_lag_seconds", "Age of the oldest event not yet expanded (0 when none).", nil, nil),
+		queue:   prometheus.NewDesc("webhooks_river_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil),
+		scrapeE: prometheus.NewDesc("webhooks_metrics_database_up", "Whether the database answered this scrape.", nil, nil),
+	})
+	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
+}
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.backlog
+	ch <- c.lag
+	ch <- c.queue
+	ch <- c.scrapeE
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	up := 1.0
+	defer func() { ch <- prometheus.MustNewConstMetric(c.scrapeE, prometheus.GaugeValue, up) }()
+
+	var backlog int64
+	var lag float64
+	if err := c.pool.QueryRow(ctx, `SELECT unexpanded, coalesce(extract(epoch FROM oldest_age), 0)::float8 FROM webhooks.outbox_backlog`).Scan(&backlog, &lag); err != nil {
+		c.logger.Warn("metrics: error reading the outbox backlog", "error", err)
+		up = 0
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(backlog))
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
+
+	rows, err := c.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY 1, 2`)
+	if err != nil {
+		c.logger.Warn("metrics: error reading River's queues", "error", err)
+		up = 0
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var queue, state string
+		var n int64
+		if err := rows.Scan(&queue, &state, &n); err != nil {
+			up = 0
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(n), queue, state)
+	}
+	if rows.Err() != nil {
+		up = 0
+	}
+}
