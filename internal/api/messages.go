@@ -1,13 +1,11 @@
 package api
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,11 +57,8 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		v := q.Get(name)
 		switch name {
 		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100 {
-				f.fail("limit", "must be an integer from 1 to 100, got %q", v)
-			}
-			limit, params.Max = n, int32(n+1)
+			limit = f.limitParam(v)
+			params.Max = int32(limit + 1)
 		case "status":
 			if !slices.Contains(messageStates, v) {
 				f.fail("status", "must be one of %v, got %q", messageStates, v)
@@ -82,11 +77,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 				params.Until = &t
 			}
 		case "cursor":
-			var c cursor
-			b, err := base64.RawURLEncoding.DecodeString(v)
-			if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
-				f.fail("cursor", "is not a cursor this API returned; pass nextCursor as it came")
-			}
+			c := f.cursorParam(v)
 			params.BeforeCreatedAt, params.BeforeID = &c.CreatedAt, &c.ID
 		default:
 			f.fail(name, "unknown query parameter; known are status, eventType, since, until, limit, cursor")
@@ -101,23 +92,12 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing messages", err)
 		return
 	}
-	page := struct {
-		Data       []messageJSON `json:"data"`
-		NextCursor *string       `json:"nextCursor"`
-	}{Data: []messageJSON{}}
-	for i, m := range rows {
-		if i == limit {
-			b, _ := json.Marshal(cursor{CreatedAt: rows[limit-1].CreatedAt, ID: rows[limit-1].ID})
-			next := base64.RawURLEncoding.EncodeToString(b)
-			page.NextCursor = &next
-			break
-		}
-		page.Data = append(page.Data, messageJSON{
+	writeJSON(w, http.StatusOK, newPage(rows, limit, func(m db.MessageListRow) messageJSON {
+		return messageJSON{
 			ID: m.ID, EventID: m.EventID, EventType: m.EventType, WebhookID: m.WebhookID, State: m.State, AttemptCount: m.Attempts,
 			LastStatusCode: m.LastStatusCode, LastError: m.LastError, CreatedAt: timeJSON(m.CreatedAt), UpdatedAt: timeJSON(m.UpdatedAt),
-		})
-	}
-	writeJSON(w, http.StatusOK, page)
+		}
+	}, func(m db.MessageListRow) cursor { return cursor{CreatedAt: m.CreatedAt, ID: m.ID} }))
 }
 
 // loadMessage finds a message the caller may see: one of a webhook they

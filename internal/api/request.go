@@ -2,13 +2,16 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -154,4 +157,57 @@ func (f *fields) optionalInt(name string) (value *int64, present bool) {
 		return nil, false
 	}
 	return &i, true
+}
+
+// cursor is the opaque position of a page: the last row's (created_at, id).
+type cursor struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+// String encodes the cursor for nextCursor.
+func (c cursor) String() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// cursorParam decodes a cursor query parameter.
+func (f *fields) cursorParam(v string) cursor {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+		f.fail("cursor", "is not a cursor this API returned; pass nextCursor as it came")
+	}
+	return c
+}
+
+// limitParam decodes a limit query parameter, 1 to 100.
+func (f *fields) limitParam(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		f.fail("limit", "must be an integer from 1 to 100, got %q", v)
+		return 20
+	}
+	return n
+}
+
+// page is a list response: up to limit rows, and where the next page starts.
+type page[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// newPage makes a page of the first limit of rows (fetched limit+1, to know
+// whether more follow), with position giving a row's cursor.
+func newPage[R, T any](rows []R, limit int, convert func(R) T, position func(R) cursor) page[T] {
+	p := page[T]{Data: []T{}}
+	for i, row := range rows {
+		if i == limit {
+			next := position(rows[limit-1]).String()
+			p.NextCursor = &next
+			break
+		}
+		p.Data = append(p.Data, convert(row))
+	}
+	return p
 }

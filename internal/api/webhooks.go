@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -263,12 +261,6 @@ func int32Ptr(v *int64) *int32 {
 	return &n
 }
 
-// cursor is the opaque position of a page: the last webhook's (created_at, id).
-type cursor struct {
-	CreatedAt time.Time `json:"t"`
-	ID        string    `json:"i"`
-}
-
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	if !mayManageWebhooks(w, p) {
@@ -278,19 +270,11 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	f := &fields{}
 	limit := 20
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			f.fail("limit", "must be an integer from 1 to 100, got %q", v)
-		}
-		limit = n
+		limit = f.limitParam(v)
 	}
 	params := db.WebhookListParams{WorkspaceID: p.WorkspaceID, Max: int32(limit + 1)}
 	if v := q.Get("cursor"); v != "" {
-		var c cursor
-		b, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
-			f.fail("cursor", "is not a cursor this API returned; pass nextCursor as it came")
-		}
+		c := f.cursorParam(v)
 		params.AfterCreatedAt, params.AfterID = &c.CreatedAt, &c.ID
 	}
 	for name := range q {
@@ -310,21 +294,8 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing webhooks", err)
 		return
 	}
-	page := struct {
-		Data       []webhookJSON `json:"data"`
-		NextCursor *string       `json:"nextCursor"`
-	}{Data: []webhookJSON{}}
-	for i, wh := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			b, _ := json.Marshal(cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-			next := base64.RawURLEncoding.EncodeToString(b)
-			page.NextCursor = &next
-			break
-		}
-		page.Data = append(page.Data, toJSON(wh))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, newPage(rows, limit, toJSON,
+		func(wh db.WebhooksWebhook) cursor { return cursor{CreatedAt: wh.CreatedAt, ID: wh.ID} }))
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
