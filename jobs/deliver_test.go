@@ -2,10 +2,14 @@ package jobs_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,6 +148,15 @@ func TestDeliverSuccessSignedEnvelope(t *testing.T) {
 		t.Fatal("no delivery")
 	}
 	require.NoError(t, webhook.Verify(b.secret(t, hook), r.header, r.body), "the receiver verifies the signature")
+	// And by hand, as the Standard Webhooks spec says, not with the sender's code.
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(b.secret(t, hook), "whsec_"))
+	require.NoError(t, err)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(r.header.Get("webhook-id") + "." + r.header.Get("webhook-timestamp") + "." + string(r.body)))
+	require.Equal(t, "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)), r.header.Get("webhook-signature"))
+	sent, err := strconv.ParseInt(r.header.Get("webhook-timestamp"), 10, 64)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), time.Unix(sent, 0), time.Minute)
 	require.Equal(t, "application/json", r.header.Get("Content-Type"))
 	require.Equal(t, jobs.UserAgent, r.header.Get("User-Agent"))
 	var env webhook.Envelope

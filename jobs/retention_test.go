@@ -10,8 +10,8 @@ import (
 	"github.com/countercyclical/webhooks/jobs"
 )
 
-// TestRetention: events older than the retention go, with their messages
-// and attempts, unless still being delivered; newer ones stay.
+// TestRetention: with a retention of seconds, events older than it go, with
+// their messages and attempts, unless still being delivered; newer ones stay.
 func TestRetention(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
@@ -25,12 +25,12 @@ func TestRetention(t *testing.T) {
 		FROM webhooks.outbox`, hook)
 	exec(t, pool, `INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded)
 		SELECT id, '', webhook_id, workspace_id, event_type, 1, 'https://example.com/h', now(), 1, true FROM webhooks.messages`)
-	// 2,000 of them are 40 days old; 4 of those still retrying.
-	exec(t, pool, `UPDATE webhooks.outbox SET captured_at = now() - interval '40 days' WHERE id <= (SELECT min(id) + 1999 FROM webhooks.outbox)`)
-	retrying := count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id WHERE o.captured_at < now() - interval '30 days' AND m.state = 'retrying'`)
+	// 2,000 of them are a minute old; 4 of those still retrying.
+	exec(t, pool, `UPDATE webhooks.outbox SET captured_at = now() - interval '1 minute' WHERE id <= (SELECT min(id) + 1999 FROM webhooks.outbox)`)
+	retrying := count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id WHERE o.captured_at < now() - interval '30 seconds' AND m.state = 'retrying'`)
 	require.Positive(t, retrying)
 
-	client := startClient(t, pool, jobs.Config{ExpandOnly: true})
+	client := startClient(t, pool, jobs.Config{ExpandOnly: true, Retention: 30 * time.Second})
 	_, err := client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -38,5 +38,5 @@ func TestRetention(t *testing.T) {
 	}, time.Minute, 20*time.Millisecond)
 	require.Equal(t, 500+retrying, count(t, pool, `SELECT count(*) FROM webhooks.messages`))
 	require.Equal(t, 500+retrying, count(t, pool, `SELECT count(*) FROM webhooks.delivery_attempts`))
-	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < now() - interval '30 days' AND id NOT IN (SELECT outbox_id FROM webhooks.messages WHERE state = 'retrying')`))
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < now() - interval '30 seconds' AND id NOT IN (SELECT outbox_id FROM webhooks.messages WHERE state = 'retrying')`))
 }

@@ -18,7 +18,7 @@ func TestAddrAllowed(t *testing.T) {
 	for _, addr := range []string{
 		"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
 		"100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00::1",
-		"ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
+		"ff02::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
 	} {
 		require.False(t, strict.AddrAllowed(netip.MustParseAddr(addr)), addr)
 		require.ErrorIs(t, strict.CheckAddr(netip.MustParseAddr(addr)), netguard.ErrBlocked, addr)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
@@ -61,6 +62,23 @@ func TestReadyz(t *testing.T) {
 	code, body = get(t, url+"/readyz", "", "")
 	require.Equal(t, 503, code)
 	require.Contains(t, body, "run `webhooks migrate up`")
+}
+
+func TestReadyzDatabaseDown(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1: the database is down.
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/webhooks")
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	url := start(t, server.Config{Pool: pool})
+	code, body := get(t, url+"/readyz", "", "")
+	require.Equal(t, 503, code)
+	require.Contains(t, body, "not ready: database unreachable")
+	code, _ = get(t, url+"/healthz", "", "")
+	require.Equal(t, 200, code, "the process is up all the same")
+	code, body = get(t, url+"/metrics", "", "")
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "webhooks_metrics_database_up 0\n")
 }
 
 func TestRiverUI(t *testing.T) {
