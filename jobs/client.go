@@ -110,12 +110,18 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 		// think it stuck before then.
 		RescueStuckJobsAfter:        config.Delivery.Timeout + time.Minute,
 		DiscardedJobRetentionPeriod: config.Retention,
+		// River sends an insert notification per queue at most once per
+		// FetchCooldown; at its default (100ms) a job inserted soon after
+		// another waits for the next poll. Short, so that a delivery starts
+		// within milliseconds of the commit.
+		FetchCooldown: 5 * time.Millisecond,
 	}
 	if config.Work {
 		riverConfig.Queues = map[string]river.QueueConfig{
 			// Expansion wakes within milliseconds of a commit.
-			QueueExpand:  {MaxWorkers: config.ExpandWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second},
-			QueueDeliver: {MaxWorkers: config.DeliverWorkers, FetchCooldown: 20 * time.Millisecond, FetchPollInterval: time.Second},
+			// Polls back up notifications River skipped (see FetchCooldown).
+			QueueExpand:  {MaxWorkers: config.ExpandWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond},
+			QueueDeliver: {MaxWorkers: config.DeliverWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 250 * time.Millisecond},
 		}
 		if config.ExpandOnly {
 			delete(riverConfig.Queues, QueueDeliver)

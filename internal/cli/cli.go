@@ -126,7 +126,16 @@ func (c *command) connect(ctx context.Context) (*pgxpool.Pool, error) {
 }
 
 func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
+	config, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL connection string: %s", reason(err))
+	}
+	// pgxpool's default (4 on this size of machine) is too few for River's
+	// listener, ours and the workers; pool_max_conns in the URL still wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		config.MaxConns = 30
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, config)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL connection string: %s", reason(err))
 	}

@@ -1,0 +1,89 @@
+package jobs_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/jobs"
+)
+
+// BenchmarkCommitToExpansion measures how long after the app's commit its
+// event is expanded, woken by the capture NOTIFY (the periodic safety net
+// set to an hour so it cannot help), one event at a time.
+func BenchmarkCommitToExpansion(b *testing.B) {
+	ctx := context.Background()
+	pool := bigPool(b)
+	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(b, pool, ws, "owner")
+	newWebhook(b, pool, ws, owner, "https://example.com/h")
+	client := startClient(b, pool, jobs.Config{ExpandOnly: true, SafetyNet: time.Hour})
+	listenCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); jobs.Listen(listenCtx, pool, client, nil) }()
+	b.Cleanup(func() { cancel(); <-done })
+	waitExpanded(b, pool)
+	time.Sleep(100 * time.Millisecond) // the listener is LISTENing
+
+	var total time.Duration
+	for b.Loop() {
+		exec(b, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
+		start := time.Now()
+		for {
+			var expanded bool
+			require.NoError(b, pool.QueryRow(ctx, `SELECT expanded_at IS NOT NULL FROM webhooks.outbox WHERE resource_type = 'pipeline' ORDER BY id DESC LIMIT 1`).Scan(&expanded))
+			if expanded {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/expansion")
+}
+
+// BenchmarkCommitToDelivery measures from the app's commit to the endpoint's
+// receiving the delivery, through expansion and a delivery job.
+func BenchmarkCommitToDelivery(b *testing.B) {
+	ctx := context.Background()
+	pool := bigPool(b)
+	got := make(chan struct{}, 1024)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} }))
+	b.Cleanup(srv.Close)
+	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(b, pool, ws, "owner")
+	newWebhook(b, pool, ws, owner, srv.URL)
+	client := startClient(b, pool, jobs.Config{SafetyNet: time.Hour, Delivery: jobs.DeliveryConfig{Policy: loopback()}})
+	listenCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); jobs.Listen(listenCtx, pool, client, nil) }()
+	b.Cleanup(func() { cancel(); <-done })
+	time.Sleep(100 * time.Millisecond)
+
+	for b.Loop() {
+		exec(b, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
+		select {
+		case <-got:
+		case <-time.After(time.Minute):
+			b.Fatal("no delivery")
+		}
+	}
+}
+
+// bigPool is a pool the size serve uses: room for River's listener, ours,
+// the workers and the benchmark's own queries.
+func bigPool(b *testing.B) *pgxpool.Pool {
+	config, err := pgxpool.ParseConfig(dbtest.NewDB(b))
+	require.NoError(b, err)
+	config.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(context.Background(), config)
+	require.NoError(b, err)
+	b.Cleanup(pool.Close)
+	return pool
+}
