@@ -106,7 +106,22 @@ func TestScopingMatrix(t *testing.T) {
 		}
 	}
 	require.Equal(t, 8*3*len(resources), checked)
-	_ = ctx
+
+	// The SQL function on its own answers the same, as an admin would ask it.
+	for _, r := range resources {
+		for _, v := range viewers {
+			var got bool
+			var createdBy, visibility, teamID *string
+			if r.typ != "team" {
+				createdBy, visibility, teamID = &r.creator, &r.visibility, &team
+			}
+			require.NoError(t, pool.QueryRow(ctx, `SELECT webhooks.can_read($1, $2, $3, $4, $5)`, v.userID, ws, createdBy, visibility, teamID).Scan(&got))
+			require.Equal(t, mayRead(*v, r.creator, r.visibility), got, "can_read: %s %q for a %s", r.typ, r.visibility, v.role)
+		}
+	}
+	var outsider bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT webhooks.can_read('nobody', $1, NULL, 'Workspace', NULL)`, ws).Scan(&outsider))
+	require.False(t, outsider, "not a member: nothing")
 }
 
 // TestScopeJudgedAtExpansion: membership and role are read when the event
