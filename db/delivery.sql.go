@@ -11,35 +11,67 @@ import (
 	"time"
 )
 
-const deliveryAttemptInsert = `-- name: DeliveryAttemptInsert :exec
-INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
-    started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
-VALUES ($1, $2, $3, $4, $5,
-    -- Numbered on from the message's earlier attempts, whichever job made them.
-    (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = $1), $6,
-    $7, $8, $9, $10, $11, $12,
-    $13, $14)
+const deliveryRecord = `-- name: DeliveryRecord :one
+WITH attempt AS (
+    INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
+        started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
+    VALUES ($2, $3, $4, $5, $6,
+        (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = $2), $7,
+        $8, $9, $10, $11, $12, $13,
+        $14, $15)
+    RETURNING attempt
+), message AS (
+    UPDATE webhooks.messages
+    SET state = $16, attempts = (SELECT attempt FROM attempt), last_status_code = $11,
+        last_error = $17, updated_at = now()
+    WHERE id = $2
+), slot AS (
+    DELETE FROM webhooks.inflight WHERE webhook_id = $4 AND river_job_id = $15
+), hook AS (
+    UPDATE webhooks.webhooks
+    SET failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(failing_since, now()) END,
+        last_success_at = CASE WHEN $10 THEN now() ELSE last_success_at END
+    WHERE id = $4
+    RETURNING failing_since
+)
+SELECT coalesce((SELECT failing_since FROM hook) < now() - make_interval(secs => $1::float8), false)::boolean AS past_disable_after,
+    coalesce((SELECT failing_since FROM hook), now())::timestamptz AS failing_since
 `
 
-type DeliveryAttemptInsertParams struct {
-	MessageID       string    `json:"messageId"`
-	EventID         string    `json:"eventId"`
-	WebhookID       string    `json:"webhookId"`
-	WorkspaceID     string    `json:"workspaceId"`
-	EventType       string    `json:"eventType"`
-	URL             string    `json:"url"`
-	StartedAt       time.Time `json:"startedAt"`
-	DurationMs      float64   `json:"durationMs"`
-	Succeeded       bool      `json:"succeeded"`
-	StatusCode      *int32    `json:"statusCode"`
-	ErrorClass      *string   `json:"errorClass"`
-	ErrorMessage    *string   `json:"errorMessage"`
-	ResponseExcerpt *string   `json:"responseExcerpt"`
-	RiverJobID      *int64    `json:"riverJobId"`
+type DeliveryRecordParams struct {
+	DisableAfterSeconds float64   `json:"disableAfterSeconds"`
+	MessageID           string    `json:"messageId"`
+	EventID             string    `json:"eventId"`
+	WebhookID           string    `json:"webhookId"`
+	WorkspaceID         string    `json:"workspaceId"`
+	EventType           string    `json:"eventType"`
+	URL                 string    `json:"url"`
+	StartedAt           time.Time `json:"startedAt"`
+	DurationMs          float64   `json:"durationMs"`
+	Succeeded           bool      `json:"succeeded"`
+	StatusCode          *int32    `json:"statusCode"`
+	ErrorClass          *string   `json:"errorClass"`
+	ErrorMessage        *string   `json:"errorMessage"`
+	ResponseExcerpt     *string   `json:"responseExcerpt"`
+	RiverJobID          *int64    `json:"riverJobId"`
+	State               string    `json:"state"`
+	LastError           *string   `json:"lastError"`
 }
 
-func (q *Queries) DeliveryAttemptInsert(ctx context.Context, db DBTX, arg DeliveryAttemptInsertParams) error {
-	_, err := db.Exec(ctx, deliveryAttemptInsert,
+type DeliveryRecordRow struct {
+	PastDisableAfter bool      `json:"pastDisableAfter"`
+	FailingSince     time.Time `json:"failingSince"`
+}
+
+// DeliveryRecord writes all an attempt's outcome in one statement, so one
+// commit: the attempt (numbered on from the message's earlier ones, whichever
+// job made them), the message's state, the webhook's run of failures, and the
+// release of the in-flight slot. It returns whether the webhook has now been
+// failing without a success for longer than disable_after_seconds, and since
+// when.
+func (q *Queries) DeliveryRecord(ctx context.Context, db DBTX, arg DeliveryRecordParams) (DeliveryRecordRow, error) {
+	row := db.QueryRow(ctx, deliveryRecord,
+		arg.DisableAfterSeconds,
 		arg.MessageID,
 		arg.EventID,
 		arg.WebhookID,
@@ -54,8 +86,12 @@ func (q *Queries) DeliveryAttemptInsert(ctx context.Context, db DBTX, arg Delive
 		arg.ErrorMessage,
 		arg.ResponseExcerpt,
 		arg.RiverJobID,
+		arg.State,
+		arg.LastError,
 	)
-	return err
+	var i DeliveryRecordRow
+	err := row.Scan(&i.PastDisableAfter, &i.FailingSince)
+	return i, err
 }
 
 const inflightLock = `-- name: InflightLock :exec
@@ -211,28 +247,5 @@ type WebhookDisableParams struct {
 // WebhookDisable disables a webhook that is enabled, with the reason.
 func (q *Queries) WebhookDisable(ctx context.Context, db DBTX, arg WebhookDisableParams) error {
 	_, err := db.Exec(ctx, webhookDisable, arg.Reason, arg.ID)
-	return err
-}
-
-const webhookRecordFailure = `-- name: WebhookRecordFailure :one
-UPDATE webhooks.webhooks SET failing_since = coalesce(failing_since, now()) WHERE id = $1
-RETURNING failing_since::timestamptz AS failing_since
-`
-
-// WebhookRecordFailure notes a failure and returns since when the webhook
-// has been failing without a success.
-func (q *Queries) WebhookRecordFailure(ctx context.Context, db DBTX, id string) (time.Time, error) {
-	row := db.QueryRow(ctx, webhookRecordFailure, id)
-	var failing_since time.Time
-	err := row.Scan(&failing_since)
-	return failing_since, err
-}
-
-const webhookRecordSuccess = `-- name: WebhookRecordSuccess :exec
-UPDATE webhooks.webhooks SET failing_since = NULL, last_success_at = now() WHERE id = $1
-`
-
-func (q *Queries) WebhookRecordSuccess(ctx context.Context, db DBTX, id string) error {
-	_, err := db.Exec(ctx, webhookRecordSuccess, id)
 	return err
 }

@@ -169,7 +169,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return river.JobSnooze(max(wait, 10*time.Millisecond))
 		}
 	}
-	taken, err := w.takeSlot(ctx, m.WebhookID, job.ID)
+	taken, err := w.takeSlot(ctx, m.ID, m.WebhookID, job)
 	if err != nil {
 		return err
 	}
@@ -181,9 +181,6 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		_ = queries.InflightRelease(context.WithoutCancel(ctx), w.pool, db.InflightReleaseParams{WebhookID: m.WebhookID, RiverJobID: job.ID})
 	}()
 
-	if err := w.setState(ctx, job, "delivering", nil, nil); err != nil {
-		return err
-	}
 	eventID := ""
 	if m.EventID != nil {
 		eventID = *m.EventID
@@ -205,54 +202,55 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		secrets = append(secrets, *m.PreviousSecret)
 	}
 	result := w.send(ctx, m.URL, m.ID, secrets, body)
-	attempt := db.DeliveryAttemptInsertParams{
-		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
-		URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
-		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
-		ResponseExcerpt: result.excerpt, RiverJobID: &job.ID,
-	}
-	// Recorded whatever the job's context says: the attempt happened.
-	if err := queries.DeliveryAttemptInsert(context.WithoutCancel(ctx), w.pool, attempt); err != nil {
-		return fmt.Errorf("error recording attempt: %w", err)
-	}
-
 	metrics.AttemptSeconds.Observe(result.duration.Seconds())
+	var failure error
+	state := "succeeded"
 	if result.ok() {
 		metrics.Deliveries.WithLabelValues("succeeded").Inc()
 	} else {
 		metrics.Deliveries.WithLabelValues(*result.errorClass).Inc()
-	}
-	if result.ok() {
-		if err := queries.WebhookRecordSuccess(ctx, w.pool, m.WebhookID); err != nil {
-			return fmt.Errorf("error recording success: %w", err)
+		failure = fmt.Errorf("attempt %d: %s", job.Attempt, *result.errorMessage) // River's count, as River UI shows it
+		gone := result.statusCode != nil && *result.statusCode == http.StatusGone
+		switch {
+		case gone:
+			failure = fmt.Errorf("%w; webhook disabled", failure)
+			state = "cancelled"
+		case job.Attempt >= job.MaxAttempts:
+			state = "failed" // River discards the job: retries are exhausted
+		default:
+			state = "retrying"
 		}
-		return w.setState(ctx, job, "succeeded", result.statusCode, nil)
 	}
-	failure := fmt.Errorf("attempt %d: %s", job.Attempt, *result.errorMessage) // River's count, as River UI shows it
-	if result.statusCode != nil && *result.statusCode == http.StatusGone {
+	record := db.DeliveryRecordParams{
+		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
+		URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
+		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
+		ResponseExcerpt: result.excerpt, RiverJobID: &job.ID, State: state, DisableAfterSeconds: w.config.DisableAfter.Seconds(),
+	}
+	if failure != nil {
+		msg := failure.Error()
+		record.LastError = &msg
+	}
+	// Recorded whatever the job's context says: the attempt happened.
+	outcome, err := queries.DeliveryRecord(context.WithoutCancel(ctx), w.pool, record)
+	if err != nil {
+		return fmt.Errorf("error recording attempt: %w", err)
+	}
+	switch {
+	case failure == nil:
+		return nil
+	case state == "cancelled":
 		reason := "the endpoint answered 410 Gone"
 		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
-		return w.cancel(ctx, job, result.statusCode, fmt.Errorf("%w; webhook disabled", failure))
-	}
-	failingSince, err := queries.WebhookRecordFailure(ctx, w.pool, m.WebhookID)
-	if err != nil {
-		return fmt.Errorf("error recording failure: %w", err)
-	}
-	if time.Since(failingSince) > w.config.DisableAfter {
-		reason := fmt.Sprintf("failing without a success since %s (longer than %s)", failingSince.UTC().Format(time.RFC3339), w.config.DisableAfter)
+		return river.JobCancel(failure)
+	case outcome.PastDisableAfter:
+		reason := fmt.Sprintf("failing without a success since %s (longer than %s)", outcome.FailingSince.UTC().Format(time.RFC3339), w.config.DisableAfter)
 		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
 		return w.cancel(ctx, job, result.statusCode, fmt.Errorf("%w; webhook disabled: %s", failure, reason))
-	}
-	state := "retrying"
-	if job.Attempt >= job.MaxAttempts {
-		state = "failed" // River discards the job: retries are exhausted
-	}
-	if err := w.setState(ctx, job, state, result.statusCode, failure); err != nil {
-		return err
 	}
 	job.Args.retryAfter = result.retryAfter
 	return failure
@@ -281,8 +279,10 @@ func (w *DeliverWorker) cancel(ctx context.Context, job *river.Job[DeliverArgs],
 }
 
 // takeSlot takes one of the webhook's MaxInflight slots, across every
-// worker process, so that a hanging endpoint holds at most that many workers.
-func (w *DeliverWorker) takeSlot(ctx context.Context, webhookID string, jobID int64) (bool, error) {
+// worker process, so that a hanging endpoint holds at most that many
+// workers; with it, the message is delivering, in the same commit.
+func (w *DeliverWorker) takeSlot(ctx context.Context, messageID, webhookID string, job *river.Job[DeliverArgs]) (bool, error) {
+	jobID := job.ID
 	queries := db.New()
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
@@ -297,6 +297,11 @@ func (w *DeliverWorker) takeSlot(ctx context.Context, webhookID string, jobID in
 	})
 	if err != nil {
 		return false, fmt.Errorf("error taking in-flight slot: %w", err)
+	}
+	if n == 1 {
+		if err := queries.MessageSetState(ctx, tx, db.MessageSetStateParams{ID: messageID, State: "delivering", Attempts: int32(job.Attempt) - 1}); err != nil {
+			return false, fmt.Errorf("error recording message state: %w", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("error committing in-flight slot: %w", err)

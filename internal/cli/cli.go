@@ -60,6 +60,8 @@ Commands:
                       make an API key; the key alone goes to standard output
   apikey revoke ID    revoke an API key by its id
   demo                seed a demo workspace, print an API key per role
+  bench [flags]       the whole pipeline, capture to receipt, in a scratch database:
+                        --events 2000  --webhooks 5  --batch 100  --workers 20
   db ping URL         exit 0 when a PostgreSQL server answers at URL
   db create           create the database of DATABASE_URL when missing
 
@@ -105,6 +107,8 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.apikey(ctx, args[1:])
 	case "demo":
 		return c.demo(ctx, args[1:])
+	case "bench":
+		return c.bench(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageText)
 		return nil

@@ -131,6 +131,9 @@ func (c *command) worker(ctx context.Context, args []string) error {
 // returned func stops fetching, lets deliveries under way finish (up to the
 // request timeout), and returns when both have stopped.
 func (c *command) startWorkers(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], config jobs.Config, logger *slog.Logger) (func(), error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	// The client outlives ctx: it is stopped gracefully below, not cancelled.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("error starting River client: %w", err)

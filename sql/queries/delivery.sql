@@ -14,23 +14,37 @@ LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
 WHERE m.id = @id;
 
--- name: DeliveryAttemptInsert :exec
-INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
-    started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
-VALUES (@message_id, @event_id, @webhook_id, @workspace_id, @event_type,
-    -- Numbered on from the message's earlier attempts, whichever job made them.
-    (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = @message_id), @url,
-    @started_at, @duration_ms, @succeeded, sqlc.narg(status_code), sqlc.narg(error_class), sqlc.narg(error_message),
-    sqlc.narg(response_excerpt), @river_job_id);
-
--- name: WebhookRecordSuccess :exec
-UPDATE webhooks.webhooks SET failing_since = NULL, last_success_at = now() WHERE id = @id;
-
--- name: WebhookRecordFailure :one
--- WebhookRecordFailure notes a failure and returns since when the webhook
--- has been failing without a success.
-UPDATE webhooks.webhooks SET failing_since = coalesce(failing_since, now()) WHERE id = @id
-RETURNING failing_since::timestamptz AS failing_since;
+-- name: DeliveryRecord :one
+-- DeliveryRecord writes all an attempt's outcome in one statement, so one
+-- commit: the attempt (numbered on from the message's earlier ones, whichever
+-- job made them), the message's state, the webhook's run of failures, and the
+-- release of the in-flight slot. It returns whether the webhook has now been
+-- failing without a success for longer than disable_after_seconds, and since
+-- when.
+WITH attempt AS (
+    INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
+        started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
+    VALUES (@message_id, @event_id, @webhook_id, @workspace_id, @event_type,
+        (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = @message_id), @url,
+        @started_at, @duration_ms, @succeeded, sqlc.narg(status_code), sqlc.narg(error_class), sqlc.narg(error_message),
+        sqlc.narg(response_excerpt), @river_job_id)
+    RETURNING attempt
+), message AS (
+    UPDATE webhooks.messages
+    SET state = @state, attempts = (SELECT attempt FROM attempt), last_status_code = sqlc.narg(status_code),
+        last_error = sqlc.narg(last_error), updated_at = now()
+    WHERE id = @message_id
+), slot AS (
+    DELETE FROM webhooks.inflight WHERE webhook_id = @webhook_id AND river_job_id = @river_job_id
+), hook AS (
+    UPDATE webhooks.webhooks
+    SET failing_since = CASE WHEN @succeeded THEN NULL ELSE coalesce(failing_since, now()) END,
+        last_success_at = CASE WHEN @succeeded THEN now() ELSE last_success_at END
+    WHERE id = @webhook_id
+    RETURNING failing_since
+)
+SELECT coalesce((SELECT failing_since FROM hook) < now() - make_interval(secs => @disable_after_seconds::float8), false)::boolean AS past_disable_after,
+    coalesce((SELECT failing_since FROM hook), now())::timestamptz AS failing_since;
 
 -- name: WebhookDisable :exec
 -- WebhookDisable disables a webhook that is enabled, with the reason.
