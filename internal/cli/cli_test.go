@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -322,4 +323,56 @@ func TestBench(t *testing.T) {
 	res = run(t, env, "bench", "--events", "0")
 	require.Equal(t, 2, res.code)
 	require.Contains(t, res.stderr, "must be at least 1")
+}
+
+// TestWorkerShutdownFinishesDeliveries: on SIGINT/SIGTERM (the context
+// ending) a worker stops fetching but lets a delivery under way finish and
+// be recorded.
+func TestWorkerShutdownFinishesDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	started := make(chan struct{}, 1)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		time.Sleep(500 * time.Millisecond)
+	}))
+	defer receiver.Close()
+
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var ws, user, hook string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
+	_, err = conn.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, ws, user)
+	require.NoError(t, err)
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
+		VALUES ($1, $2, 'slow', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, user, receiver.URL).Scan(&hook))
+	_, err = conn.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')`, hook)
+	require.NoError(t, err)
+
+	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ALLOW_HTTP": "true", "WEBHOOKS_ALLOWED_CIDRS": "127.0.0.0/8"}
+	workerCtx, cancel := context.WithCancel(ctx)
+	var stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.Main(workerCtx, []string{"worker"}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	}()
+	_, err = conn.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, user)
+	require.NoError(t, err)
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatalf("no delivery started: %s", stderr.String())
+	}
+	cancel() // as SIGTERM does, mid-delivery
+	require.Equal(t, 0, <-done, stderr.String())
+	require.Contains(t, stderr.String(), "shutting down")
+
+	var state string
+	var succeeded bool
+	require.NoError(t, conn.QueryRow(ctx, `SELECT m.state, a.succeeded FROM webhooks.messages m JOIN webhooks.delivery_attempts a ON a.message_id = m.id`).Scan(&state, &succeeded))
+	require.Equal(t, "succeeded", state, "the delivery under way finished and was recorded")
+	require.True(t, succeeded)
 }
