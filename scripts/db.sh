@@ -35,8 +35,13 @@ start_debian_cluster() {
 	fi
 	[ -n "${version:-}" ] || return 1
 	[ "${1:-}" = installed ] && trust_loopback "$version" "$name"
-	pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start 2>/dev/null ||
-		pg_ctlcluster "$version" "$name" start
+	if pg_lsclusters --no-header | awk -v v="$version" -v n="$name" '$1 == v && $2 == n {print $4}' | grep -q online; then
+		# Started by the package's own scripts: reload for pg_hba.conf.
+		pg_ctlcluster --skip-systemctl-redirect "$version" "$name" reload >&2
+	else
+		pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start >&2 ||
+			pg_ctlcluster "$version" "$name" start >&2
+	fi
 	echo "$version/$name"
 }
 
