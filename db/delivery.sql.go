@@ -7,7 +7,6 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -152,8 +151,9 @@ func (q *Queries) InflightTake(ctx context.Context, db DBTX, arg InflightTakePar
 
 const messageGetForDelivery = `-- name: MessageGetForDelivery :one
 SELECT m.id, m.webhook_id, o.event_id, o.event_type, o.workspace_id, o.captured_at,
-    webhooks.payload(o.resource_type, o.payload)::jsonb AS payload,
-    webhooks.payload(o.resource_type, o.previous_attributes::json)::jsonb AS previous_attributes,
+    -- json, not jsonb: the table's column order reaches the receiver.
+    webhooks.payload(o.resource_type, o.payload) AS payload,
+    webhooks.payload(o.resource_type, o.previous_attributes::json) AS previous_attributes,
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
     coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at
@@ -165,22 +165,22 @@ WHERE m.id = $1
 `
 
 type MessageGetForDeliveryRow struct {
-	ID                 string          `json:"id"`
-	WebhookID          string          `json:"webhookId"`
-	EventID            *string         `json:"eventId"`
-	EventType          string          `json:"eventType"`
-	WorkspaceID        string          `json:"workspaceId"`
-	CapturedAt         time.Time       `json:"capturedAt"`
-	Payload            json.RawMessage `json:"payload"`
-	PreviousAttributes json.RawMessage `json:"previousAttributes"`
-	WebhookExists      bool            `json:"webhookExists"`
-	URL                string          `json:"url"`
-	Enabled            bool            `json:"enabled"`
-	DisabledReason     *string         `json:"disabledReason"`
-	RateLimitPerSecond *int32          `json:"rateLimitPerSecond"`
-	Secret             string          `json:"secret"`
-	PreviousSecret     *string         `json:"previousSecret"`
-	PreviousExpiresAt  *time.Time      `json:"previousExpiresAt"`
+	ID                 string     `json:"id"`
+	WebhookID          string     `json:"webhookId"`
+	EventID            *string    `json:"eventId"`
+	EventType          string     `json:"eventType"`
+	WorkspaceID        string     `json:"workspaceId"`
+	CapturedAt         time.Time  `json:"capturedAt"`
+	Payload            []byte     `json:"payload"`
+	PreviousAttributes []byte     `json:"previousAttributes"`
+	WebhookExists      bool       `json:"webhookExists"`
+	URL                string     `json:"url"`
+	Enabled            bool       `json:"enabled"`
+	DisabledReason     *string    `json:"disabledReason"`
+	RateLimitPerSecond *int32     `json:"rateLimitPerSecond"`
+	Secret             string     `json:"secret"`
+	PreviousSecret     *string    `json:"previousSecret"`
+	PreviousExpiresAt  *time.Time `json:"previousExpiresAt"`
 }
 
 // MessageGetForDelivery returns what a delivery needs: the event as a

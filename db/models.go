@@ -185,7 +185,7 @@ type WebhooksDeliveryLog struct {
 	Attempt         int32          `json:"attempt"`
 	WebhookID       string         `json:"webhookId"`
 	WebhookName     *string        `json:"webhookName"`
-	URL             string         `json:"url"`
+	Endpoint        string         `json:"endpoint"`
 	WorkspaceID     string         `json:"workspaceId"`
 	Outcome         string         `json:"outcome"`
 	StatusCode      *int32         `json:"statusCode"`
@@ -199,7 +199,7 @@ type WebhooksDeliveryLog struct {
 type WebhooksEndpointHealth struct {
 	WebhookID            string         `json:"webhookId"`
 	Name                 string         `json:"name"`
-	URL                  string         `json:"url"`
+	Endpoint             string         `json:"endpoint"`
 	WorkspaceID          string         `json:"workspaceId"`
 	Enabled              bool           `json:"enabled"`
 	DisabledReason       *string        `json:"disabledReason"`

@@ -172,6 +172,7 @@ func (q *Queries) WebhookList(ctx context.Context, db DBTX, arg WebhookListParam
 const webhookSetEnabled = `-- name: WebhookSetEnabled :one
 UPDATE webhooks.webhooks
 SET enabled = $1,
+    failing_since = CASE WHEN $1::boolean THEN NULL ELSE failing_since END,
     disabled_reason = CASE WHEN $1::boolean THEN NULL ELSE $2::text END,
     disabled_at = CASE WHEN $1::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
     updated_at = now()
@@ -187,6 +188,8 @@ type WebhookSetEnabledParams struct {
 }
 
 // WebhookSetEnabled enables a webhook, or disables it with a reason.
+// Enabling starts its failure clock afresh, so that the next failure does
+// not disable it again at once.
 func (q *Queries) WebhookSetEnabled(ctx context.Context, db DBTX, arg WebhookSetEnabledParams) (WebhooksWebhook, error) {
 	row := db.QueryRow(ctx, webhookSetEnabled,
 		arg.Enabled,

@@ -117,13 +117,12 @@ func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 	return w.config.Timeout + 30*time.Second
 }
 
-// NextRetry follows the schedule with ±20% jitter, or an endpoint's
-// Retry-After (bounded to an hour).
+// NextRetry follows the schedule with ±20% jitter, waiting longer where an
+// endpoint's Retry-After (bounded to an hour) asks it to; never sooner, so
+// that "Retry-After: 1" from a struggling endpoint cannot spend every attempt
+// in seconds.
 func (w *DeliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
-	if job.Args.retryAfter > 0 {
-		return time.Now().Add(job.Args.retryAfter)
-	}
-	return time.Now().Add(RetryDelay(w.config.Schedule, job.Attempt))
+	return time.Now().Add(max(RetryDelay(w.config.Schedule, job.Attempt), job.Args.retryAfter))
 }
 
 // RetryDelay is the wait after failed attempt number attempt (1-based).
@@ -202,6 +201,11 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		secrets = append(secrets, *m.PreviousSecret)
 	}
 	result := w.send(ctx, m.URL, m.ID, secrets, body)
+	if ctx.Err() != nil {
+		// Stopped or timed out by River, not failed by the endpoint: no
+		// attempt against it, and River retries the job.
+		return fmt.Errorf("delivery interrupted: %w", ctx.Err())
+	}
 	metrics.AttemptSeconds.Observe(result.duration.Seconds())
 	var failure error
 	state := "succeeded"
@@ -241,7 +245,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return nil
 	case state == "cancelled":
 		reason := "the endpoint answered 410 Gone"
-		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
+		if err := queries.WebhookDisable(context.WithoutCancel(ctx), w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
 		return river.JobCancel(failure)
@@ -323,7 +327,14 @@ type result struct {
 func (r result) ok() bool { return r.errorClass == nil }
 
 func (r *result) fail(class, message string) {
+	message = storable(message)
 	r.errorClass, r.errorMessage = &class, &message
+}
+
+// storable makes text PostgreSQL can store: valid UTF-8, no NUL, which an
+// endpoint's answer may well contain.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 func (w *DeliverWorker) send(ctx context.Context, endpoint, msgID string, secrets []string, body []byte) (r result) {
@@ -353,14 +364,20 @@ func (w *DeliverWorker) send(ctx context.Context, endpoint, msgID string, secret
 
 	resp, err := w.client.Do(req)
 	if err != nil {
+		// Not the url.Error itself: it quotes the URL, which may carry the
+		// receiver's token, into logs and River UI.
+		cause := err
 		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			cause = urlErr.Err
+		}
 		switch {
 		case errors.Is(err, netguard.ErrBlocked):
-			r.fail("blocked", err.Error())
-		case errors.As(err, &urlErr) && urlErr.Timeout():
+			r.fail("blocked", cause.Error())
+		case urlErr != nil && urlErr.Timeout():
 			r.fail("timeout", fmt.Sprintf("no answer within %s", w.config.Timeout))
 		default:
-			r.fail("connection", err.Error())
+			r.fail("connection", cause.Error())
 		}
 		return r
 	}
@@ -369,7 +386,7 @@ func (w *DeliverWorker) send(ctx context.Context, endpoint, msgID string, secret
 	code := int32(resp.StatusCode)
 	r.statusCode = &code
 	if len(data) > 0 {
-		kept := strings.ToValidUTF8(string(data[:min(len(data), maxResponseKept)]), "\uFFFD")
+		kept := storable(string(data[:min(len(data), maxResponseKept)]))
 		r.excerpt = &kept
 	}
 	switch {

@@ -207,8 +207,13 @@ func TestWebhookLifecycle(t *testing.T) {
 	require.Equal(t, "maintenance", got["disabledReason"])
 	require.NotNil(t, got["disabledAt"])
 
+	_, err = b.pool.Exec(context.Background(), `UPDATE webhooks.webhooks SET failing_since = now() - interval '6 days' WHERE id = $1`, id)
+	require.NoError(t, err)
 	res = b.do(t, key, "POST", "/v1/webhooks/"+id+"/enable", nil)
 	require.Equal(t, http.StatusOK, res.status)
+	var failingSince *time.Time
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT failing_since FROM webhooks.webhooks WHERE id = $1`, id).Scan(&failingSince))
+	require.Nil(t, failingSince, "enabling starts the failure clock afresh")
 	got = res.json(t)
 	require.Equal(t, true, got["enabled"])
 	require.Nil(t, got["disabledReason"])

@@ -57,7 +57,8 @@ CREATE INDEX outbox_unexpanded_idx ON webhooks.outbox (id) WHERE expanded_at IS 
 -- once per statement over the statement's transition tables, so a
 -- 10,000-row statement is one INSERT … SELECT into the outbox, not 10,000
 -- calls. Arguments: resource type, key column, excluded columns, ignored
--- columns (text[] literals; ignored includes excluded).
+-- columns (text[] literals; ignored includes excluded). Its variables are
+-- prefixed v_ so that no column of a host table can clash with them.
 --
 -- Inserts and deletes of a table keyed on "id" with nothing excluded, the
 -- common case, take the fast path: plain column references, no jsonb. PL/pgSQL
@@ -66,57 +67,57 @@ CREATE INDEX outbox_unexpanded_idx ON webhooks.outbox (id) WHERE expanded_at IS 
 CREATE FUNCTION webhooks.capture() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    resource_type text := TG_ARGV[0];
-    key_column text := TG_ARGV[1];
-    excluded text[] := TG_ARGV[2]::text[];
-    ignored text[] := TG_ARGV[3]::text[];
-    fast boolean := key_column = 'id' AND excluded = '{}';
-    actor text := nullif(current_setting('webhooks.actor', true), '');
-    captured bigint;
+    v_type text := TG_ARGV[0];
+    v_key text := TG_ARGV[1];
+    v_excluded text[] := TG_ARGV[2]::text[];
+    v_ignored text[] := TG_ARGV[3]::text[];
+    v_fast boolean := v_key = 'id' AND v_excluded = '{}';
+    v_actor text := nullif(current_setting('webhooks.actor', true), '');
+    v_captured bigint;
 BEGIN
-    IF TG_OP = 'INSERT' AND fast THEN
+    IF TG_OP = 'INSERT' AND v_fast THEN
         INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, actor, payload)
-        SELECT resource_type || '.created', resource_type, t.id::text, t.workspace_id::text, actor, row_to_json(t)
+        SELECT v_type || '.created', v_type, t.id::text, t.workspace_id::text, v_actor, row_to_json(t)
         FROM webhooks_new t;
-    ELSIF TG_OP = 'DELETE' AND fast THEN
+    ELSIF TG_OP = 'DELETE' AND v_fast THEN
         INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, actor, payload)
-        SELECT resource_type || '.deleted', resource_type, t.id::text, t.workspace_id::text, actor, row_to_json(t)
+        SELECT v_type || '.deleted', v_type, t.id::text, t.workspace_id::text, v_actor, row_to_json(t)
         FROM webhooks_old t;
     ELSIF TG_OP = 'INSERT' THEN
         -- Materialised so that each image is built once, not once per column read.
-        WITH r AS MATERIALIZED (SELECT to_jsonb(t) - excluded AS j FROM webhooks_new t)
+        WITH r AS MATERIALIZED (SELECT to_jsonb(t) - v_excluded AS j FROM webhooks_new t)
         INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, actor, payload)
-        SELECT resource_type || '.created', resource_type, r.j ->> key_column, r.j ->> 'workspace_id', actor, r.j::json
+        SELECT v_type || '.created', v_type, r.j ->> v_key, r.j ->> 'workspace_id', v_actor, r.j::json
         FROM r;
     ELSIF TG_OP = 'DELETE' THEN
-        WITH r AS MATERIALIZED (SELECT to_jsonb(t) - excluded AS j FROM webhooks_old t)
+        WITH r AS MATERIALIZED (SELECT to_jsonb(t) - v_excluded AS j FROM webhooks_old t)
         INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, actor, payload)
-        SELECT resource_type || '.deleted', resource_type, r.j ->> key_column, r.j ->> 'workspace_id', actor, r.j::json
+        SELECT v_type || '.deleted', v_type, r.j ->> v_key, r.j ->> 'workspace_id', v_actor, r.j::json
         FROM r;
     ELSE
         -- Old and new rows pair up on the key. An update that changes only
         -- ignored columns, or nothing at all, has no previous attributes and
         -- is no event. The payload keeps row_to_json's column order.
         WITH n AS MATERIALIZED (
-            SELECT to_jsonb(t) - excluded AS j, t AS r FROM webhooks_new t
+            SELECT to_jsonb(t) - v_excluded AS j, t AS r FROM webhooks_new t
         ), o AS MATERIALIZED (
-            SELECT to_jsonb(t) - excluded AS j FROM webhooks_old t
+            SELECT to_jsonb(t) - v_excluded AS j FROM webhooks_old t
         )
         INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes)
-        SELECT resource_type || '.updated', resource_type, n.j ->> key_column, n.j ->> 'workspace_id', actor,
-            CASE WHEN excluded = '{}' THEN row_to_json(n.r) ELSE n.j::json END, changed.previous
+        SELECT v_type || '.updated', v_type, n.j ->> v_key, n.j ->> 'workspace_id', v_actor,
+            CASE WHEN v_excluded = '{}' THEN row_to_json(n.r) ELSE n.j::json END, changed.previous
         FROM n
-        JOIN o ON o.j ->> key_column = n.j ->> key_column
+        JOIN o ON o.j ->> v_key = n.j ->> v_key
         CROSS JOIN LATERAL (
             SELECT jsonb_object_agg(e.key, e.value) AS previous
             FROM jsonb_each(o.j) e
-            WHERE e.key <> ALL (ignored) AND e.value IS DISTINCT FROM n.j -> e.key
+            WHERE e.key <> ALL (v_ignored) AND e.value IS DISTINCT FROM n.j -> e.key
         ) changed
         WHERE changed.previous IS NOT NULL;
     END IF;
-    GET DIAGNOSTICS captured = ROW_COUNT;
+    GET DIAGNOSTICS v_captured = ROW_COUNT;
     -- Identical notifications of one transaction are delivered once, at commit.
-    IF captured > 0 THEN
+    IF v_captured > 0 THEN
         PERFORM pg_notify('webhooks_outbox', '');
     END IF;
     RETURN NULL;
@@ -170,6 +171,15 @@ BEGIN
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'webhooks.track: % has no column %', table_name, array_to_string(missing, ', ')
             USING ERRCODE = 'undefined_column';
+    END IF;
+    -- Expansion reads the key and the scope from the row image: leaving them
+    -- out would lose events, or show private rows to everyone.
+    SELECT array_agg(c) INTO missing
+    FROM unnest(exclude_columns) c
+    WHERE c = ANY (array[key_columns[1], 'workspace_id', 'created_by', 'visibility', 'team_id']);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'webhooks.track: % cannot be excluded: role scoping and event ids need them', array_to_string(missing, ', ')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     INSERT INTO webhooks.tracked_tables AS t (table_name, resource_type, key_column, exclude_columns, ignore_columns)

@@ -4,4 +4,5 @@ DROP VIEW webhooks.outbox_backlog;
 DROP VIEW webhooks.endpoint_health;
 DROP VIEW webhooks.message_status;
 DROP VIEW webhooks.delivery_log;
+DROP FUNCTION webhooks.endpoint(text);
 DROP INDEX IF EXISTS river_job_webhooks_message_id_idx;

@@ -4,10 +4,16 @@
 -- River's rows for a message, found by the message id in the job's args.
 CREATE INDEX IF NOT EXISTS river_job_webhooks_message_id_idx ON river_job ((args ->> 'messageId')) WHERE kind = 'webhook_deliver';
 
+-- endpoint shows where a URL leads, scheme and host, and not its path or
+-- query, where receivers often keep a token.
+CREATE FUNCTION webhooks.endpoint(url text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN substring(url FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+');
+
 -- delivery_log: one row per attempt.
 CREATE VIEW webhooks.delivery_log AS
 SELECT a.id AS attempt_id, a.started_at, a.message_id, a.event_id, a.event_type, a.attempt,
-    a.webhook_id, w.name AS webhook_name, a.url, a.workspace_id,
+    a.webhook_id, w.name AS webhook_name, webhooks.endpoint(a.url) AS endpoint, a.workspace_id,
     CASE WHEN a.succeeded THEN 'succeeded' ELSE 'failed' END AS outcome,
     a.status_code, round(a.duration_ms::numeric, 1) AS latency_ms, a.error_class, a.error_message,
     a.response_excerpt, a.river_job_id
@@ -29,7 +35,7 @@ LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id;
 
 -- endpoint_health: one row per webhook.
 CREATE VIEW webhooks.endpoint_health AS
-SELECT w.id AS webhook_id, w.name, w.url, w.workspace_id, w.enabled, w.disabled_reason, w.disabled_at,
+SELECT w.id AS webhook_id, w.name, webhooks.endpoint(w.url) AS endpoint, w.workspace_id, w.enabled, w.disabled_reason, w.disabled_at,
     h.attempts_1h, h.success_rate_1h, d.attempts_24h, d.success_rate_24h,
     w.last_success_at,
     (SELECT max(a.started_at) FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND NOT a.succeeded) AS last_failure_at,
@@ -53,7 +59,7 @@ FROM webhooks.outbox
 WHERE expanded_at IS NULL;
 
 -- webhooks_reader may read the views and nothing else: no secrets, no API
--- key hashes, no payloads.
+-- key hashes, no payloads, no URL paths.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'webhooks_reader') THEN

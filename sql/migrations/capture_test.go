@@ -485,6 +485,8 @@ func TestTrackRejectsBadTables(t *testing.T) {
 		{"BadResourceType", `CREATE TABLE t (id text PRIMARY KEY, workspace_id text, updated_at timestamptz)`, `SELECT webhooks.track('t', 'Thing.Type')`, `resource type 'Thing.Type' must be lower case`},
 		{"TakenResourceType", `CREATE TABLE t (id text PRIMARY KEY, workspace_id text, updated_at timestamptz)`, `SELECT webhooks.track('t', 'investment')`, "tracked_tables_resource_type_key"},
 		{"NoSuchTable", ``, `SELECT webhooks.track('nope', 'thing')`, `relation "nope" does not exist`},
+		{"ExcludedScope", `CREATE TABLE t (id text PRIMARY KEY, workspace_id text, visibility text, updated_at timestamptz)`, `SELECT webhooks.track('t', 'thing', '{visibility}')`, "visibility cannot be excluded"},
+		{"ExcludedKey", `CREATE TABLE t (id text PRIMARY KEY, workspace_id text, updated_at timestamptz)`, `SELECT webhooks.track('t', 'thing', '{id}')`, "id cannot be excluded"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -497,4 +499,28 @@ func TestTrackRejectsBadTables(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// A host table may have columns named like anything: capture's own
+// variables cannot clash with them.
+func TestTrackTableWithClashingColumns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := dbtest.NewTx(t)
+	w := newWorld(t, tx)
+	_, err := tx.Exec(ctx, `CREATE TABLE notes (id text PRIMARY KEY DEFAULT gen_id(), workspace_id text NOT NULL,
+		resource_type text, actor text, excluded text, ignored text, fast boolean, captured int, key_column text)`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT webhooks.track('notes', 'note', ignore_columns => '{}'); DELETE FROM webhooks.outbox`)
+	require.NoError(t, err)
+	id := insertID(t, tx, `INSERT INTO notes (workspace_id, actor, resource_type) VALUES ($1, 'someone', 'x') RETURNING id`, w.workspaceID)
+	_, err = tx.Exec(ctx, `UPDATE notes SET actor = 'else' WHERE id = $1`, id)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `DELETE FROM notes WHERE id = $1`, id)
+	require.NoError(t, err)
+	got := events(t, tx)
+	require.Len(t, got, 3)
+	require.Equal(t, "note.updated", got[1].Type)
+	require.Equal(t, map[string]any{"actor": "someone"}, got[1].Previous)
+	require.Nil(t, got[1].Actor, "outbox.actor is webhooks.actor, not the row's column")
 }

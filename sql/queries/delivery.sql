@@ -3,8 +3,9 @@
 -- receiver gets it, the webhook (null fields when it was deleted) and its
 -- secrets.
 SELECT m.id, m.webhook_id, o.event_id, o.event_type, o.workspace_id, o.captured_at,
-    webhooks.payload(o.resource_type, o.payload)::jsonb AS payload,
-    webhooks.payload(o.resource_type, o.previous_attributes::json)::jsonb AS previous_attributes,
+    -- json, not jsonb: the table's column order reaches the receiver.
+    webhooks.payload(o.resource_type, o.payload) AS payload,
+    webhooks.payload(o.resource_type, o.previous_attributes::json) AS previous_attributes,
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
     coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at

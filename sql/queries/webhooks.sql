@@ -27,8 +27,11 @@ RETURNING *;
 
 -- name: WebhookSetEnabled :one
 -- WebhookSetEnabled enables a webhook, or disables it with a reason.
+-- Enabling starts its failure clock afresh, so that the next failure does
+-- not disable it again at once.
 UPDATE webhooks.webhooks
 SET enabled = @enabled,
+    failing_since = CASE WHEN @enabled::boolean THEN NULL ELSE failing_since END,
     disabled_reason = CASE WHEN @enabled::boolean THEN NULL ELSE sqlc.narg(disabled_reason)::text END,
     disabled_at = CASE WHEN @enabled::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
     updated_at = now()
