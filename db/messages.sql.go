@@ -208,32 +208,41 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 	return items, nil
 }
 
-const messageListFailedSince = `-- name: MessageListFailedSince :many
-SELECT id, webhook_id, event_type FROM webhooks.messages
-WHERE webhook_id = $1 AND state = 'failed' AND created_at >= $2
-ORDER BY created_at
+const messageResetFailedSince = `-- name: MessageResetFailedSince :many
+UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+WHERE id IN (
+    SELECT m.id FROM webhooks.messages m
+    WHERE m.webhook_id = $1 AND m.state = 'failed' AND m.created_at >= $2
+    ORDER BY m.created_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, webhook_id, event_type
 `
 
-type MessageListFailedSinceParams struct {
+type MessageResetFailedSinceParams struct {
 	WebhookID string    `json:"webhookId"`
 	Since     time.Time `json:"since"`
+	Max       int32     `json:"max"`
 }
 
-type MessageListFailedSinceRow struct {
+type MessageResetFailedSinceRow struct {
 	ID        string `json:"id"`
 	WebhookID string `json:"webhookId"`
 	EventType string `json:"eventType"`
 }
 
-func (q *Queries) MessageListFailedSince(ctx context.Context, db DBTX, arg MessageListFailedSinceParams) ([]MessageListFailedSinceRow, error) {
-	rows, err := db.Query(ctx, messageListFailedSince, arg.WebhookID, arg.Since)
+// MessageResetFailedSince makes up to max failed messages of a webhook,
+// made since a time, pending again, for a recover.
+func (q *Queries) MessageResetFailedSince(ctx context.Context, db DBTX, arg MessageResetFailedSinceParams) ([]MessageResetFailedSinceRow, error) {
+	rows, err := db.Query(ctx, messageResetFailedSince, arg.WebhookID, arg.Since, arg.Max)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []MessageListFailedSinceRow
+	var items []MessageResetFailedSinceRow
 	for rows.Next() {
-		var i MessageListFailedSinceRow
+		var i MessageResetFailedSinceRow
 		if err := rows.Scan(&i.ID, &i.WebhookID, &i.EventType); err != nil {
 			return nil, err
 		}
@@ -243,6 +252,27 @@ func (q *Queries) MessageListFailedSince(ctx context.Context, db DBTX, arg Messa
 		return nil, err
 	}
 	return items, nil
+}
+
+const messageResetForRetry = `-- name: MessageResetForRetry :one
+UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+WHERE id = $1 AND state IN ('succeeded', 'failed', 'cancelled')
+RETURNING id, webhook_id, event_type
+`
+
+type MessageResetForRetryRow struct {
+	ID        string `json:"id"`
+	WebhookID string `json:"webhookId"`
+	EventType string `json:"eventType"`
+}
+
+// MessageResetForRetry makes a finished message pending again, for a retry;
+// one under way is left alone (no row).
+func (q *Queries) MessageResetForRetry(ctx context.Context, db DBTX, id string) (MessageResetForRetryRow, error) {
+	row := db.QueryRow(ctx, messageResetForRetry, id)
+	var i MessageResetForRetryRow
+	err := row.Scan(&i.ID, &i.WebhookID, &i.EventType)
+	return i, err
 }
 
 const messageSetState = `-- name: MessageSetState :exec

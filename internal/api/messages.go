@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +66,9 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 			}
 			params.State = &v
 		case "eventType":
+			if strings.ContainsRune(v, 0) {
+				f.fail("eventType", "must not contain NUL characters")
+			}
 			params.EventType = &v
 		case "since", "until":
 			t, err := time.Parse(time.RFC3339, v)
@@ -109,6 +113,10 @@ func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.Message
 		return db.MessageGetRow{}, false
 	}
 	id := r.PathValue("id")
+	if strings.ContainsRune(id, 0) {
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", id))
+		return db.MessageGetRow{}, false
+	}
 	m, err := s.queries.MessageGet(r.Context(), s.config.Pool, db.MessageGetParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if err == nil {
 		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhookID, WorkspaceID: p.WorkspaceID})
@@ -158,20 +166,38 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// enqueue inserts delivery jobs for messages, with the full retry schedule.
-func (s *Server) enqueue(r *http.Request, args []jobs.DeliverArgs) error {
+// maxRecover bounds one recover call; the answer says when more are left.
+const maxRecover = 1000
+
+// resend makes messages pending again and inserts their delivery jobs, in
+// one transaction: concurrent calls cannot send a message twice, and a failed
+// insert leaves nothing pending.
+func (s *Server) resend(r *http.Request, reset func(tx pgx.Tx) ([]jobs.DeliverArgs, error)) (int, error) {
 	if s.config.River == nil {
-		return errors.New("no River client configured")
+		return 0, errors.New("no River client configured")
 	}
-	params := make([]river.InsertManyParams, len(args))
-	for i, a := range args {
-		params[i] = river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}}
+	tx, err := s.config.Pool.Begin(r.Context())
+	if err != nil {
+		return 0, fmt.Errorf("error beginning transaction: %w", err)
 	}
-	if len(params) == 0 {
-		return nil
+	defer tx.Rollback(r.Context()) //nolint:errcheck
+	args, err := reset(tx)
+	if err != nil {
+		return 0, err
 	}
-	_, err := s.config.River.InsertMany(r.Context(), params)
-	return err
+	if len(args) > 0 {
+		params := make([]river.InsertManyParams, len(args))
+		for i, a := range args {
+			params[i] = river.InsertManyParams{Args: a, InsertOpts: &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}}
+		}
+		if _, err := s.config.River.InsertManyTx(r.Context(), tx, params); err != nil {
+			return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
+		}
+	}
+	if err := tx.Commit(r.Context()); err != nil {
+		return 0, fmt.Errorf("error committing: %w", err)
+	}
+	return len(args), nil
 }
 
 // retryMessage sends a message again, under the same id, as River UI's retry
@@ -184,16 +210,22 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := readObject(w, r, true); !ok {
 		return
 	}
-	if m.State == "pending" || m.State == "delivering" || m.State == "retrying" {
-		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is %s already; retry it once it has succeeded, failed or been cancelled", m.ID, m.State))
+	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
+		row, err := s.queries.MessageResetForRetry(r.Context(), tx, m.ID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error resetting message: %w", err)
+		}
+		return []jobs.DeliverArgs{{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType}}, nil
+	})
+	if err != nil {
+		s.internalError(w, r, "error retrying message", err)
 		return
 	}
-	if err := s.queries.MessageSetState(r.Context(), s.config.Pool, db.MessageSetStateParams{ID: m.ID, State: "pending", Attempts: m.Attempts}); err != nil {
-		s.internalError(w, r, "error resetting message", err)
-		return
-	}
-	if err := s.enqueue(r, []jobs.DeliverArgs{{MessageID: m.ID, WebhookID: m.WebhookID, EventType: m.EventType}}); err != nil {
-		s.internalError(w, r, "error enqueuing retry", err)
+	if n == 0 {
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being delivered already; retry it once it has succeeded, failed or been cancelled", m.ID))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, struct {
@@ -202,8 +234,8 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	}{m.ID, "pending"})
 }
 
-// recoverWebhook re-sends every failed message of a webhook since a time,
-// like Svix's recover.
+// recoverWebhook re-sends the failed messages of a webhook since a time,
+// like Svix's recover, up to maxRecover a call.
 func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 	wh, _, ok := s.loadWebhook(w, r)
 	if !ok {
@@ -230,26 +262,25 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
 		return
 	}
-	failed, err := s.queries.MessageListFailedSince(r.Context(), s.config.Pool, db.MessageListFailedSinceParams{WebhookID: wh.ID, Since: since})
-	if err != nil {
-		s.internalError(w, r, "error listing failed messages", err)
-		return
-	}
-	var args []jobs.DeliverArgs
-	for _, m := range failed {
-		if err := s.queries.MessageSetState(r.Context(), s.config.Pool, db.MessageSetStateParams{ID: m.ID, State: "pending"}); err != nil {
-			s.internalError(w, r, "error resetting message", err)
-			return
+	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
+		rows, err := s.queries.MessageResetFailedSince(r.Context(), tx, db.MessageResetFailedSinceParams{WebhookID: wh.ID, Since: since, Max: maxRecover})
+		if err != nil {
+			return nil, fmt.Errorf("error resetting failed messages: %w", err)
 		}
-		args = append(args, jobs.DeliverArgs{MessageID: m.ID, WebhookID: m.WebhookID, EventType: m.EventType})
-	}
-	if err := s.enqueue(r, args); err != nil {
-		s.internalError(w, r, "error enqueuing recovery", err)
+		args := make([]jobs.DeliverArgs, len(rows))
+		for i, row := range rows {
+			args[i] = jobs.DeliverArgs{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType}
+		}
+		return args, nil
+	})
+	if err != nil {
+		s.internalError(w, r, "error recovering messages", err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, struct {
-		Queued int `json:"queued"`
-	}{len(args)})
+		Queued int  `json:"queued"`
+		More   bool `json:"more"`
+	}{n, n == maxRecover})
 }
 
 // testWebhook sends an example event of a type to this webhook alone,

@@ -111,6 +111,10 @@ func (f *fields) string(name string, required bool) (value string, present bool)
 		f.fail(name, "must be a string")
 		return "", false
 	}
+	if strings.ContainsRune(value, 0) {
+		f.fail(name, "must not contain NUL characters")
+		return "", false
+	}
 	return value, true
 }
 
@@ -126,6 +130,12 @@ func (f *fields) strings(name string, required bool) (values []string, present b
 	if isNull(raw) || json.Unmarshal(raw, &values) != nil {
 		f.fail(name, "must be an array of strings")
 		return nil, false
+	}
+	for _, v := range values {
+		if strings.ContainsRune(v, 0) {
+			f.fail(name, "must not contain NUL characters")
+			return nil, false
+		}
 	}
 	return values, true
 }
@@ -175,7 +185,7 @@ func (c cursor) String() string {
 func (f *fields) cursorParam(v string) cursor {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" || strings.ContainsRune(c.ID, 0) {
 		f.fail("cursor", "is not a cursor this API returned; pass nextCursor as it came")
 	}
 	return c

@@ -91,6 +91,13 @@ func TestBadRequests(t *testing.T) {
 		{"GET", "/v1/webhooks?limit=abc", "", 400, "limit", "from 1 to 100"},
 		{"GET", "/v1/webhooks?cursor=nonsense", "", 400, "cursor", "pass nextCursor as it came"},
 		{"GET", "/v1/webhooks?page=2", "", 400, "page", "unknown query parameter"},
+		{"POST", "/v1/webhooks", with("name", "a\x00b"), 422, "name", "must not contain NUL"},
+		{"POST", "/v1/webhooks", with("events", []string{"*\x00"}), 422, "events", "must not contain NUL"},
+		{"POST", "/v1/webhooks", with("url", "https://example.com/\x00"), 422, "url", "must not contain NUL"},
+		{"POST", "/v1/webhooks/" + id + "/disable", `{"reason":"a\u0000b"}`, 422, "reason", "must not contain NUL"},
+		{"GET", "/v1/webhooks/%00", "", 404, "", "not found"},
+		{"GET", "/v1/messages/%00", "", 404, "", "not found"},
+		{"GET", "/v1/webhooks/" + id + "/deliveries?eventType=%00", "", 400, "eventType", "must not contain NUL"},
 	} {
 		var body any
 		if tt.body != "" {

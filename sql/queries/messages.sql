@@ -24,10 +24,25 @@ WHERE m.webhook_id = @webhook_id
 ORDER BY m.created_at DESC, m.id DESC
 LIMIT @max;
 
--- name: MessageListFailedSince :many
-SELECT id, webhook_id, event_type FROM webhooks.messages
-WHERE webhook_id = @webhook_id AND state = 'failed' AND created_at >= @since
-ORDER BY created_at;
+-- name: MessageResetForRetry :one
+-- MessageResetForRetry makes a finished message pending again, for a retry;
+-- one under way is left alone (no row).
+UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+WHERE id = @id AND state IN ('succeeded', 'failed', 'cancelled')
+RETURNING id, webhook_id, event_type;
+
+-- name: MessageResetFailedSince :many
+-- MessageResetFailedSince makes up to max failed messages of a webhook,
+-- made since a time, pending again, for a recover.
+UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+WHERE id IN (
+    SELECT m.id FROM webhooks.messages m
+    WHERE m.webhook_id = @webhook_id AND m.state = 'failed' AND m.created_at >= @since
+    ORDER BY m.created_at
+    LIMIT @max
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, webhook_id, event_type;
 
 -- name: DeliveryAttemptList :many
 SELECT * FROM webhooks.delivery_attempts WHERE message_id = @message_id ORDER BY attempt, id;
