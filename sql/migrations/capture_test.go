@@ -220,6 +220,19 @@ func TestCaptureUpdates(t *testing.T) {
 		require.Equal(t, map[string]any{"employees": float64(82500), "tags": []any{"Beverages"}, "tickerSymbol": "KO"}, got[0].Previous)
 	})
 
+	t.Run("KeyChangeIsDeleteAndCreate", func(t *testing.T) {
+		t.Parallel()
+		tx, _, id := setup(t)
+		_, err := tx.Exec(ctx, `UPDATE investments SET id = 'renamed-key-000000000000' WHERE id = $1`, id)
+		require.NoError(t, err)
+		got := events(t, tx)
+		require.Len(t, got, 2)
+		byType := map[string]event{got[0].Type: got[0], got[1].Type: got[1]}
+		require.Equal(t, id, byType["investment.deleted"].ResourceID)
+		require.Equal(t, "renamed-key-000000000000", byType["investment.created"].ResourceID)
+		require.Equal(t, "Coca Cola", byType["investment.created"].Payload["name"])
+	})
+
 	t.Run("BulkUpdateOnlyChangedRows", func(t *testing.T) {
 		t.Parallel()
 		tx, w, id := setup(t)
@@ -344,6 +357,14 @@ func TestCaptureBulk(t *testing.T) {
 	require.EqualValues(t, n, tag.RowsAffected())
 	require.Equal(t, n, countOf("investment.created"))
 
+	// One-row updates first, on this connection: PL/pgSQL caches a plan for
+	// the trigger after a few, and that plan must still suit 10,000 rows.
+	for i := range 7 {
+		_, err = tx.Exec(ctx, `UPDATE investments SET employees = $1 WHERE id = (SELECT min(id) FROM investments)`, 100+i)
+		require.NoError(t, err)
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM webhooks.outbox WHERE event_type = 'investment.updated'`)
+	require.NoError(t, err)
 	tag, err = tx.Exec(ctx, `UPDATE investments SET employees = 1`)
 	require.NoError(t, err)
 	require.EqualValues(t, n, tag.RowsAffected())
