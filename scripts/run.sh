@@ -7,6 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=bin/webhooks
+if ! command -v curl >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "run: installing curl" >&2
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >&2
+	else
+		echo "run: needs curl to talk to the API; install it" >&2
+		exit 1
+	fi
+fi
 export DATABASE_URL
 DATABASE_URL=$(scripts/db.sh)
 "$bin" migrate up
