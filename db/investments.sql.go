@@ -9,53 +9,6 @@ import (
 	"context"
 )
 
-const investmentGetByID = `-- name: InvestmentGetByID :one
-SELECT id, ticker_symbol, name, description, address, country, cik, lei, figi, founding_date, ipo_date, headquarters, ceo, employees, exchange, industry, sector, issuance, website, tags, created_at, updated_at, edited_name, financing_type, market_type, type, visibility, is_favorite, is_locked, is_archived, banner_image, clearbit, workspace_id, created_by, team_id FROM investments WHERE id = $1
-`
-
-func (q *Queries) InvestmentGetByID(ctx context.Context, db DBTX, id string) (Investment, error) {
-	row := db.QueryRow(ctx, investmentGetByID, id)
-	var i Investment
-	err := row.Scan(
-		&i.ID,
-		&i.TickerSymbol,
-		&i.Name,
-		&i.Description,
-		&i.Address,
-		&i.Country,
-		&i.Cik,
-		&i.Lei,
-		&i.Figi,
-		&i.FoundingDate,
-		&i.IpoDate,
-		&i.Headquarters,
-		&i.Ceo,
-		&i.Employees,
-		&i.Exchange,
-		&i.Industry,
-		&i.Sector,
-		&i.Issuance,
-		&i.Website,
-		&i.Tags,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.EditedName,
-		&i.FinancingType,
-		&i.MarketType,
-		&i.Type,
-		&i.Visibility,
-		&i.IsFavorite,
-		&i.IsLocked,
-		&i.IsArchived,
-		&i.BannerImage,
-		&i.Clearbit,
-		&i.WorkspaceID,
-		&i.CreatedBy,
-		&i.TeamID,
-	)
-	return i, err
-}
-
 const investmentInsert = `-- name: InvestmentInsert :one
 INSERT INTO investments (workspace_id, created_by, name, ticker_symbol, visibility, team_id)
 VALUES ($1, $2, $3, $4, $5, $6)

@@ -53,7 +53,7 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, messageID st
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, o.event_id, o.resource_type, o.resource_id
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, o.event_id
 FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
 WHERE m.id = $1 AND m.workspace_id = $2
 `
@@ -64,40 +64,26 @@ type MessageGetParams struct {
 }
 
 type MessageGetRow struct {
-	ID             string    `json:"id"`
-	OutboxID       int64     `json:"outboxId"`
-	WebhookID      string    `json:"webhookId"`
-	WorkspaceID    string    `json:"workspaceId"`
-	EventType      string    `json:"eventType"`
-	CreatedAt      time.Time `json:"createdAt"`
-	State          string    `json:"state"`
-	Attempts       int32     `json:"attempts"`
-	LastStatusCode *int32    `json:"lastStatusCode"`
-	LastError      *string   `json:"lastError"`
-	UpdatedAt      time.Time `json:"updatedAt"`
-	EventID        *string   `json:"eventId"`
-	ResourceType   string    `json:"resourceType"`
-	ResourceID     string    `json:"resourceId"`
+	WebhooksMessage WebhooksMessage `json:"webhooksMessage"`
+	EventID         *string         `json:"eventId"`
 }
 
 func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg MessageGetParams) (MessageGetRow, error) {
 	row := db.QueryRow(ctx, messageGet, arg.ID, arg.WorkspaceID)
 	var i MessageGetRow
 	err := row.Scan(
-		&i.ID,
-		&i.OutboxID,
-		&i.WebhookID,
-		&i.WorkspaceID,
-		&i.EventType,
-		&i.CreatedAt,
-		&i.State,
-		&i.Attempts,
-		&i.LastStatusCode,
-		&i.LastError,
-		&i.UpdatedAt,
+		&i.WebhooksMessage.ID,
+		&i.WebhooksMessage.OutboxID,
+		&i.WebhooksMessage.WebhookID,
+		&i.WebhooksMessage.WorkspaceID,
+		&i.WebhooksMessage.EventType,
+		&i.WebhooksMessage.CreatedAt,
+		&i.WebhooksMessage.State,
+		&i.WebhooksMessage.Attempts,
+		&i.WebhooksMessage.LastStatusCode,
+		&i.WebhooksMessage.LastError,
+		&i.WebhooksMessage.UpdatedAt,
 		&i.EventID,
-		&i.ResourceType,
-		&i.ResourceID,
 	)
 	return i, err
 }
@@ -150,18 +136,8 @@ type MessageListParams struct {
 }
 
 type MessageListRow struct {
-	ID             string    `json:"id"`
-	OutboxID       int64     `json:"outboxId"`
-	WebhookID      string    `json:"webhookId"`
-	WorkspaceID    string    `json:"workspaceId"`
-	EventType      string    `json:"eventType"`
-	CreatedAt      time.Time `json:"createdAt"`
-	State          string    `json:"state"`
-	Attempts       int32     `json:"attempts"`
-	LastStatusCode *int32    `json:"lastStatusCode"`
-	LastError      *string   `json:"lastError"`
-	UpdatedAt      time.Time `json:"updatedAt"`
-	EventID        *string   `json:"eventId"`
+	WebhooksMessage WebhooksMessage `json:"webhooksMessage"`
+	EventID         *string         `json:"eventId"`
 }
 
 // MessageList pages through a webhook's messages, newest first, before the
@@ -185,17 +161,17 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 	for rows.Next() {
 		var i MessageListRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.OutboxID,
-			&i.WebhookID,
-			&i.WorkspaceID,
-			&i.EventType,
-			&i.CreatedAt,
-			&i.State,
-			&i.Attempts,
-			&i.LastStatusCode,
-			&i.LastError,
-			&i.UpdatedAt,
+			&i.WebhooksMessage.ID,
+			&i.WebhooksMessage.OutboxID,
+			&i.WebhooksMessage.WebhookID,
+			&i.WebhooksMessage.WorkspaceID,
+			&i.WebhooksMessage.EventType,
+			&i.WebhooksMessage.CreatedAt,
+			&i.WebhooksMessage.State,
+			&i.WebhooksMessage.Attempts,
+			&i.WebhooksMessage.LastStatusCode,
+			&i.WebhooksMessage.LastError,
+			&i.WebhooksMessage.UpdatedAt,
 			&i.EventID,
 		); err != nil {
 			return nil, err

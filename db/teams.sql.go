@@ -33,23 +33,6 @@ func (q *Queries) TeamInsert(ctx context.Context, db DBTX, arg TeamInsertParams)
 	return i, err
 }
 
-const teamMemberDelete = `-- name: TeamMemberDelete :execrows
-DELETE FROM team_members WHERE team_id = $1 AND user_id = $2
-`
-
-type TeamMemberDeleteParams struct {
-	TeamID string `json:"teamId"`
-	UserID string `json:"userId"`
-}
-
-func (q *Queries) TeamMemberDelete(ctx context.Context, db DBTX, arg TeamMemberDeleteParams) (int64, error) {
-	result, err := db.Exec(ctx, teamMemberDelete, arg.TeamID, arg.UserID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const teamMemberInsert = `-- name: TeamMemberInsert :exec
 INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
 `

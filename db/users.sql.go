@@ -9,23 +9,6 @@ import (
 	"context"
 )
 
-const userGetByID = `-- name: UserGetByID :one
-SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1
-`
-
-func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id string) (User, error) {
-	row := db.QueryRow(ctx, userGetByID, id)
-	var i User
-	err := row.Scan(
-		&i.ID,
-		&i.Email,
-		&i.Name,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const userInsert = `-- name: UserInsert :one
 INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id, email, name, created_at, updated_at
 `

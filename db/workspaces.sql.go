@@ -9,22 +9,6 @@ import (
 	"context"
 )
 
-const workspaceGetByID = `-- name: WorkspaceGetByID :one
-SELECT id, name, created_at, updated_at FROM workspaces WHERE id = $1
-`
-
-func (q *Queries) WorkspaceGetByID(ctx context.Context, db DBTX, id string) (Workspace, error) {
-	row := db.QueryRow(ctx, workspaceGetByID, id)
-	var i Workspace
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const workspaceInsert = `-- name: WorkspaceInsert :one
 INSERT INTO workspaces (name) VALUES ($1) RETURNING id, name, created_at, updated_at
 `

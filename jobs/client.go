@@ -62,6 +62,10 @@ type DeliveryConfig struct {
 // DefaultSchedule is DESIGN.md's: the waits after the first attempt.
 var DefaultSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
+// MaxAttempts is a delivery job's: the first attempt and one per wait of
+// the schedule.
+func (c DeliveryConfig) MaxAttempts() int { return 1 + len(c.withDefaults().Schedule) }
+
 func (c DeliveryConfig) withDefaults() DeliveryConfig {
 	if c.Schedule == nil {
 		c.Schedule = DefaultSchedule

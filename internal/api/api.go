@@ -79,7 +79,7 @@ var routes = []route{
 // New returns the API server.
 func New(config Config) *Server {
 	config.SecretGrace = cmp.Or(config.SecretGrace, DefaultSecretGrace)
-	config.MaxAttempts = cmp.Or(config.MaxAttempts, 1+len(jobs.DefaultSchedule))
+	config.MaxAttempts = cmp.Or(config.MaxAttempts, jobs.DeliveryConfig{}.MaxAttempts())
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}

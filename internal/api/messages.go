@@ -96,17 +96,23 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing messages", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newPage(rows, limit, func(m db.MessageListRow) messageJSON {
-		return messageJSON{
-			ID: m.ID, EventID: m.EventID, EventType: m.EventType, WebhookID: m.WebhookID, State: m.State, AttemptCount: m.Attempts,
-			LastStatusCode: m.LastStatusCode, LastError: m.LastError, CreatedAt: timeJSON(m.CreatedAt), UpdatedAt: timeJSON(m.UpdatedAt),
-		}
-	}, func(m db.MessageListRow) cursor { return cursor{CreatedAt: m.CreatedAt, ID: m.ID} }))
+	writeJSON(w, http.StatusOK, newPage(rows, limit,
+		func(row db.MessageListRow) messageJSON { return toMessageJSON(row.WebhooksMessage, row.EventID) },
+		func(row db.MessageListRow) cursor {
+			return cursor{CreatedAt: row.WebhooksMessage.CreatedAt, ID: row.WebhooksMessage.ID}
+		}))
 }
 
 // loadMessage finds a message the caller may see: one of a webhook they
 // manage, or, once the webhook is deleted, any of the workspace for owners
 // and admins.
+func toMessageJSON(m db.WebhooksMessage, eventID *string) messageJSON {
+	return messageJSON{
+		ID: m.ID, EventID: eventID, EventType: m.EventType, WebhookID: m.WebhookID, State: m.State, AttemptCount: m.Attempts,
+		LastStatusCode: m.LastStatusCode, LastError: m.LastError, CreatedAt: timeJSON(m.CreatedAt), UpdatedAt: timeJSON(m.UpdatedAt),
+	}
+}
+
 func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.MessageGetRow, bool) {
 	p := principalFrom(r.Context())
 	if !mayManageWebhooks(w, p) {
@@ -119,7 +125,7 @@ func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.Message
 	}
 	m, err := s.queries.MessageGet(r.Context(), s.config.Pool, db.MessageGetParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if err == nil {
-		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhookID, WorkspaceID: p.WorkspaceID})
+		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhooksMessage.WebhookID, WorkspaceID: p.WorkspaceID})
 		switch {
 		case errors.Is(werr, pgx.ErrNoRows):
 			if p.Role != "owner" && p.Role != "admin" {
@@ -147,16 +153,13 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rows, err := s.queries.DeliveryAttemptList(r.Context(), s.config.Pool, m.ID)
+	rows, err := s.queries.DeliveryAttemptList(r.Context(), s.config.Pool, m.WebhooksMessage.ID)
 	if err != nil {
 		s.internalError(w, r, "error listing attempts", err)
 		return
 	}
-	out := messageJSON{
-		ID: m.ID, EventID: m.EventID, EventType: m.EventType, WebhookID: m.WebhookID, State: m.State, AttemptCount: m.Attempts,
-		LastStatusCode: m.LastStatusCode, LastError: m.LastError, CreatedAt: timeJSON(m.CreatedAt), UpdatedAt: timeJSON(m.UpdatedAt),
-		Attempts: []attempt{},
-	}
+	out := toMessageJSON(m.WebhooksMessage, m.EventID)
+	out.Attempts = []attempt{}
 	for _, a := range rows {
 		out.Attempts = append(out.Attempts, attempt{
 			Attempt: a.Attempt, StartedAt: timeJSON(a.StartedAt), DurationMs: a.DurationMs, Succeeded: a.Succeeded, StatusCode: a.StatusCode,
@@ -211,7 +214,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
-		row, err := s.queries.MessageResetForRetry(r.Context(), tx, m.ID)
+		row, err := s.queries.MessageResetForRetry(r.Context(), tx, m.WebhooksMessage.ID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
@@ -225,13 +228,13 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n == 0 {
-		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being delivered already; retry it once it has succeeded, failed or been cancelled", m.ID))
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being delivered already; retry it once it has succeeded, failed or been cancelled", m.WebhooksMessage.ID))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, struct {
 		ID    string `json:"id"`
 		State string `json:"state"`
-	}{m.ID, "pending"})
+	}{m.WebhooksMessage.ID, "pending"})
 }
 
 // recoverWebhook re-sends the failed messages of a webhook since a time,

@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/countercyclical/webhooks/internal/play"
@@ -69,19 +67,5 @@ func (c *command) play(ctx context.Context, args []string) error {
 	if len(secrets) == 0 {
 		fmt.Fprintln(c.stderr, "play: no --secret, so deliveries are not verified")
 	}
-	srv := &http.Server{Handler: play.New(config), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(listener) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("error serving: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("error serving: %w", err)
-	}
-	return nil
+	return serveUntil(ctx, listener, play.New(config), 5*time.Second)
 }

@@ -25,57 +25,40 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError{"serve takes no arguments; configure it with environment variables"}
 	}
-	logger, err := c.logger()
-	if err != nil {
-		return err
-	}
 	apiConfig, err := c.apiConfig()
 	if err != nil {
 		return err
 	}
-	jobsConfig, err := c.jobsConfig(logger)
+	bg, err := c.startBackground(ctx)
 	if err != nil {
 		return err
 	}
-	pool, err := c.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer bg.close()
 
 	addr := c.addr()
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on WEBHOOKS_ADDR %s: %w", addr, err)
 	}
-	client, err := jobs.NewClient(pool, jobsConfig)
-	if err != nil {
-		listener.Close()
-		return err
-	}
-	stopWorkers, err := c.startWorkers(ctx, pool, client, jobsConfig, logger)
-	if err != nil {
-		listener.Close()
-		return err
-	}
-	defer stopWorkers()
-	apiConfig.River = client
-	apiConfig.MaxAttempts = 1 + len(jobsConfig.Delivery.Schedule)
-	if jobsConfig.Delivery.Schedule == nil {
-		apiConfig.MaxAttempts = 1 + len(jobs.DefaultSchedule)
-	}
-
+	apiConfig.River, apiConfig.MaxAttempts = bg.client, bg.config.Delivery.MaxAttempts()
 	handler, err := server.New(ctx, server.Config{
-		Pool: pool, Logger: logger, API: apiConfig, River: client,
+		Pool: bg.pool, Logger: bg.logger, API: apiConfig, River: bg.client,
 		RiverUIUsername: c.env("RIVERUI_USERNAME"), RiverUIPassword: c.env("RIVERUI_PASSWORD"),
 	})
 	if err != nil {
 		listener.Close()
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("serving", "url", "http://"+listener.Addr().String())
+	bg.logger.Info("serving", "url", "http://"+listener.Addr().String())
+	err = serveUntil(ctx, listener, handler, 10*time.Second)
+	bg.logger.Info("shutting down")
+	return err
+}
 
+// serveUntil serves HTTP on listener until ctx ends, then shuts down,
+// letting requests under way finish for up to grace.
+func serveUntil(ctx context.Context, listener net.Listener, handler http.Handler, grace time.Duration) error {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	select {
@@ -83,8 +66,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("error serving: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("error shutting down: %w", err)
@@ -99,32 +81,59 @@ func (c *command) worker(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError{"worker takes no arguments; configure it with environment variables"}
 	}
-	logger, err := c.logger()
+	bg, err := c.startBackground(ctx)
 	if err != nil {
 		return err
 	}
-	jobsConfig, err := c.jobsConfig(logger)
+	defer bg.close()
+	bg.logger.Info("working", "expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers)
+	<-ctx.Done()
+	bg.logger.Info("shutting down")
+	return nil
+}
+
+// background is what serve and worker run behind their front: a pool, the
+// River client with its workers, and the outbox listener.
+type background struct {
+	logger *slog.Logger
+	pool   *pgxpool.Pool
+	client *river.Client[pgx.Tx]
+	config jobs.Config
+	stop   func()
+}
+
+// startBackground reads the workers' configuration from the environment,
+// connects, and starts the workers.
+func (c *command) startBackground(ctx context.Context) (*background, error) {
+	logger, err := c.logger()
 	if err != nil {
-		return err
+		return nil, err
+	}
+	config, err := c.jobsConfig(logger)
+	if err != nil {
+		return nil, err
 	}
 	pool, err := c.connect(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer pool.Close()
-	client, err := jobs.NewClient(pool, jobsConfig)
+	client, err := jobs.NewClient(pool, config)
 	if err != nil {
-		return err
+		pool.Close()
+		return nil, err
 	}
-	stopWorkers, err := c.startWorkers(ctx, pool, client, jobsConfig, logger)
+	stop, err := c.startWorkers(ctx, pool, client, config, logger)
 	if err != nil {
-		return err
+		pool.Close()
+		return nil, err
 	}
-	logger.Info("working", "expand_workers", jobsConfig.ExpandWorkers, "deliver_workers", jobsConfig.DeliverWorkers)
-	<-ctx.Done()
-	logger.Info("shutting down")
-	stopWorkers()
-	return nil
+	return &background{logger: logger, pool: pool, client: client, config: config, stop: stop}, nil
+}
+
+// close stops the workers gracefully, then closes the pool.
+func (b *background) close() {
+	b.stop()
+	b.pool.Close()
 }
 
 // startWorkers starts the River client and the outbox listener; the

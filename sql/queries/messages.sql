@@ -6,14 +6,14 @@ SET state = @state, attempts = greatest(attempts, @attempts::int), last_status_c
 WHERE id = @id;
 
 -- name: MessageGet :one
-SELECT m.*, o.event_id, o.resource_type, o.resource_id
+SELECT sqlc.embed(m), o.event_id
 FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
 WHERE m.id = @id AND m.workspace_id = @workspace_id;
 
 -- name: MessageList :many
 -- MessageList pages through a webhook's messages, newest first, before the
 -- cursor (created_at, id), with optional filters.
-SELECT m.*, o.event_id
+SELECT sqlc.embed(m), o.event_id
 FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
 WHERE m.webhook_id = @webhook_id
   AND (sqlc.narg(state)::text IS NULL OR m.state = sqlc.narg(state))

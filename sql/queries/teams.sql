@@ -3,6 +3,3 @@ INSERT INTO teams (workspace_id, name, description) VALUES (@workspace_id, @name
 
 -- name: TeamMemberInsert :exec
 INSERT INTO team_members (team_id, user_id) VALUES (@team_id, @user_id) ON CONFLICT DO NOTHING;
-
--- name: TeamMemberDelete :execrows
-DELETE FROM team_members WHERE team_id = @team_id AND user_id = @user_id;
