@@ -11,11 +11,16 @@ import (
 )
 
 const aPIKeyAuthenticate = `-- name: APIKeyAuthenticate :one
-UPDATE webhooks.api_keys k
-SET last_used_at = now()
-WHERE key_hash = $1
-RETURNING k.id, k.workspace_id, k.user_id, k.revoked_at,
+WITH k AS (
+    SELECT x.id, x.workspace_id, x.user_id, x.revoked_at, x.last_used_at FROM webhooks.api_keys x WHERE x.key_hash = $1
+), used AS (
+    UPDATE webhooks.api_keys a SET last_used_at = now()
+    FROM k
+    WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+)
+SELECT k.id, k.workspace_id, k.user_id, k.revoked_at,
     coalesce((SELECT m.role FROM public.workspace_members m WHERE m.workspace_id = k.workspace_id AND m.user_id = k.user_id), '')::text AS role
+FROM k
 `
 
 type APIKeyAuthenticateRow struct {
@@ -26,9 +31,9 @@ type APIKeyAuthenticateRow struct {
 	Role        string     `json:"role"`
 }
 
-// APIKeyAuthenticate finds the key with this hash, notes its use, and returns
-// it with its user's current role in the workspace (” when no longer a
-// member).
+// APIKeyAuthenticate finds the key with this hash and returns it with its
+// user's current role in the workspace (” when no longer a member). It
+// notes the use at most once a minute, so that reads do not each write.
 func (q *Queries) APIKeyAuthenticate(ctx context.Context, db DBTX, keyHash []byte) (APIKeyAuthenticateRow, error) {
 	row := db.QueryRow(ctx, aPIKeyAuthenticate, keyHash)
 	var i APIKeyAuthenticateRow
