@@ -22,6 +22,9 @@ const (
 	QueueDeliver = "webhook_deliver"
 )
 
+// DefaultDeliverWorkers is the default of WEBHOOKS_DELIVER_WORKERS.
+const DefaultDeliverWorkers = 20
+
 // Config configures the River client of serve and worker.
 type Config struct {
 	ExpandWorkers  int // default 2
@@ -82,7 +85,7 @@ func (c DeliveryConfig) withDefaults() DeliveryConfig {
 // deliveries stay retryable as long as their logs.
 func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error) {
 	config.ExpandWorkers = cmp.Or(config.ExpandWorkers, 2)
-	config.DeliverWorkers = cmp.Or(config.DeliverWorkers, 20)
+	config.DeliverWorkers = cmp.Or(config.DeliverWorkers, DefaultDeliverWorkers)
 	config.ExpandBatch = cmp.Or(config.ExpandBatch, 500)
 	config.SafetyNet = cmp.Or(config.SafetyNet, 5*time.Second)
 	config.Retention = cmp.Or(config.Retention, DefaultRetention)
@@ -106,6 +109,29 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	if err := river.AddWorkerSafely(workers, &RetentionWorker{pool: pool, retention: config.Retention, batch: 1000}); err != nil {
 		return nil, fmt.Errorf("error adding retention worker: %w", err)
 	}
+	riverConfig := newRiverConfig(config, workers)
+	if config.Work {
+		riverConfig.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(config.SafetyNet), func() (river.JobArgs, *river.InsertOpts) {
+				return ExpandArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+				return RetentionArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
+	if err != nil {
+		return nil, fmt.Errorf("error creating River client: %w", err)
+	}
+	expander.client = client
+	return client, nil
+}
+
+// newRiverConfig is the River configuration of a client with these
+// workers: one place, so that the benchmark's no-op baseline runs with
+// exactly the settings deliveries do.
+func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 	riverConfig := &river.Config{
 		// River's own progress reports are noise here; its warnings are not.
 		Logger:  slog.New(levelFilter{config.Logger.Handler(), slog.LevelWarn}),
@@ -130,21 +156,8 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 		if config.ExpandOnly {
 			delete(riverConfig.Queues, QueueDeliver)
 		}
-		riverConfig.PeriodicJobs = []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(config.SafetyNet), func() (river.JobArgs, *river.InsertOpts) {
-				return ExpandArgs{}, nil
-			}, &river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
-				return RetentionArgs{}, nil
-			}, &river.PeriodicJobOpts{RunOnStart: true}),
-		}
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
-	if err != nil {
-		return nil, fmt.Errorf("error creating River client: %w", err)
-	}
-	expander.client = client
-	return client, nil
+	return riverConfig
 }
 
 // Listen wakes expansion on every capture NOTIFY until ctx ends: one
