@@ -28,8 +28,8 @@ run: $(BIN) ## PostgreSQL, migrations, a demo, serve and a play receiver, with d
 test: $(BIN) ## run every test against a real PostgreSQL
 	@$(DB) && $(GO) test -count=1 ./...
 
-bench: $(BIN) ## run the benchmarks
-	@$(DB) && $(GO) test -run '^$$' -bench . -benchtime 3s ./...
+bench: $(BIN) ## webhooks bench (the pipeline against River's own rate), then the go benchmarks
+	@$(DB) && $(BIN) bench && $(GO) test -run '^$$' -bench . -benchtime 3s ./...
 
 tools: ## make sure a C compiler is there for sqlc (it builds libpg_query)
 	@scripts/tools.sh

@@ -10,150 +10,52 @@ import (
 	"time"
 )
 
-const deliveryRecord = `-- name: DeliveryRecord :one
-WITH attempt AS (
-    INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
-        started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
-    VALUES ($2, $3, $4, $5, $6,
-        (SELECT count(*) + 1 FROM webhooks.delivery_attempts a WHERE a.message_id = $2), $7,
-        $8, $9, $10, $11, $12, $13,
-        $14, $15)
-    RETURNING attempt
-), message AS (
-    UPDATE webhooks.messages
-    SET state = $16, attempts = (SELECT attempt FROM attempt), last_status_code = $11,
-        last_error = $17, updated_at = now()
-    WHERE id = $2
-), slot AS (
-    DELETE FROM webhooks.inflight WHERE webhook_id = $4 AND river_job_id = $15
-), hook AS (
-    UPDATE webhooks.webhooks
-    SET failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(failing_since, now()) END,
-        last_success_at = CASE WHEN $10 THEN now() ELSE last_success_at END
-    WHERE id = $4
-    RETURNING failing_since
-)
-SELECT coalesce((SELECT failing_since FROM hook) < now() - make_interval(secs => $1::float8), false)::boolean AS past_disable_after,
-    coalesce((SELECT failing_since FROM hook), now())::timestamptz AS failing_since
+const attemptRecordMany = `-- name: AttemptRecordMany :many
+SELECT r.webhook_id::text AS webhook_id, r.failing_since::timestamptz AS failing_since, r.past_disable_after::boolean AS past_disable_after
+FROM webhooks.record_attempts($1::json, $2::float8) r
 `
 
-type DeliveryRecordParams struct {
-	DisableAfterSeconds float64   `json:"disableAfterSeconds"`
-	MessageID           string    `json:"messageId"`
-	EventID             string    `json:"eventId"`
-	WebhookID           string    `json:"webhookId"`
-	WorkspaceID         string    `json:"workspaceId"`
-	EventType           string    `json:"eventType"`
-	URL                 string    `json:"url"`
-	StartedAt           time.Time `json:"startedAt"`
-	DurationMs          float64   `json:"durationMs"`
-	Succeeded           bool      `json:"succeeded"`
-	StatusCode          *int32    `json:"statusCode"`
-	ErrorClass          *string   `json:"errorClass"`
-	ErrorMessage        *string   `json:"errorMessage"`
-	ResponseExcerpt     *string   `json:"responseExcerpt"`
-	RiverJobID          *int64    `json:"riverJobId"`
-	State               string    `json:"state"`
-	LastError           *string   `json:"lastError"`
+type AttemptRecordManyParams struct {
+	Records             []byte  `json:"records"`
+	DisableAfterSeconds float64 `json:"disableAfterSeconds"`
 }
 
-type DeliveryRecordRow struct {
-	PastDisableAfter bool      `json:"pastDisableAfter"`
+type AttemptRecordManyRow struct {
+	WebhookID        string    `json:"webhookId"`
 	FailingSince     time.Time `json:"failingSince"`
+	PastDisableAfter bool      `json:"pastDisableAfter"`
 }
 
-// DeliveryRecord writes all an attempt's outcome in one statement, so one
-// commit: the attempt (numbered on from the message's earlier ones, whichever
-// job made them), the message's state, the webhook's run of failures, and the
-// release of the in-flight slot. It returns whether the webhook has now been
-// failing without a success for longer than disable_after_seconds, and since
-// when.
-func (q *Queries) DeliveryRecord(ctx context.Context, db DBTX, arg DeliveryRecordParams) (DeliveryRecordRow, error) {
-	row := db.QueryRow(ctx, deliveryRecord,
-		arg.DisableAfterSeconds,
-		arg.MessageID,
-		arg.EventID,
-		arg.WebhookID,
-		arg.WorkspaceID,
-		arg.EventType,
-		arg.URL,
-		arg.StartedAt,
-		arg.DurationMs,
-		arg.Succeeded,
-		arg.StatusCode,
-		arg.ErrorClass,
-		arg.ErrorMessage,
-		arg.ResponseExcerpt,
-		arg.RiverJobID,
-		arg.State,
-		arg.LastError,
-	)
-	var i DeliveryRecordRow
-	err := row.Scan(&i.PastDisableAfter, &i.FailingSince)
-	return i, err
-}
-
-const inflightLock = `-- name: InflightLock :exec
-SELECT pg_advisory_xact_lock(hashtext('webhooks.inflight'), hashtext($1::text))
-`
-
-// InflightLock serialises InflightTake per webhook until the transaction
-// ends. It must be a statement of its own: the count that follows needs a
-// snapshot taken after the lock, or it misses slots taken meanwhile.
-func (q *Queries) InflightLock(ctx context.Context, db DBTX, webhookID string) error {
-	_, err := db.Exec(ctx, inflightLock, webhookID)
-	return err
-}
-
-const inflightRelease = `-- name: InflightRelease :exec
-DELETE FROM webhooks.inflight WHERE webhook_id = $1 AND river_job_id = $2
-`
-
-type InflightReleaseParams struct {
-	WebhookID  string `json:"webhookId"`
-	RiverJobID int64  `json:"riverJobId"`
-}
-
-func (q *Queries) InflightRelease(ctx context.Context, db DBTX, arg InflightReleaseParams) error {
-	_, err := db.Exec(ctx, inflightRelease, arg.WebhookID, arg.RiverJobID)
-	return err
-}
-
-const inflightTake = `-- name: InflightTake :execrows
-INSERT INTO webhooks.inflight (webhook_id, river_job_id)
-SELECT $1::text, $2::bigint
-WHERE (SELECT count(*) FROM webhooks.inflight i
-       WHERE i.webhook_id = $1::text AND i.started_at > clock_timestamp() - make_interval(secs => $3::float8)) < $4::int
-ON CONFLICT (webhook_id, river_job_id) DO UPDATE SET started_at = clock_timestamp()
-`
-
-type InflightTakeParams struct {
-	WebhookID    string  `json:"webhookId"`
-	RiverJobID   int64   `json:"riverJobId"`
-	StaleSeconds float64 `json:"staleSeconds"`
-	Max          int32   `json:"max"`
-}
-
-// InflightTake takes a slot for a delivery when fewer than max are under way
-// for the webhook; rows older than stale_seconds are a crashed worker's.
-func (q *Queries) InflightTake(ctx context.Context, db DBTX, arg InflightTakeParams) (int64, error) {
-	result, err := db.Exec(ctx, inflightTake,
-		arg.WebhookID,
-		arg.RiverJobID,
-		arg.StaleSeconds,
-		arg.Max,
-	)
+// AttemptRecordMany writes a batch of attempts, their messages' states and
+// their webhooks' health in one statement (webhooks.record_attempts); records
+// is a JSON array of attemptRecord.
+func (q *Queries) AttemptRecordMany(ctx context.Context, db DBTX, arg AttemptRecordManyParams) ([]AttemptRecordManyRow, error) {
+	rows, err := db.Query(ctx, attemptRecordMany, arg.Records, arg.DisableAfterSeconds)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []AttemptRecordManyRow
+	for rows.Next() {
+		var i AttemptRecordManyRow
+		if err := rows.Scan(&i.WebhookID, &i.FailingSince, &i.PastDisableAfter); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const messageGetForDelivery = `-- name: MessageGetForDelivery :one
-SELECT m.id, m.webhook_id, o.event_id, o.event_type, o.workspace_id, o.captured_at,
-    -- json, not jsonb: the table's column order reaches the receiver.
-    webhooks.payload(o.resource_type, o.payload) AS payload,
-    webhooks.payload(o.resource_type, o.previous_attributes::json) AS previous_attributes,
+SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
+    -- Rendered at expansion; an event expanded before that was done is
+    -- rendered here. json, not jsonb: the table's column order reaches the
+    -- receiver.
+    coalesce(o.receiver_payload, webhooks.payload(o.resource_type, o.payload))::json AS payload,
+    coalesce(o.receiver_previous_attributes, webhooks.payload(o.resource_type, o.previous_attributes::json))::json AS previous_attributes,
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
     coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at
@@ -167,6 +69,7 @@ WHERE m.id = $1
 type MessageGetForDeliveryRow struct {
 	ID                 string     `json:"id"`
 	WebhookID          string     `json:"webhookId"`
+	State              string     `json:"state"`
 	EventID            *string    `json:"eventId"`
 	EventType          string     `json:"eventType"`
 	WorkspaceID        string     `json:"workspaceId"`
@@ -183,8 +86,8 @@ type MessageGetForDeliveryRow struct {
 	PreviousExpiresAt  *time.Time `json:"previousExpiresAt"`
 }
 
-// MessageGetForDelivery returns what a delivery needs: the event as a
-// receiver gets it, the webhook (null fields when it was deleted) and its
+// MessageGetForDelivery returns what a delivery needs, by primary keys: the
+// message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
 // secrets.
 func (q *Queries) MessageGetForDelivery(ctx context.Context, db DBTX, id string) (MessageGetForDeliveryRow, error) {
 	row := db.QueryRow(ctx, messageGetForDelivery, id)
@@ -192,6 +95,7 @@ func (q *Queries) MessageGetForDelivery(ctx context.Context, db DBTX, id string)
 	err := row.Scan(
 		&i.ID,
 		&i.WebhookID,
+		&i.State,
 		&i.EventID,
 		&i.EventType,
 		&i.WorkspaceID,

@@ -279,8 +279,10 @@ func (q *Queries) MessageSetState(ctx context.Context, db DBTX, arg MessageSetSt
 }
 
 const outboxInsertTest = `-- name: OutboxInsertTest :one
-INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at)
-VALUES (webhooks.gen_id(), $1, $2, $3, $4, $5, $6, $7, now())
+INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at,
+    receiver_payload, receiver_previous_attributes)
+VALUES (webhooks.gen_id(), $1, $2, $3, $4, $5, $6, $7, now(),
+    webhooks.payload($2, $6), webhooks.payload($2, ($7::jsonb)::json))
 RETURNING id
 `
 

@@ -208,16 +208,10 @@ type WebhooksEndpointHealth struct {
 	SuccessRate1h        pgtype.Numeric `json:"successRate1h"`
 	Attempts24h          int64          `json:"attempts24h"`
 	SuccessRate24h       pgtype.Numeric `json:"successRate24h"`
-	LastSuccessAt        *time.Time     `json:"lastSuccessAt"`
+	LastSuccessAt        interface{}    `json:"lastSuccessAt"`
 	LastFailureAt        interface{}    `json:"lastFailureAt"`
 	FailuresSinceSuccess int64          `json:"failuresSinceSuccess"`
 	FailingSince         *time.Time     `json:"failingSince"`
-}
-
-type WebhooksInflight struct {
-	WebhookID  string    `json:"webhookId"`
-	RiverJobID int64     `json:"riverJobId"`
-	StartedAt  time.Time `json:"startedAt"`
 }
 
 type WebhooksMessage struct {
@@ -251,17 +245,19 @@ type WebhooksMessageStatus struct {
 }
 
 type WebhooksOutbox struct {
-	ID                 int64           `json:"id"`
-	EventID            *string         `json:"eventId"`
-	EventType          string          `json:"eventType"`
-	ResourceType       string          `json:"resourceType"`
-	ResourceID         string          `json:"resourceId"`
-	WorkspaceID        string          `json:"workspaceId"`
-	Actor              *string         `json:"actor"`
-	Payload            []byte          `json:"payload"`
-	PreviousAttributes json.RawMessage `json:"previousAttributes"`
-	CapturedAt         time.Time       `json:"capturedAt"`
-	ExpandedAt         *time.Time      `json:"expandedAt"`
+	ID                         int64           `json:"id"`
+	EventID                    *string         `json:"eventId"`
+	EventType                  string          `json:"eventType"`
+	ResourceType               string          `json:"resourceType"`
+	ResourceID                 string          `json:"resourceId"`
+	WorkspaceID                string          `json:"workspaceId"`
+	Actor                      *string         `json:"actor"`
+	Payload                    []byte          `json:"payload"`
+	PreviousAttributes         json.RawMessage `json:"previousAttributes"`
+	CapturedAt                 time.Time       `json:"capturedAt"`
+	ExpandedAt                 *time.Time      `json:"expandedAt"`
+	ReceiverPayload            []byte          `json:"receiverPayload"`
+	ReceiverPreviousAttributes []byte          `json:"receiverPreviousAttributes"`
 }
 
 type WebhooksOutboxBacklog struct {

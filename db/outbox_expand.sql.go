@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 )
 
 const messageInsertMany = `-- name: MessageInsertMany :exec
@@ -35,28 +36,40 @@ func (q *Queries) MessageInsertMany(ctx context.Context, db DBTX, arg MessageIns
 }
 
 const outboxClaim = `-- name: OutboxClaim :many
-SELECT id FROM webhooks.outbox
+SELECT id, resource_type, payload, previous_attributes FROM webhooks.outbox
 WHERE expanded_at IS NULL
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 `
 
+type OutboxClaimRow struct {
+	ID                 int64           `json:"id"`
+	ResourceType       string          `json:"resourceType"`
+	Payload            []byte          `json:"payload"`
+	PreviousAttributes json.RawMessage `json:"previousAttributes"`
+}
+
 // OutboxClaim locks a batch of unexpanded events, skipping those another
 // expander holds.
-func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]int64, error) {
+func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]OutboxClaimRow, error) {
 	rows, err := db.Query(ctx, outboxClaim, max)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []int64
+	var items []OutboxClaimRow
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var i OutboxClaimRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ResourceType,
+			&i.Payload,
+			&i.PreviousAttributes,
+		); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -65,14 +78,24 @@ func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]int64,
 }
 
 const outboxMarkExpanded = `-- name: OutboxMarkExpanded :execrows
-UPDATE webhooks.outbox
-SET expanded_at = now(), event_id = webhooks.gen_id()
-WHERE id = ANY ($1::bigint[]) AND expanded_at IS NULL
+UPDATE webhooks.outbox o
+SET expanded_at = now(), event_id = webhooks.gen_id(),
+    receiver_payload = r.payload, receiver_previous_attributes = r.previous
+FROM unnest($1::bigint[]) AS c (id)
+LEFT JOIN json_to_recordset($2::json) AS r (id bigint, payload json, previous json) ON r.id = c.id
+WHERE o.id = c.id AND o.expanded_at IS NULL
 `
 
-// OutboxMarkExpanded stamps the claimed events with their event ids.
-func (q *Queries) OutboxMarkExpanded(ctx context.Context, db DBTX, ids []int64) (int64, error) {
-	result, err := db.Exec(ctx, outboxMarkExpanded, ids)
+type OutboxMarkExpandedParams struct {
+	Ids      []int64 `json:"ids"`
+	Rendered []byte  `json:"rendered"`
+}
+
+// OutboxMarkExpanded stamps the claimed events with their event ids and
+// stores what receivers get of those that have messages, rendered by the
+// expander: rendered is a JSON array of {id, payload, previous}.
+func (q *Queries) OutboxMarkExpanded(ctx context.Context, db DBTX, arg OutboxMarkExpandedParams) (int64, error) {
+	result, err := db.Exec(ctx, outboxMarkExpanded, arg.Ids, arg.Rendered)
 	if err != nil {
 		return 0, err
 	}
@@ -115,6 +138,40 @@ func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]Outb
 			&i.WorkspaceID,
 			&i.EventType,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const trackedTimestampColumns = `-- name: TrackedTimestampColumns :many
+SELECT t.resource_type, a.attname::text AS column_name
+FROM webhooks.tracked_tables t
+JOIN pg_catalog.pg_attribute a ON a.attrelid = t.table_name AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)
+`
+
+type TrackedTimestampColumnsRow struct {
+	ResourceType string `json:"resourceType"`
+	ColumnName   string `json:"columnName"`
+}
+
+// TrackedTimestampColumns lists the timestamp columns of tracked tables,
+// which receivers get in RFC 3339 UTC with milliseconds.
+func (q *Queries) TrackedTimestampColumns(ctx context.Context, db DBTX) ([]TrackedTimestampColumnsRow, error) {
+	rows, err := db.Query(ctx, trackedTimestampColumns)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TrackedTimestampColumnsRow
+	for rows.Next() {
+		var i TrackedTimestampColumnsRow
+		if err := rows.Scan(&i.ResourceType, &i.ColumnName); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -10,15 +10,6 @@ import (
 	"time"
 )
 
-const inflightDeleteStale = `-- name: InflightDeleteStale :exec
-DELETE FROM webhooks.inflight WHERE started_at < now() - interval '1 hour'
-`
-
-func (q *Queries) InflightDeleteStale(ctx context.Context, db DBTX) error {
-	_, err := db.Exec(ctx, inflightDeleteStale)
-	return err
-}
-
 const outboxDeleteExpired = `-- name: OutboxDeleteExpired :execrows
 DELETE FROM webhooks.outbox WHERE id IN (
     SELECT o.id FROM webhooks.outbox o

@@ -60,10 +60,12 @@ func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue
 // to River on the webhook schedule.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
-	pool   *pgxpool.Pool
-	config DeliveryConfig
-	client *http.Client
-	logger *slog.Logger
+	pool     *pgxpool.Pool
+	config   DeliveryConfig
+	client   *http.Client
+	logger   *slog.Logger
+	gates    *gates
+	recorder *recorder
 }
 
 func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger) (*DeliverWorker, error) {
@@ -77,7 +79,10 @@ func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Lo
 		// Redirects are not followed: a 3xx is the endpoint's answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &DeliverWorker{pool: pool, config: config, client: client, logger: logger}, nil
+	return &DeliverWorker{
+		pool: pool, config: config, client: client, logger: logger,
+		gates: newGates(config.MaxInflight), recorder: newRecorder(pool, config.DisableAfter, logger),
+	}, nil
 }
 
 // GuardedTransport dials only addresses the policy allows, checked on the
@@ -147,6 +152,11 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return fmt.Errorf("error loading message: %w", err)
 	}
 	switch {
+	case m.State == "succeeded":
+		// Its success is recorded: a job rescued after a crash between the
+		// record and River's completion, or retried meanwhile. A retry
+		// asked for makes the message pending first.
+		return nil
 	case !m.WebhookExists:
 		return w.cancel(ctx, job, nil, fmt.Errorf("webhook %s was deleted", m.WebhookID))
 	case !m.Enabled:
@@ -164,21 +174,14 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return fmt.Errorf("error taking rate limit: %w", err)
 		}
 		if taken.Count > *m.RateLimitPerSecond {
-			wait := time.Until(taken.WindowStart.Add(time.Second)) + time.Duration(rand.IntN(200))*time.Millisecond
-			return river.JobSnooze(max(wait, 10*time.Millisecond))
+			return river.JobSnooze(w.gates.rateSnooze(m.WebhookID, *m.RateLimitPerSecond, taken.WindowStart.Add(time.Second)))
 		}
 	}
-	taken, err := w.takeSlot(ctx, m.ID, m.WebhookID, job)
-	if err != nil {
-		return err
+	release, wait := w.gates.acquire(ctx, m.WebhookID)
+	if release == nil {
+		return river.JobSnooze(wait)
 	}
-	if !taken {
-		return river.JobSnooze(time.Second + time.Duration(rand.IntN(500))*time.Millisecond)
-	}
-	defer func() {
-		// Released even when the job's context has ended.
-		_ = queries.InflightRelease(context.WithoutCancel(ctx), w.pool, db.InflightReleaseParams{WebhookID: m.WebhookID, RiverJobID: job.ID})
-	}()
+	defer release()
 
 	eventID := ""
 	if m.EventID != nil {
@@ -225,20 +228,21 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			state = "retrying"
 		}
 	}
-	record := db.DeliveryRecordParams{
+	record := attemptRecord{
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
 		URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
-		ResponseExcerpt: result.excerpt, RiverJobID: &job.ID, State: state, DisableAfterSeconds: w.config.DisableAfter.Seconds(),
+		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state,
 	}
 	if failure != nil {
 		msg := failure.Error()
 		record.LastError = &msg
 	}
-	// Recorded whatever the job's context says: the attempt happened.
-	outcome, err := queries.DeliveryRecord(context.WithoutCancel(ctx), w.pool, record)
+	// Recorded whatever the job's context says: the attempt happened. The
+	// job completes only once it is.
+	outcome, err := w.recorder.record(context.WithoutCancel(ctx), record)
 	if err != nil {
-		return fmt.Errorf("error recording attempt: %w", err)
+		return err
 	}
 	switch {
 	case failure == nil:
@@ -249,8 +253,8 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
 		return river.JobCancel(failure)
-	case outcome.PastDisableAfter:
-		reason := fmt.Sprintf("failing without a success since %s (longer than %s)", outcome.FailingSince.UTC().Format(time.RFC3339), w.config.DisableAfter)
+	case outcome.pastDisableAfter:
+		reason := fmt.Sprintf("failing without a success since %s (longer than %s)", outcome.failingSince.UTC().Format(time.RFC3339), w.config.DisableAfter)
 		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
 			return fmt.Errorf("error disabling webhook: %w", err)
 		}
@@ -280,37 +284,6 @@ func (w *DeliverWorker) cancel(ctx context.Context, job *river.Job[DeliverArgs],
 		return err
 	}
 	return river.JobCancel(cause)
-}
-
-// takeSlot takes one of the webhook's MaxInflight slots, across every
-// worker process, so that a hanging endpoint holds at most that many
-// workers; with it, the message is delivering, in the same commit.
-func (w *DeliverWorker) takeSlot(ctx context.Context, messageID, webhookID string, job *river.Job[DeliverArgs]) (bool, error) {
-	jobID := job.ID
-	queries := db.New()
-	tx, err := w.pool.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("error beginning slot transaction: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if err := queries.InflightLock(ctx, tx, webhookID); err != nil {
-		return false, fmt.Errorf("error locking in-flight slots: %w", err)
-	}
-	n, err := queries.InflightTake(ctx, tx, db.InflightTakeParams{
-		WebhookID: webhookID, RiverJobID: jobID, StaleSeconds: (w.config.Timeout + 30*time.Second).Seconds(), Max: int32(w.config.MaxInflight),
-	})
-	if err != nil {
-		return false, fmt.Errorf("error taking in-flight slot: %w", err)
-	}
-	if n == 1 {
-		if err := queries.MessageSetState(ctx, tx, db.MessageSetStateParams{ID: messageID, State: "delivering", Attempts: int32(job.Attempt) - 1}); err != nil {
-			return false, fmt.Errorf("error recording message state: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("error committing in-flight slot: %w", err)
-	}
-	return n == 1, nil
 }
 
 // result is what one attempt came to.

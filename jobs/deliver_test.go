@@ -303,9 +303,9 @@ func TestDeliverDisabledOrDeletedCancels(t *testing.T) {
 
 	exec(t, b.pool, `UPDATE webhooks.webhooks SET enabled = false, disabled_at = now(), disabled_reason = 'paused by ops' WHERE id = $1`, disabled)
 	exec(t, b.pool, `DELETE FROM webhooks.webhooks WHERE id = $1`, deleted)
-	// Their messages sent again, as a retry from River UI would.
+	// Their messages sent again, as a retry through the API would.
 	for _, hook := range []string{disabled, deleted} {
-		msg := queryID(t, b.pool, `SELECT id FROM webhooks.messages WHERE webhook_id = $1`, hook)
+		msg := queryID(t, b.pool, `UPDATE webhooks.messages SET state = 'pending' WHERE webhook_id = $1 RETURNING id`, hook)
 		_, err := b.client.Insert(ctx, jobs.DeliverArgs{MessageID: msg, WebhookID: hook, EventType: "pipeline.created"}, nil)
 		require.NoError(t, err)
 	}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,12 +65,16 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
 
-	ids, err := queries.OutboxClaim(ctx, tx, int32(w.batch))
+	claimed, err := queries.OutboxClaim(ctx, tx, int32(w.batch))
 	if err != nil {
 		return 0, fmt.Errorf("error claiming outbox rows: %w", err)
 	}
-	if len(ids) == 0 {
+	if len(claimed) == 0 {
 		return 0, nil
+	}
+	ids := make([]int64, len(claimed))
+	for i, c := range claimed {
+		ids[i] = c.ID
 	}
 	matches, err := queries.OutboxMatch(ctx, tx, ids)
 	if err != nil {
@@ -97,7 +102,11 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
 		}
 	}
-	if _, err := queries.OutboxMarkExpanded(ctx, tx, ids); err != nil {
+	rendered, err := w.render(ctx, tx, claimed, matches)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := queries.OutboxMarkExpanded(ctx, tx, db.OutboxMarkExpandedParams{Ids: ids, Rendered: rendered}); err != nil {
 		return 0, fmt.Errorf("error marking outbox rows expanded: %w", err)
 	}
 	if w.beforeCommit != nil {
@@ -107,4 +116,55 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("error committing expansion: %w", err)
 	}
 	return len(ids), nil
+}
+
+// renderedEvent is one event as receivers get it, for OutboxMarkExpanded.
+type renderedEvent struct {
+	ID       int64           `json:"id"`
+	Payload  json.RawMessage `json:"payload"`
+	Previous json.RawMessage `json:"previous,omitempty"`
+}
+
+// render renders, once, the events that have messages, with the timestamp
+// columns of their tables as the catalog says now; it returns them as a JSON
+// array.
+func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.OutboxClaimRow, matches []db.OutboxMatchRow) ([]byte, error) {
+	matched := make(map[int64]bool, len(matches))
+	for _, m := range matches {
+		matched[m.OutboxID] = true
+	}
+	if len(matched) == 0 {
+		return []byte("[]"), nil
+	}
+	columns, err := db.New().TrackedTimestampColumns(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("error reading timestamp columns: %w", err)
+	}
+	timestamps := make(map[string]map[string]bool)
+	for _, c := range columns {
+		if timestamps[c.ResourceType] == nil {
+			timestamps[c.ResourceType] = make(map[string]bool)
+		}
+		timestamps[c.ResourceType][c.ColumnName] = true
+	}
+	events := make([]renderedEvent, 0, len(matched))
+	for _, c := range claimed {
+		if !matched[c.ID] {
+			continue
+		}
+		payload, err := renderPayload(c.Payload, timestamps[c.ResourceType])
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", c.ID, err)
+		}
+		previous, err := renderPayload(c.PreviousAttributes, timestamps[c.ResourceType])
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", c.ID, err)
+		}
+		events = append(events, renderedEvent{ID: c.ID, Payload: payload, Previous: previous})
+	}
+	data, err := json.Marshal(events)
+	if err != nil {
+		return nil, fmt.Errorf("error encoding rendered events: %w", err)
+	}
+	return data, nil
 }

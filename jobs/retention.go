@@ -51,8 +51,5 @@ func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 	if err := queries.RateWindowDeleteStale(ctx, w.pool); err != nil {
 		return fmt.Errorf("error deleting stale rate windows: %w", err)
 	}
-	if err := queries.InflightDeleteStale(ctx, w.pool); err != nil {
-		return fmt.Errorf("error deleting stale in-flight slots: %w", err)
-	}
 	return nil
 }

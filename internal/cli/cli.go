@@ -60,8 +60,10 @@ Commands:
                       make an API key; the key alone goes to standard output
   apikey revoke ID    revoke an API key by its id
   demo                seed a demo workspace, print an API key per role
-  bench [flags]       the whole pipeline, capture to receipt, in a scratch database:
+  bench [flags]       the pipeline against River's own rate, in a scratch database:
                         --events 2000  --webhooks 5  --batch 100  --workers 20
+                        --baseline-jobs 20000  --rate 1000  --duration 30s
+                        --processes N  --noisy  --noisy-backlog 1000  --json
   db ping URL         exit 0 when a PostgreSQL server answers at URL
   db create           create the database of DATABASE_URL when missing
 

@@ -310,21 +310,6 @@ func TestBadAPIConfig(t *testing.T) {
 	}
 }
 
-func TestBench(t *testing.T) {
-	t.Parallel()
-	// The scratch database is made beside DATABASE_URL's, and dropped.
-	env := map[string]string{"DATABASE_URL": dbtest.NewDB(t)}
-	res := run(t, env, "bench", "--events", "30", "--webhooks", "2", "--batch", "7", "--workers", "4")
-	require.Equal(t, 0, res.code, res.stderr)
-	require.Contains(t, res.stdout, "30 events × 2 webhooks = 60 deliveries")
-	require.Contains(t, res.stdout, "delivered 60 in ")
-	require.Regexp(t, `capture to receipt: p50 \S+, p90 \S+, p99 \S+, max \S+`, res.stdout)
-
-	res = run(t, env, "bench", "--events", "0")
-	require.Equal(t, 2, res.code)
-	require.Contains(t, res.stderr, "must be at least 1")
-}
-
 // TestWorkerShutdownFinishesDeliveries: on SIGINT/SIGTERM (the context
 // ending) a worker stops fetching but lets a delivery under way finish and
 // be recorded.

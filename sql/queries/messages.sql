@@ -50,8 +50,10 @@ SELECT * FROM webhooks.delivery_attempts WHERE message_id = @message_id ORDER BY
 -- name: OutboxInsertTest :one
 -- OutboxInsertTest records an example event for one webhook's test: expanded
 -- already, so that no other webhook gets it.
-INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at)
-VALUES (webhooks.gen_id(), @event_type, @resource_type, @resource_id, @workspace_id, @actor, @payload, sqlc.narg(previous_attributes), now())
+INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at,
+    receiver_payload, receiver_previous_attributes)
+VALUES (webhooks.gen_id(), @event_type, @resource_type, @resource_id, @workspace_id, @actor, @payload, sqlc.narg(previous_attributes), now(),
+    webhooks.payload(@resource_type, @payload), webhooks.payload(@resource_type, (sqlc.narg(previous_attributes)::jsonb)::json))
 RETURNING id;
 
 -- name: MessageInsert :exec

@@ -1,7 +1,7 @@
 -- name: OutboxClaim :many
 -- OutboxClaim locks a batch of unexpanded events, skipping those another
 -- expander holds.
-SELECT id FROM webhooks.outbox
+SELECT id, resource_type, payload, previous_attributes FROM webhooks.outbox
 WHERE expanded_at IS NULL
 ORDER BY id
 LIMIT @max
@@ -26,7 +26,20 @@ SELECT unnest(@ids::text[]), unnest(@outbox_ids::bigint[]), unnest(@webhook_ids:
     unnest(@workspace_ids::text[]), unnest(@event_types::text[]);
 
 -- name: OutboxMarkExpanded :execrows
--- OutboxMarkExpanded stamps the claimed events with their event ids.
-UPDATE webhooks.outbox
-SET expanded_at = now(), event_id = webhooks.gen_id()
-WHERE id = ANY (@ids::bigint[]) AND expanded_at IS NULL;
+-- OutboxMarkExpanded stamps the claimed events with their event ids and
+-- stores what receivers get of those that have messages, rendered by the
+-- expander: rendered is a JSON array of {id, payload, previous}.
+UPDATE webhooks.outbox o
+SET expanded_at = now(), event_id = webhooks.gen_id(),
+    receiver_payload = r.payload, receiver_previous_attributes = r.previous
+FROM unnest(@ids::bigint[]) AS c (id)
+LEFT JOIN json_to_recordset(@rendered::json) AS r (id bigint, payload json, previous json) ON r.id = c.id
+WHERE o.id = c.id AND o.expanded_at IS NULL;
+
+-- name: TrackedTimestampColumns :many
+-- TrackedTimestampColumns lists the timestamp columns of tracked tables,
+-- which receivers get in RFC 3339 UTC with milliseconds.
+SELECT t.resource_type, a.attname::text AS column_name
+FROM webhooks.tracked_tables t
+JOIN pg_catalog.pg_attribute a ON a.attrelid = t.table_name AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype);

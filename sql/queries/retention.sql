@@ -14,6 +14,3 @@ DELETE FROM webhooks.outbox WHERE id IN (
 
 -- name: RateWindowDeleteStale :exec
 DELETE FROM webhooks.rate_windows WHERE window_start < now() - interval '1 minute';
-
--- name: InflightDeleteStale :exec
-DELETE FROM webhooks.inflight WHERE started_at < now() - interval '1 hour';

@@ -1,0 +1,142 @@
+package jobs
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Bounds of the waits gates hand out.
+const (
+	// A webhook whose slots free within briefWait is waited for in the
+	// worker: cheaper than a snooze, and short enough not to matter to
+	// other webhooks.
+	briefWait = 100 * time.Millisecond
+	// A snooze for a slot lasts at least minSnooze; any lasts at most
+	// maxSnooze, however long the backlog.
+	minSnooze = time.Second
+	maxSnooze = 10 * time.Minute
+	// minSpacing bounds how often a waiting job of one webhook wakes.
+	minSpacing = 10 * time.Millisecond
+)
+
+// gates caps the deliveries under way per webhook in this process, in
+// memory: nothing in the database is taken in turn by every delivery of a
+// webhook. With P processes a hanging endpoint holds at most max workers of
+// each, P × max in all.
+//
+// A delivery that finds its webhook at the cap either waits in the worker,
+// when slots free quickly (an endpoint that is merely busy), or snoozes. A
+// snooze is spaced after the previous one of the same webhook by the time a
+// slot takes to free, so the jobs waiting behind a slow endpoint wake about as
+// often as it frees slots, however many there are (bounded by maxSnooze),
+// rather than every one of them every second.
+type gates struct {
+	max int
+	mu  sync.Mutex
+	m   map[string]*gate
+}
+
+type gate struct {
+	slots chan struct{}
+	// hold is a moving average of how long a slot is held; lastRelease
+	// tells a slot held far longer than that (an endpoint that has just
+	// started to hang).
+	hold        time.Duration
+	lastRelease time.Time
+	// nextWake is when the next job snoozed behind this webhook wakes;
+	// nextRate the same for the rate limit.
+	nextWake, nextRate time.Time
+	users              int
+}
+
+func newGates(max int) *gates {
+	return &gates{max: max, m: make(map[string]*gate)}
+}
+
+func (g *gates) get(webhookID string) *gate {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gt := g.m[webhookID]
+	if gt == nil {
+		gt = &gate{slots: make(chan struct{}, g.max), lastRelease: time.Now()}
+		g.m[webhookID] = gt
+	}
+	gt.users++
+	return gt
+}
+
+// put forgets a webhook nobody uses any more, once its snoozes are due.
+func (g *gates) put(webhookID string, gt *gate) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gt.users--
+	if gt.users == 0 && time.Now().After(gt.nextWake) && time.Now().After(gt.nextRate) {
+		delete(g.m, webhookID)
+	}
+}
+
+// acquire takes one of the webhook's slots and returns its release; or,
+// when none frees soon, nil and how long to snooze.
+func (g *gates) acquire(ctx context.Context, webhookID string) (release func(), snooze time.Duration) {
+	gt := g.get(webhookID)
+	start := time.Now()
+	release = func() {
+		<-gt.slots
+		g.mu.Lock()
+		now := time.Now()
+		gt.hold = (gt.hold*7 + now.Sub(start)) / 8
+		gt.lastRelease = now
+		g.mu.Unlock()
+		g.put(webhookID, gt)
+	}
+	select {
+	case gt.slots <- struct{}{}:
+		return release, 0
+	default:
+	}
+	g.mu.Lock()
+	estimate := max(gt.hold, time.Since(gt.lastRelease))
+	g.mu.Unlock()
+	if estimate < briefWait {
+		timer := time.NewTimer(briefWait)
+		defer timer.Stop()
+		select {
+		case gt.slots <- struct{}{}:
+			start = time.Now()
+			return release, 0
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		estimate = max(estimate, briefWait)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	wait := g.space(&gt.nextWake, time.Now().Add(minSnooze), max(estimate/time.Duration(g.max), minSpacing))
+	gt.users--
+	return nil, wait
+}
+
+// rateSnooze is how long to snooze a delivery that found its webhook's
+// rate limit used up until windowEnd: waiting jobs wake spaced at the rate
+// the limit lets them through.
+func (g *gates) rateSnooze(webhookID string, perSecond int32, windowEnd time.Time) time.Duration {
+	gt := g.get(webhookID)
+	defer g.put(webhookID, gt)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.space(&gt.nextRate, windowEnd, max(time.Second/time.Duration(max(perSecond, 1)), minSpacing))
+}
+
+// space hands out the wake-up at *next, no sooner than earliest, and moves
+// it on by spacing; the wait is at most maxSnooze. g.mu is held.
+func (g *gates) space(next *time.Time, earliest time.Time, spacing time.Duration) time.Duration {
+	if next.Before(earliest) {
+		*next = earliest
+	}
+	wait := time.Until(*next)
+	if wait < maxSnooze {
+		*next = next.Add(spacing)
+	}
+	return min(wait, maxSnooze)
+}

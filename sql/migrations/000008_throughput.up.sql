@@ -1,0 +1,90 @@
+-- Throughput: an event is rendered for receivers once, at expansion; attempts
+-- are recorded in batches; nothing is taken per delivery of a webhook in turn.
+
+-- receiver_payload and receiver_previous_attributes are payload and
+-- previous_attributes as a receiver gets them (webhooks.payload), rendered
+-- once when the event is expanded rather than at every delivery and attempt.
+-- Null until then; a delivery of an older row renders it itself.
+ALTER TABLE webhooks.outbox
+    ADD COLUMN receiver_payload json,
+    ADD COLUMN receiver_previous_attributes json;
+
+-- In-flight caps are counted in each worker process's memory now: a table
+-- every delivery of a webhook had to lock in turn was the queue behind it.
+DROP TABLE webhooks.inflight;
+
+-- record_attempts writes a batch of attempts, made by concurrent deliveries,
+-- in one statement of one transaction (group commit): each attempt, numbered
+-- on from the message's earlier ones whichever job made them; each message's
+-- state from its latest attempt; and each webhook's health only where it
+-- changes: failing_since cleared by a success or set by a failure where it
+-- was not, last_success_at at most once a minute while it succeeds. A
+-- success in the batch wins over failures of the same webhook in it. It
+-- returns, for each webhook that only failed in the batch, since when it has
+-- been failing and whether that is longer than disable_after_seconds.
+CREATE FUNCTION webhooks.record_attempts(records json, disable_after_seconds float8)
+RETURNS TABLE (webhook_id text, failing_since timestamptz, past_disable_after boolean)
+LANGUAGE sql VOLATILE AS $$
+    INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url,
+        started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id)
+    SELECT r.message_id, r.event_id, r.webhook_id, r.workspace_id, r.event_type,
+        (SELECT count(*) FROM webhooks.delivery_attempts a WHERE a.message_id = r.message_id)
+            + row_number() OVER (PARTITION BY r.message_id ORDER BY r.n),
+        r.url, r.started_at, r.duration_ms, r.succeeded, r.status_code, r.error_class, r.error_message,
+        r.response_excerpt, r.river_job_id
+    FROM json_to_recordset(records) AS r (n int, message_id text, event_id text, webhook_id text, workspace_id text,
+        event_type text, url text, started_at timestamptz, duration_ms float8, succeeded boolean, status_code int,
+        error_class text, error_message text, response_excerpt text, river_job_id bigint)
+    ORDER BY r.n;
+
+    UPDATE webhooks.messages m
+    SET state = r.state, last_status_code = r.status_code, last_error = r.last_error, updated_at = now(),
+        attempts = (SELECT count(*) FROM webhooks.delivery_attempts a WHERE a.message_id = m.id)
+    FROM (
+        SELECT DISTINCT ON (r.message_id) r.message_id, r.state, r.status_code, r.last_error
+        FROM json_to_recordset(records) AS r (n int, message_id text, state text, status_code int, last_error text)
+        ORDER BY r.message_id, r.n DESC
+    ) r
+    WHERE m.id = r.message_id;
+
+    UPDATE webhooks.webhooks w
+    SET failing_since = NULL, last_success_at = now()
+    WHERE w.id IN (SELECT r.webhook_id FROM json_to_recordset(records) AS r (webhook_id text, succeeded boolean) WHERE r.succeeded)
+      AND (w.failing_since IS NOT NULL OR w.last_success_at IS NULL OR w.last_success_at < now() - interval '1 minute');
+
+    WITH failed AS (
+        SELECT r.webhook_id FROM json_to_recordset(records) AS r (webhook_id text, succeeded boolean)
+        GROUP BY r.webhook_id HAVING NOT bool_or(r.succeeded)
+    ), marked AS (
+        UPDATE webhooks.webhooks w SET failing_since = now()
+        WHERE w.id IN (SELECT f.webhook_id FROM failed f) AND w.failing_since IS NULL
+        RETURNING w.id
+    )
+    SELECT w.id, coalesce(w.failing_since, now()),
+        coalesce(w.failing_since < now() - make_interval(secs => disable_after_seconds), false)
+    FROM webhooks.webhooks w
+    WHERE w.id IN (SELECT f.webhook_id FROM failed f);
+$$;
+
+-- endpoint_health reads the last success from the attempts themselves: the
+-- webhook's own last_success_at is written at most once a minute.
+CREATE OR REPLACE VIEW webhooks.endpoint_health AS
+SELECT w.id AS webhook_id, w.name, webhooks.endpoint(w.url) AS endpoint, w.workspace_id, w.enabled, w.disabled_reason, w.disabled_at,
+    h.attempts_1h, h.success_rate_1h, d.attempts_24h, d.success_rate_24h,
+    s.last_success_at,
+    (SELECT max(a.started_at) FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND NOT a.succeeded) AS last_failure_at,
+    (SELECT count(*) FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND NOT a.succeeded
+       AND a.started_at > coalesce(s.last_success_at, '-infinity')) AS failures_since_success,
+    w.failing_since
+FROM webhooks.webhooks w
+CROSS JOIN LATERAL (
+    SELECT max(a.started_at) AS last_success_at FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND a.succeeded
+) s
+CROSS JOIN LATERAL (
+    SELECT count(*) AS attempts_1h, round(avg(a.succeeded::int) * 100, 1) AS success_rate_1h
+    FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND a.started_at > now() - interval '1 hour'
+) h
+CROSS JOIN LATERAL (
+    SELECT count(*) AS attempts_24h, round(avg(a.succeeded::int) * 100, 1) AS success_rate_24h
+    FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND a.started_at > now() - interval '1 day'
+) d;
