@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type benchFlags struct {
 	noisyBacklog                  int
 	noisyTimeout                  time.Duration
 	json                          bool
+	cpuProfile                    string
 }
 
 func parseBenchFlags(args []string) (benchFlags, error) {
@@ -77,6 +79,7 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 	fs.IntVar(&f.noisyBacklog, "noisy-backlog", 1000, "deliveries queued for the hanging endpoint (with --noisy)")
 	fs.DurationVar(&f.noisyTimeout, "noisy-timeout", 15*time.Second, "the sender's request timeout in the noisy phase (with --noisy)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (pprof) to the file")
 	if err := fs.Parse(args); err != nil {
 		// usageText lists the commands, not all of bench's flags.
 		var defaults strings.Builder
@@ -133,6 +136,17 @@ func (c *command) bench(ctx context.Context, args []string) error {
 	f, err := parseBenchFlags(args)
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("error creating the CPU profile: %w", err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return fmt.Errorf("error starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	url, drop, err := c.scratchDatabase(ctx)
