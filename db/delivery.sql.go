@@ -49,7 +49,7 @@ func (q *Queries) AttemptRecordMany(ctx context.Context, db DBTX, arg AttemptRec
 	return items, nil
 }
 
-const messageGetForDelivery = `-- name: MessageGetForDelivery :one
+const messageGetForDeliveryMany = `-- name: MessageGetForDeliveryMany :many
 SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is
     -- rendered here. json, not jsonb: the table's column order reaches the
@@ -63,10 +63,10 @@ FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id
 LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
-WHERE m.id = $1
+WHERE m.id = ANY ($1::text[])
 `
 
-type MessageGetForDeliveryRow struct {
+type MessageGetForDeliveryManyRow struct {
 	ID                 string     `json:"id"`
 	WebhookID          string     `json:"webhookId"`
 	State              string     `json:"state"`
@@ -86,32 +86,45 @@ type MessageGetForDeliveryRow struct {
 	PreviousExpiresAt  *time.Time `json:"previousExpiresAt"`
 }
 
-// MessageGetForDelivery returns what a delivery needs, by primary keys: the
-// message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
+// MessageGetForDeliveryMany returns what deliveries need, by primary keys:
+// each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
 // secrets.
-func (q *Queries) MessageGetForDelivery(ctx context.Context, db DBTX, id string) (MessageGetForDeliveryRow, error) {
-	row := db.QueryRow(ctx, messageGetForDelivery, id)
-	var i MessageGetForDeliveryRow
-	err := row.Scan(
-		&i.ID,
-		&i.WebhookID,
-		&i.State,
-		&i.EventID,
-		&i.EventType,
-		&i.WorkspaceID,
-		&i.CapturedAt,
-		&i.Payload,
-		&i.PreviousAttributes,
-		&i.WebhookExists,
-		&i.URL,
-		&i.Enabled,
-		&i.DisabledReason,
-		&i.RateLimitPerSecond,
-		&i.Secret,
-		&i.PreviousSecret,
-		&i.PreviousExpiresAt,
-	)
-	return i, err
+func (q *Queries) MessageGetForDeliveryMany(ctx context.Context, db DBTX, ids []string) ([]MessageGetForDeliveryManyRow, error) {
+	rows, err := db.Query(ctx, messageGetForDeliveryMany, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MessageGetForDeliveryManyRow
+	for rows.Next() {
+		var i MessageGetForDeliveryManyRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.WebhookID,
+			&i.State,
+			&i.EventID,
+			&i.EventType,
+			&i.WorkspaceID,
+			&i.CapturedAt,
+			&i.Payload,
+			&i.PreviousAttributes,
+			&i.WebhookExists,
+			&i.URL,
+			&i.Enabled,
+			&i.DisabledReason,
+			&i.RateLimitPerSecond,
+			&i.Secret,
+			&i.PreviousSecret,
+			&i.PreviousExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const rateWindowTake = `-- name: RateWindowTake :one

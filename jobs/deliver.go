@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -66,6 +65,8 @@ type DeliverWorker struct {
 	logger   *slog.Logger
 	gates    *gates
 	recorder *recorder
+	// loader reads the messages of concurrent deliveries in one query.
+	loader *batcher[string, *db.MessageGetForDeliveryManyRow]
 }
 
 func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger) (*DeliverWorker, error) {
@@ -79,10 +80,35 @@ func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Lo
 		// Redirects are not followed: a 3xx is the endpoint's answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &DeliverWorker{
+	w := &DeliverWorker{
 		pool: pool, config: config, client: client, logger: logger,
 		gates: newGates(config.MaxInflight), recorder: newRecorder(pool, config.DisableAfter, logger),
-	}, nil
+	}
+	w.loader = newBatcher(maxLoadBatch, w.load)
+	return w, nil
+}
+
+// maxLoadBatch bounds the messages read in one query.
+const maxLoadBatch = 500
+
+// load reads messages by id; a message that no longer exists is nil.
+func (w *DeliverWorker) load(ids []string) ([]*db.MessageGetForDeliveryManyRow, error) {
+	// Not any one job's context: the batch serves them all.
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	rows, err := db.New().MessageGetForDeliveryMany(ctx, w.pool, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*db.MessageGetForDeliveryManyRow, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+	}
+	out := make([]*db.MessageGetForDeliveryManyRow, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
 }
 
 // GuardedTransport dials only addresses the policy allows, checked on the
@@ -144,12 +170,12 @@ func RetryDelay(schedule []time.Duration, attempt int) time.Duration {
 // Work makes one attempt.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	queries := db.New()
-	m, err := queries.MessageGetForDelivery(ctx, w.pool, job.Args.MessageID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return river.JobCancel(fmt.Errorf("message %s no longer exists (removed by retention)", job.Args.MessageID))
-	}
+	m, err := w.loader.do(ctx, job.Args.MessageID)
 	if err != nil {
 		return fmt.Errorf("error loading message: %w", err)
+	}
+	if m == nil {
+		return river.JobCancel(fmt.Errorf("message %s no longer exists (removed by retention)", job.Args.MessageID))
 	}
 	switch {
 	case m.State == "succeeded":

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,12 +44,11 @@ type health struct {
 	pastDisableAfter bool
 }
 
-// recorder writes the attempts of concurrent deliveries in batches: one
-// statement, one commit for all that arrived while the previous batch was
-// being written (group commit, as River's completer does for jobs). A
-// delivery waits for its batch, so its job completes only once its attempt
-// is in the log; a crash before that leaves the job running, and River's
-// rescue delivers it again: at least once, never lost.
+// recorder writes the attempts of concurrent deliveries in batches (a
+// batcher: one statement, one commit per batch). A delivery waits for its
+// batch, so its job completes only once its attempt is in the log; a crash
+// before that leaves the job running, and River's rescue delivers it again:
+// at least once, never lost.
 //
 // A batch that fails to be written (the database restarting, a dropped
 // connection) is retried until recordPatience has passed, so that a blip
@@ -61,99 +59,66 @@ type recorder struct {
 	pool         *pgxpool.Pool
 	disableAfter time.Duration
 	logger       *slog.Logger
-
-	mu       sync.Mutex
-	queue    []*pendingRecord
-	flushing bool
-}
-
-type pendingRecord struct {
-	record attemptRecord
-	done   chan struct{}
-	health health
-	err    error
+	batcher      *batcher[attemptRecord, health]
 }
 
 // recordPatience is how long a batch is retried before its attempts are
-// given up on and logged as lost from the log.
+// given up on and logged as missing from the log.
 const recordPatience = 2 * time.Minute
 
 // maxRecordBatch bounds a batch, and so its statement.
 const maxRecordBatch = 1000
 
 func newRecorder(pool *pgxpool.Pool, disableAfter time.Duration, logger *slog.Logger) *recorder {
-	return &recorder{pool: pool, disableAfter: disableAfter, logger: logger}
+	r := &recorder{pool: pool, disableAfter: disableAfter, logger: logger}
+	r.batcher = newBatcher(maxRecordBatch, r.write)
+	return r
 }
 
-// record queues an attempt and waits until it is written, or ctx ends; the
-// attempt is written all the same in the latter case, if it can be.
+// record writes an attempt with those of concurrent deliveries, and returns
+// what it tells of its webhook. When ctx ends first the attempt is written
+// all the same, if it can be.
 func (r *recorder) record(ctx context.Context, rec attemptRecord) (health, error) {
-	p := &pendingRecord{record: rec, done: make(chan struct{})}
-	r.mu.Lock()
-	r.queue = append(r.queue, p)
-	if !r.flushing {
-		// No goroutine outlives the work: one runs while records wait.
-		r.flushing = true
-		go r.flush()
-	}
-	r.mu.Unlock()
-	select {
-	case <-p.done:
-		return p.health, p.err
-	case <-ctx.Done():
-		return health{}, fmt.Errorf("error recording attempt: %w", ctx.Err())
-	}
-}
-
-// flush writes batches while records wait.
-func (r *recorder) flush() {
-	for {
-		r.mu.Lock()
-		n := min(len(r.queue), maxRecordBatch)
-		batch := r.queue[:n:n]
-		r.queue = r.queue[n:]
-		if n == 0 {
-			r.queue = nil
-			r.flushing = false
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-		r.write(batch)
-	}
-}
-
-func (r *recorder) write(batch []*pendingRecord) {
-	records := make([]attemptRecord, len(batch))
-	for i, p := range batch {
-		records[i] = p.record
-		records[i].N = i
-	}
-	data, err := json.Marshal(records)
-	var rows []db.AttemptRecordManyRow
-	if err == nil {
-		start := time.Now()
-		for wait := 50 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
-			rows, err = db.New().AttemptRecordMany(context.Background(), r.pool, db.AttemptRecordManyParams{
-				Records: data, DisableAfterSeconds: r.disableAfter.Seconds(),
-			})
-			if err == nil || errors.Is(err, puddle.ErrClosedPool) || time.Since(start) > recordPatience {
-				break
-			}
-			r.logger.Warn("recording attempts failed; retrying", "attempts", len(batch), "error", err)
-			time.Sleep(wait)
-		}
-	}
+	h, err := r.batcher.do(ctx, rec)
 	if err != nil {
-		err = fmt.Errorf("error recording attempts: %w", err)
-		r.logger.Error("attempts made but not recorded", "attempts", len(batch), "error", err)
+		return health{}, fmt.Errorf("error recording attempt: %w", err)
+	}
+	return h, nil
+}
+
+func (r *recorder) write(batch []attemptRecord) ([]health, error) {
+	for i := range batch {
+		batch[i].N = i
+	}
+	data, err := json.Marshal(batch)
+	if err != nil {
+		return nil, err
+	}
+	var rows []db.AttemptRecordManyRow
+	start := time.Now()
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		rows, err = db.New().AttemptRecordMany(ctx, r.pool, db.AttemptRecordManyParams{
+			Records: data, DisableAfterSeconds: r.disableAfter.Seconds(),
+		})
+		cancel()
+		if err == nil {
+			break
+		}
+		if errors.Is(err, puddle.ErrClosedPool) || time.Since(start) > recordPatience {
+			r.logger.Error("attempts made but not recorded", "attempts", len(batch), "error", err)
+			return nil, err
+		}
+		r.logger.Warn("recording attempts failed; retrying", "attempts", len(batch), "error", err)
+		time.Sleep(wait)
 	}
 	byWebhook := make(map[string]health, len(rows))
 	for _, row := range rows {
 		byWebhook[row.WebhookID] = health{failingSince: row.FailingSince, pastDisableAfter: row.PastDisableAfter}
 	}
-	for _, p := range batch {
-		p.health, p.err = byWebhook[p.record.WebhookID], err
-		close(p.done)
+	out := make([]health, len(batch))
+	for i, rec := range batch {
+		out[i] = byWebhook[rec.WebhookID]
 	}
+	return out, nil
 }

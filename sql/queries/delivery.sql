@@ -1,6 +1,6 @@
--- name: MessageGetForDelivery :one
--- MessageGetForDelivery returns what a delivery needs, by primary keys: the
--- message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
+-- name: MessageGetForDeliveryMany :many
+-- MessageGetForDeliveryMany returns what deliveries need, by primary keys:
+-- each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
 -- secrets.
 SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is
@@ -15,7 +15,7 @@ FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id
 LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
-WHERE m.id = @id;
+WHERE m.id = ANY (@ids::text[]);
 
 -- name: AttemptRecordMany :many
 -- AttemptRecordMany writes a batch of attempts, their messages' states and
