@@ -253,24 +253,24 @@ func (q *Queries) MessageResetForRetry(ctx context.Context, db DBTX, id string) 
 
 const messageSetState = `-- name: MessageSetState :exec
 UPDATE webhooks.messages
-SET state = $1, attempts = greatest(attempts, $2::int), last_status_code = $3,
-    last_error = $4, updated_at = now()
-WHERE id = $5
+SET state = $1, last_status_code = $2,
+    last_error = $3, updated_at = now()
+WHERE id = $4
 `
 
 type MessageSetStateParams struct {
 	State          string  `json:"state"`
-	Attempts       int32   `json:"attempts"`
 	LastStatusCode *int32  `json:"lastStatusCode"`
 	LastError      *string `json:"lastError"`
 	ID             string  `json:"id"`
 }
 
-// MessageSetState records where a message stands after an attempt.
+// MessageSetState records where a message stands when a delivery ends it
+// without an attempt, or after its attempt was recorded; attempts counts
+// the recorded attempts alone.
 func (q *Queries) MessageSetState(ctx context.Context, db DBTX, arg MessageSetStateParams) error {
 	_, err := db.Exec(ctx, messageSetState,
 		arg.State,
-		arg.Attempts,
 		arg.LastStatusCode,
 		arg.LastError,
 		arg.ID,

@@ -293,7 +293,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 // setState records where the message stands, in our table, which outlives
 // River's job rows.
 func (w *DeliverWorker) setState(ctx context.Context, job *river.Job[DeliverArgs], state string, statusCode *int32, cause error) error {
-	params := db.MessageSetStateParams{ID: job.Args.MessageID, State: state, Attempts: int32(job.Attempt), LastStatusCode: statusCode}
+	params := db.MessageSetStateParams{ID: job.Args.MessageID, State: state, LastStatusCode: statusCode}
 	if cause != nil {
 		msg := cause.Error()
 		params.LastError = &msg

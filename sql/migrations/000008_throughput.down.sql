@@ -23,3 +23,5 @@ CREATE TABLE webhooks.inflight (
     PRIMARY KEY (webhook_id, river_job_id)
 );
 ALTER TABLE webhooks.outbox DROP COLUMN receiver_payload, DROP COLUMN receiver_previous_attributes;
+ALTER TABLE webhooks.messages RESET (fillfactor);
+CREATE INDEX messages_webhook_id_state_idx ON webhooks.messages (webhook_id, state, created_at);

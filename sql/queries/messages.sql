@@ -1,7 +1,9 @@
 -- name: MessageSetState :exec
--- MessageSetState records where a message stands after an attempt.
+-- MessageSetState records where a message stands when a delivery ends it
+-- without an attempt, or after its attempt was recorded; attempts counts
+-- the recorded attempts alone.
 UPDATE webhooks.messages
-SET state = @state, attempts = greatest(attempts, @attempts::int), last_status_code = sqlc.narg(last_status_code),
+SET state = @state, last_status_code = sqlc.narg(last_status_code),
     last_error = sqlc.narg(last_error), updated_at = now()
 WHERE id = @id;
 
