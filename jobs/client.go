@@ -45,6 +45,15 @@ type Config struct {
 	// ExpandOnly works the expand queue alone: for tests and benchmarks that
 	// count the delivery jobs expansion makes.
 	ExpandOnly bool
+	// hooks, in tests, stop a delivery where no endpoint can: between its
+	// POST and its record, or its record and River's completion.
+	hooks *deliveryHooks
+}
+
+// deliveryHooks are called, when set, at those points of a delivery.
+type deliveryHooks struct {
+	beforeRecord func(batch []attemptRecord)
+	afterRecord  func(rec attemptRecord)
 }
 
 // DeliveryConfig says how deliveries are made.
@@ -96,7 +105,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 
 	workers := river.NewWorkers()
 	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule}
-	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger)
+	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger, config.hooks)
 	if err != nil {
 		return nil, err
 	}

@@ -67,9 +67,13 @@ type DeliverWorker struct {
 	recorder *recorder
 	// loader reads the messages of concurrent deliveries in one query.
 	loader *batcher[string, *db.MessageGetForDeliveryManyRow]
+	hooks  *deliveryHooks
 }
 
-func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger) (*DeliverWorker, error) {
+func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger, hooks *deliveryHooks) (*DeliverWorker, error) {
+	if hooks == nil {
+		hooks = &deliveryHooks{}
+	}
 	transport := config.Transport
 	if transport == nil {
 		transport = GuardedTransport(config.Policy, config.ConnectTimeout)
@@ -82,8 +86,9 @@ func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Lo
 	}
 	w := &DeliverWorker{
 		pool: pool, config: config, client: client, logger: logger,
-		gates: newGates(config.MaxInflight), recorder: newRecorder(pool, config.DisableAfter, logger),
+		gates: newGates(config.MaxInflight), recorder: newRecorder(pool, config.DisableAfter, logger), hooks: hooks,
 	}
+	w.recorder.beforeWrite = hooks.beforeRecord
 	w.loader = newBatcher(maxLoadBatch, w.load)
 	return w, nil
 }
@@ -269,6 +274,9 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	outcome, err := w.recorder.record(context.WithoutCancel(ctx), record)
 	if err != nil {
 		return err
+	}
+	if w.hooks.afterRecord != nil {
+		w.hooks.afterRecord(record)
 	}
 	switch {
 	case failure == nil:

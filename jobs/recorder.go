@@ -60,6 +60,8 @@ type recorder struct {
 	disableAfter time.Duration
 	logger       *slog.Logger
 	batcher      *batcher[attemptRecord, health]
+	// beforeWrite, in tests, is called before each try of a batch.
+	beforeWrite func(batch []attemptRecord)
 }
 
 // recordPatience is how long a batch is retried before its attempts are
@@ -97,6 +99,9 @@ func (r *recorder) write(batch []attemptRecord) ([]health, error) {
 	var rows []db.AttemptRecordManyRow
 	start := time.Now()
 	for wait := 50 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+		if r.beforeWrite != nil {
+			r.beforeWrite(batch)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 		rows, err = db.New().AttemptRecordMany(ctx, r.pool, db.AttemptRecordManyParams{
 			Records: data, DisableAfterSeconds: r.disableAfter.Seconds(),

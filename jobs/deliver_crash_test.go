@@ -1,0 +1,267 @@
+package jobs
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/netguard"
+)
+
+const (
+	deliverCrashURLEnv   = "WEBHOOKS_TEST_DELIVER_CRASH_DATABASE_URL"
+	deliverCrashPointEnv = "WEBHOOKS_TEST_DELIVER_CRASH_POINT"
+)
+
+// receiverLog counts the POSTs an endpoint received, by webhook-id.
+type receiverLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (l *receiverLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids = append(l.ids, r.Header.Get("webhook-id"))
+}
+
+func (l *receiverLog) received() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.ids...)
+}
+
+func loopbackPolicy(t *testing.T) netguard.Policy {
+	allowed, err := netguard.ParseCIDRs("127.0.0.0/8")
+	require.NoError(t, err)
+	return netguard.Policy{AllowHTTP: true, Allowed: allowed}
+}
+
+// seedOneWebhook makes a workspace, its owner and a webhook to url.
+func seedOneWebhook(t *testing.T, pool *pgxpool.Pool, url string) (ws, owner, hook string) {
+	ctx := context.Background()
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`).Scan(&ws))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&owner))
+	_, err := pool.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, ws, owner)
+	require.NoError(t, err)
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
+		VALUES ($1, $2, 'w', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, owner, url).Scan(&hook))
+	_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')`, hook)
+	require.NoError(t, err)
+	return ws, owner, hook
+}
+
+// TestDeliverCrash kills (SIGKILL) a worker process at the two points where a
+// delivery's effects are apart: after its POST, before the batch with its
+// attempt is written; and after that batch, before River completes the job.
+// River rescues the job, as after any crash. In the first case the message is
+// delivered again (at least once: the receiver sees the same webhook-id twice,
+// and the log has the attempt that was recorded); in the second, its success
+// is recorded, so it is not sent again.
+func TestDeliverCrash(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		point        string
+		wantReceived int
+	}{
+		{point: "before-record", wantReceived: 2},
+		{point: "after-record", wantReceived: 1},
+	} {
+		t.Run(tc.point, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			url := dbtest.NewDB(t)
+			pool, err := pgxpool.New(ctx, url)
+			require.NoError(t, err)
+			defer pool.Close()
+			recv := &receiverLog{}
+			srv := httptest.NewServer(recv)
+			defer srv.Close()
+			ws, owner, hook := seedOneWebhook(t, pool, srv.URL)
+			_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'Sourcing')`, ws, owner)
+			require.NoError(t, err)
+
+			child := exec.Command(os.Args[0], "-test.run=^TestDeliverCrashChild$", "-test.v")
+			child.Env = append(os.Environ(), deliverCrashURLEnv+"="+url, deliverCrashPointEnv+"="+tc.point)
+			stdout, err := child.StdoutPipe()
+			require.NoError(t, err)
+			child.Stderr = os.Stderr
+			require.NoError(t, child.Start())
+			ready := make(chan bool, 1)
+			go func() {
+				scanner := bufio.NewScanner(stdout)
+				for scanner.Scan() {
+					if strings.Contains(scanner.Text(), "CRASH-CHILD-READY") {
+						ready <- true
+					}
+				}
+				close(ready)
+			}()
+			select {
+			case ok := <-ready:
+				require.True(t, ok, "the child ended before reaching %s", tc.point)
+			case <-time.After(time.Minute):
+				_ = child.Process.Kill()
+				t.Fatalf("the child never reached %s", tc.point)
+			}
+			require.NoError(t, child.Process.Kill())
+			_ = child.Wait()
+			require.Len(t, recv.received(), 1, "the child POSTed once")
+
+			var state string
+			var attempts int
+			require.NoError(t, pool.QueryRow(ctx, `SELECT m.state, (SELECT count(*) FROM webhooks.delivery_attempts a WHERE a.message_id = m.id)
+				FROM webhooks.messages m WHERE m.webhook_id = $1`, hook).Scan(&state, &attempts))
+			if tc.point == "before-record" {
+				require.Equal(t, "pending", state)
+				require.Zero(t, attempts, "the crash came before the batch was written")
+			} else {
+				require.Equal(t, "succeeded", state)
+				require.Equal(t, 1, attempts)
+			}
+
+			// River's rescuer makes a job running longer than
+			// RescueStuckJobsAfter retryable; done here at once.
+			_, err = pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now(),
+				errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'Stuck job rescued by Rescuer'))
+				WHERE kind = 'webhook_deliver' AND state = 'running'`)
+			require.NoError(t, err)
+			client, err := NewClient(pool, Config{Work: true, Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}})
+			require.NoError(t, err)
+			require.NoError(t, client.Start(ctx))
+			defer func() {
+				stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				require.NoError(t, client.Stop(stopCtx))
+			}()
+			require.Eventually(t, func() bool {
+				var n int
+				_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state = 'completed'`).Scan(&n)
+				return n == 1
+			}, time.Minute, 10*time.Millisecond, "the rescued job completes")
+
+			received := recv.received()
+			require.Len(t, received, tc.wantReceived)
+			for _, id := range received {
+				require.Equal(t, received[0], id, "the same message every time")
+			}
+			require.NoError(t, pool.QueryRow(ctx, `SELECT m.state, (SELECT count(*) FROM webhooks.delivery_attempts a WHERE a.message_id = m.id AND a.succeeded)
+				FROM webhooks.messages m WHERE m.webhook_id = $1`, hook).Scan(&state, &attempts))
+			require.Equal(t, "succeeded", state)
+			require.Equal(t, 1, attempts, "one recorded success")
+		})
+	}
+}
+
+// TestDeliverCrashChild is the process TestDeliverCrash kills.
+func TestDeliverCrashChild(t *testing.T) {
+	url := os.Getenv(deliverCrashURLEnv)
+	if url == "" {
+		t.Skip("run by TestDeliverCrash")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	crash := func() {
+		fmt.Println("CRASH-CHILD-READY")
+		time.Sleep(time.Hour) // until killed
+	}
+	hooks := &deliveryHooks{}
+	switch os.Getenv(deliverCrashPointEnv) {
+	case "before-record":
+		hooks.beforeRecord = func([]attemptRecord) { crash() }
+	case "after-record":
+		hooks.afterRecord = func(attemptRecord) { crash() }
+	}
+	client, err := NewClient(pool, Config{Work: true, Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}, hooks: hooks})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	time.Sleep(time.Minute)
+	t.Fatal("the child was not killed")
+}
+
+// TestDeliverRecordSurvivesDroppedConnection drops the connection writing a
+// batch of attempts, in the middle of its statement: the batch is written
+// again, so the log has every POST that was made, and the deliveries waiting
+// for it complete without being sent again.
+func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer pool.Close()
+	recv := &receiverLog{}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	ws, owner, hook := seedOneWebhook(t, pool, srv.URL)
+
+	admin, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	var dropped atomic.Int32
+	hooks := &deliveryHooks{beforeRecord: func([]attemptRecord) {
+		if !dropped.CompareAndSwap(0, 1) {
+			return
+		}
+		// Hold the attempts table, so that the batch's statement waits;
+		// terminate its connection while it does; then let go.
+		tx, err := admin.Begin(ctx)
+		if err != nil {
+			panic(err)
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE webhooks.delivery_attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
+			panic(err)
+		}
+		go func() {
+			defer tx.Rollback(ctx) //nolint:errcheck
+			for range 500 {
+				var n int
+				_ = admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%AttemptRecordMany%'`).Scan(&n)
+				if n > 0 {
+					dropped.Store(2)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}}
+	client, err := NewClient(pool, Config{Work: true, Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}, hooks: hooks})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(stopCtx))
+	}()
+	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 20) n`, ws, owner)
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state = 'completed'`).Scan(&n)
+		return n == 20
+	}, time.Minute, 10*time.Millisecond)
+	require.Equal(t, int32(2), dropped.Load(), "a batch's connection was dropped mid-statement")
+	var attempts, succeeded int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhooks.delivery_attempts WHERE webhook_id = $1),
+		(SELECT count(*) FROM webhooks.messages WHERE webhook_id = $1 AND state = 'succeeded')`, hook).Scan(&attempts, &succeeded))
+	require.Len(t, recv.received(), 20, "each message POSTed once")
+	require.Equal(t, 20, attempts, "every POST is in the log")
+	require.Equal(t, 20, succeeded)
+}
