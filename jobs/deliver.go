@@ -208,7 +208,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return river.JobSnooze(w.gates.rateSnooze(m.WebhookID, *m.RateLimitPerSecond, taken.WindowStart.Add(time.Second)))
 		}
 	}
-	release, wait := w.gates.acquire(ctx, m.WebhookID)
+	release, wait := w.gates.acquire(ctx, m.WebhookID, snoozes(job.Metadata))
 	if release == nil {
 		return river.JobSnooze(wait)
 	}
@@ -296,6 +296,15 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	job.Args.retryAfter = result.retryAfter
 	return failure
+}
+
+// snoozes is how many times River snoozed the job, from its metadata.
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m)
+	return m.Snoozes
 }
 
 // setState records where the message stands, in our table, which outlives

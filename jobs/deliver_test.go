@@ -486,6 +486,70 @@ func TestDeliverRateLimit(t *testing.T) {
 	require.Equal(t, 3, firstAttempts, "waiting for the limit used no attempt")
 }
 
+// TestDeliverRateLimitAcrossProcesses: two clients, on pools of their own
+// as two worker processes would be, share a webhook's rateLimitPerSecond.
+func TestDeliverRateLimitAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	other, err := pgxpool.New(ctx, b.pool.Config().ConnString())
+	require.NoError(t, err)
+	t.Cleanup(other.Close)
+	startClient(t, other, jobs.Config{Delivery: jobs.DeliveryConfig{Policy: loopback(), Timeout: 5 * time.Second}, SafetyNet: time.Hour})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	exec(t, b.pool, `UPDATE webhooks.webhooks SET rate_limit_per_second = 4 WHERE id = $1`, hook)
+	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 16) n`, b.ws, b.owner)
+	require.Eventually(t, func() bool {
+		return count(t, b.pool, `SELECT count(*) FROM webhooks.delivery_attempts WHERE webhook_id = $1 AND succeeded`, hook) == 16
+	}, time.Minute, 20*time.Millisecond)
+	var busiest, clients int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT max(n) FROM (SELECT count(*) AS n FROM webhooks.delivery_attempts
+		WHERE webhook_id = $1 GROUP BY date_trunc('second', started_at)) s`, hook).Scan(&busiest))
+	require.LessOrEqual(t, busiest, 4, "at most four deliveries in any second, whichever process made them")
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(DISTINCT j.attempted_by[array_length(j.attempted_by, 1)]) FROM river_job j
+		WHERE j.kind = 'webhook_deliver' AND j.args ->> 'webhookId' = $1`, hook).Scan(&clients))
+	require.Equal(t, 2, clients, "both processes delivered")
+}
+
+// TestWaitingBehindHangingEndpointIsCheap: the deliveries queued behind an
+// endpoint that hangs do not wake, each, every second: their wakes are
+// spaced by how long the endpoint holds its slots and back off per job, so
+// in eight seconds each wakes about once after being put aside.
+func TestWaitingBehindHangingEndpointIsCheap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), MaxInflight: 2, Timeout: time.Minute})
+	release := make(chan struct{})
+	var calls atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release) // before Close, which waits for the hanging handlers
+	hook := newWebhook(t, b.pool, b.ws, b.owner, slow.URL)
+	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 100) n`, b.ws, b.owner)
+	snoozes := func() int {
+		return count(t, b.pool, `SELECT coalesce(sum((metadata ->> 'snoozes')::int), 0) FROM river_job
+			WHERE kind = 'webhook_deliver' AND args ->> 'webhookId' = $1`, hook)
+	}
+	// Every waiting job has been fetched and put aside once.
+	require.Eventually(t, func() bool { return snoozes() >= 98 }, time.Minute, 20*time.Millisecond)
+	time.Sleep(8 * time.Second)
+	total := snoozes()
+	t.Logf("98 waiting jobs snoozed %d times in all", total)
+	require.Less(t, total, 3*98, "snoozes of about a second each would make about 700")
+	require.Equal(t, int32(2), calls.Load(), "the endpoint never had more than MaxInflight")
+	var running int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state = 'running'`).Scan(&running))
+	require.Equal(t, 2, running, "the two in flight hold two workers; the rest hold none")
+}
+
 // TestSlowEndpointDoesNotStarveOthers: a webhook whose endpoint hangs holds
 // at most MaxInflight workers; another webhook's deliveries go through
 // meanwhile.

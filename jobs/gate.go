@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -29,8 +30,11 @@ const (
 // when slots free quickly (an endpoint that is merely busy), or snoozes. A
 // snooze is spaced after the previous one of the same webhook by the time a
 // slot takes to free, so the jobs waiting behind a slow endpoint wake about as
-// often as it frees slots, however many there are (bounded by maxSnooze),
-// rather than every one of them every second.
+// often as it frees slots; and it doubles with each snooze of the job (from
+// a second, ±20%, up to maxSnooze), so a job waiting behind an endpoint that
+// hangs wakes a few times a minute at first and then every maxSnooze: the
+// waiting costs the database a few updates per job, not one per job every
+// second.
 type gates struct {
 	max int
 	mu  sync.Mutex
@@ -77,8 +81,9 @@ func (g *gates) put(webhookID string, gt *gate) {
 }
 
 // acquire takes one of the webhook's slots and returns its release; or,
-// when none frees soon, nil and how long to snooze.
-func (g *gates) acquire(ctx context.Context, webhookID string) (release func(), snooze time.Duration) {
+// when none frees soon, nil and how long to snooze a job snoozed snoozes
+// times before.
+func (g *gates) acquire(ctx context.Context, webhookID string, snoozes int) (release func(), snooze time.Duration) {
 	gt := g.get(webhookID)
 	start := time.Now()
 	release = func() {
@@ -112,7 +117,9 @@ func (g *gates) acquire(ctx context.Context, webhookID string) (release func(), 
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	wait := g.space(&gt.nextWake, time.Now().Add(minSnooze), max(estimate/time.Duration(g.max), minSpacing))
+	backoff := minSnooze << min(snoozes, 16)
+	backoff += time.Duration((rand.Float64()*0.4 - 0.2) * float64(backoff))
+	wait := g.space(&gt.nextWake, time.Now().Add(min(backoff, maxSnooze)), max(estimate/time.Duration(g.max), minSpacing))
 	gt.users--
 	return nil, wait
 }
