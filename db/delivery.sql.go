@@ -49,6 +49,33 @@ func (q *Queries) AttemptRecordMany(ctx context.Context, db DBTX, arg AttemptRec
 	return items, nil
 }
 
+const deliveryJobsPark = `-- name: DeliveryJobsPark :one
+SELECT webhooks.park_deliveries($1::text, $2::timestamptz, $3::float8, $4::timestamptz, $5::int)::int AS parked
+`
+
+type DeliveryJobsParkParams struct {
+	WebhookID      string    `json:"webhookId"`
+	Wake           time.Time `json:"wake"`
+	SpacingSeconds float64   `json:"spacingSeconds"`
+	Latest         time.Time `json:"latest"`
+	MaxJobs        int32     `json:"maxJobs"`
+}
+
+// DeliveryJobsPark puts a webhook's backlog aside (webhooks.park_deliveries)
+// and returns how many jobs it moved.
+func (q *Queries) DeliveryJobsPark(ctx context.Context, db DBTX, arg DeliveryJobsParkParams) (int32, error) {
+	row := db.QueryRow(ctx, deliveryJobsPark,
+		arg.WebhookID,
+		arg.Wake,
+		arg.SpacingSeconds,
+		arg.Latest,
+		arg.MaxJobs,
+	)
+	var parked int32
+	err := row.Scan(&parked)
+	return parked, err
+}
+
 const messageGetForDeliveryMany = `-- name: MessageGetForDeliveryMany :many
 SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is

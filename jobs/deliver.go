@@ -210,6 +210,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	release, wait := w.gates.acquire(ctx, m.WebhookID, snoozes(job.Metadata))
 	if release == nil {
+		w.park(ctx, m.WebhookID)
 		return river.JobSnooze(wait)
 	}
 	defer release()
@@ -296,6 +297,24 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	job.Args.retryAfter = result.retryAfter
 	return failure
+}
+
+// park puts aside the backlog of a webhook found at its cap, when this
+// process has not done so lately, so that its jobs are not fetched one by one
+// only to be snoozed. Best effort: a failure leaves them to be snoozed so.
+func (w *DeliverWorker) park(ctx context.Context, webhookID string) {
+	wake, spacing, ok := w.gates.parkPlan(webhookID)
+	if !ok {
+		return
+	}
+	n, err := db.New().DeliveryJobsPark(ctx, w.pool, db.DeliveryJobsParkParams{
+		WebhookID: webhookID, Wake: wake, SpacingSeconds: spacing.Seconds(), Latest: time.Now().Add(maxSnooze), MaxJobs: parkMax,
+	})
+	if err != nil {
+		w.logger.WarnContext(ctx, "putting a webhook's backlog aside failed", "webhook_id", webhookID, "error", err)
+		return
+	}
+	w.gates.parked(webhookID, int(n), spacing)
 }
 
 // snoozes is how many times River snoozed the job, from its metadata.

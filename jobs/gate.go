@@ -19,6 +19,11 @@ const (
 	maxSnooze = 10 * time.Minute
 	// minSpacing bounds how often a waiting job of one webhook wakes.
 	minSpacing = 10 * time.Millisecond
+	// A process puts a webhook's backlog aside at most every parkEvery, up
+	// to parkMax jobs at a time.
+	parkEvery = 10 * time.Second
+	parkMax   = 10000
+	parkRate  = 10
 )
 
 // gates caps the deliveries under way per webhook in this process, in
@@ -51,7 +56,11 @@ type gate struct {
 	// nextWake is when the next job snoozed behind this webhook wakes;
 	// nextRate the same for the rate limit.
 	nextWake, nextRate time.Time
-	users              int
+	// spacing is the last spacing of snoozes; lastPark when the backlog
+	// was last put aside.
+	spacing  time.Duration
+	lastPark time.Time
+	users    int
 }
 
 func newGates(max int) *gates {
@@ -119,9 +128,50 @@ func (g *gates) acquire(ctx context.Context, webhookID string, snoozes int) (rel
 	defer g.mu.Unlock()
 	backoff := minSnooze << min(snoozes, 16)
 	backoff += time.Duration((rand.Float64()*0.4 - 0.2) * float64(backoff))
-	wait := g.space(&gt.nextWake, time.Now().Add(min(backoff, maxSnooze)), max(estimate/time.Duration(g.max), minSpacing))
+	gt.spacing = max(estimate/time.Duration(g.max), minSpacing)
+	wait := g.space(&gt.nextWake, time.Now().Add(min(backoff, maxSnooze)), gt.spacing)
 	gt.users--
 	return nil, wait
+}
+
+// parkPlan says whether this process should now put aside the backlog of a
+// webhook it just found at its cap, and the wake-ups to give it: after the
+// snoozes handed out so far, as far apart. At most once per parkEvery.
+func (g *gates) parkPlan(webhookID string) (wake time.Time, spacing time.Duration, ok bool) {
+	gt := g.get(webhookID)
+	defer g.put(webhookID, gt)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Since(gt.lastPark) < parkEvery {
+		return time.Time{}, 0, false
+	}
+	gt.lastPark = time.Now()
+	// The spacing is young when a webhook first reaches its cap: what a
+	// park plans lasts, so it plans no more than parkRate wakes a second.
+	return maxTime(gt.nextWake, time.Now().Add(minSnooze)), max(gt.spacing, time.Second/parkRate), true
+}
+
+// parked moves the next wake-up past n jobs put aside.
+func (g *gates) parked(webhookID string, n int, spacing time.Duration) {
+	gt := g.get(webhookID)
+	defer g.put(webhookID, gt)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gt.nextWake = minTime(gt.nextWake.Add(time.Duration(n)*spacing), time.Now().Add(maxSnooze))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // rateSnooze is how long to snooze a delivery that found its webhook's

@@ -1,3 +1,4 @@
+DROP FUNCTION webhooks.park_deliveries(text, timestamptz, float8, timestamptz, int);
 CREATE OR REPLACE VIEW webhooks.endpoint_health AS
 SELECT w.id AS webhook_id, w.name, webhooks.endpoint(w.url) AS endpoint, w.workspace_id, w.enabled, w.disabled_reason, w.disabled_at,
     h.attempts_1h, h.success_rate_1h, d.attempts_24h, d.success_rate_24h,

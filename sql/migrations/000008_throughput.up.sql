@@ -84,6 +84,35 @@ BEGIN
 END
 $$;
 
+-- park_deliveries puts up to max_jobs of a webhook's available delivery
+-- jobs aside, as River's snooze does one job: scheduled from wake on,
+-- spacing_seconds apart, or closer where that would take them past latest.
+-- A webhook at its in-flight
+-- cap then stops its backlog being fetched, rather than each job of it being
+-- fetched only to be snoozed. Jobs another process holds are skipped.
+CREATE FUNCTION webhooks.park_deliveries(webhook_id text, wake timestamptz, spacing_seconds float8, latest timestamptz, max_jobs int)
+RETURNS int
+LANGUAGE sql VOLATILE AS $$
+    WITH parked AS (
+        SELECT l.id, wake + (row_number() OVER (ORDER BY l.id) - 1)
+            * make_interval(secs => least(spacing_seconds, extract(epoch FROM latest - wake)::float8 / count(*) OVER ())) AS wake_at
+        FROM (
+            SELECT r.id FROM river_job r
+            WHERE r.state = 'available' AND r.queue = 'webhook_deliver' AND r.kind = 'webhook_deliver'
+              AND r.args ->> 'webhookId' = park_deliveries.webhook_id
+            ORDER BY r.id
+            LIMIT max_jobs
+            FOR UPDATE SKIP LOCKED
+        ) l
+    ), moved AS (
+        UPDATE river_job j SET state = 'scheduled', scheduled_at = p.wake_at
+        FROM parked p
+        WHERE j.id = p.id
+        RETURNING 1
+    )
+    SELECT count(*)::int FROM moved;
+$$;
+
 -- endpoint_health reads the last success from the attempts themselves: the
 -- webhook's own last_success_at is written at most once a minute.
 CREATE OR REPLACE VIEW webhooks.endpoint_health AS

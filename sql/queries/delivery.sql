@@ -39,3 +39,8 @@ ON CONFLICT (webhook_id) DO UPDATE
 SET count = CASE WHEN r.window_start = excluded.window_start THEN r.count + 1 ELSE 1 END,
     window_start = excluded.window_start
 RETURNING count, window_start;
+
+-- name: DeliveryJobsPark :one
+-- DeliveryJobsPark puts a webhook's backlog aside (webhooks.park_deliveries)
+-- and returns how many jobs it moved.
+SELECT webhooks.park_deliveries(@webhook_id::text, @wake::timestamptz, @spacing_seconds::float8, @latest::timestamptz, @max_jobs::int)::int AS parked;
