@@ -23,7 +23,7 @@ const (
 )
 
 // DefaultDeliverWorkers is the default of WEBHOOKS_DELIVER_WORKERS.
-const DefaultDeliverWorkers = 20
+const DefaultDeliverWorkers = 200
 
 // Config configures the River client of serve and worker.
 type Config struct {
