@@ -9,18 +9,23 @@ import (
 
 // Bounds of the waits gates hand out.
 const (
-	// A webhook whose slots free within briefWait is waited for in the
-	// worker: cheaper than a snooze, and short enough not to matter to
-	// other webhooks.
-	briefWait = 100 * time.Millisecond
-	// A snooze for a slot lasts at least minSnooze; any lasts at most
-	// maxSnooze, however long the backlog.
-	minSnooze = time.Second
-	maxSnooze = 10 * time.Minute
-	// minSpacing bounds how often a waiting job of one webhook wakes.
-	minSpacing = 10 * time.Millisecond
-	// A process puts a webhook's backlog aside at most every parkEvery, up
-	// to parkMax jobs at a time.
+	// slowHold tells an endpoint that is merely busy from one that is slow
+	// or hangs: a webhook whose slots free within it is waited for in the
+	// worker (by at most as many deliveries as it has slots), cheaper than
+	// a snooze; past it, waiting jobs snooze, and back off.
+	slowHold = time.Second
+	// unknownHold stands for how long a slot is held before any was
+	// released.
+	unknownHold = 100 * time.Millisecond
+	// Jobs waiting behind a slow endpoint snooze from slowBackoff on,
+	// doubling, and at most maxSnooze, however long the backlog.
+	slowBackoff = time.Second
+	maxSnooze   = 10 * time.Minute
+	// minSpacing bounds how often the waiting jobs of one webhook wake.
+	minSpacing = time.Millisecond
+	// A process puts a slow webhook's backlog aside at most every
+	// parkEvery, up to parkMax jobs at a time, planning at most parkRate
+	// wakes a second.
 	parkEvery = 10 * time.Second
 	parkMax   = 10000
 	parkRate  = 10
@@ -31,14 +36,16 @@ const (
 // webhook. With P processes a hanging endpoint holds at most max workers of
 // each, P × max in all.
 //
-// A delivery that finds its webhook at the cap either waits in the worker,
-// when slots free quickly (an endpoint that is merely busy), or snoozes. A
-// snooze is spaced after the previous one of the same webhook by the time a
-// slot takes to free, so the jobs waiting behind a slow endpoint wake about as
-// often as it frees slots; and it doubles with each snooze of the job (from
-// a second, ±20%, up to maxSnooze), so a job waiting behind an endpoint that
-// hangs wakes a few times a minute at first and then every maxSnooze: the
-// waiting costs the database a few updates per job, not one per job every
+// A delivery that finds its webhook at the cap waits in the worker for a
+// slot when the endpoint frees them quickly (busy, not slow): any number of
+// deliveries while slots free at the endpoint's pace, no more than it has
+// slots while that pace is unknown or late; otherwise it snoozes.
+// Snoozes are spaced after the previous one of the same webhook by the time a
+// slot takes to free, so the jobs waiting behind an endpoint wake about as
+// often as it frees slots. Behind a slow or hanging endpoint each job's
+// snooze also doubles with each snooze (from a second, ±20%, up to
+// maxSnooze), and the webhook's queued jobs are put aside in one statement:
+// the waiting costs the database a few updates per job, not one per job every
 // second.
 type gates struct {
 	max int
@@ -56,10 +63,13 @@ type gate struct {
 	// nextWake is when the next job snoozed behind this webhook wakes;
 	// nextRate the same for the rate limit.
 	nextWake, nextRate time.Time
-	// spacing is the last spacing of snoozes; lastPark when the backlog
-	// was last put aside.
+	// spacing is the last spacing of snoozes and slow whether the endpoint
+	// then held its slots longer than slowHold; lastPark when the backlog
+	// was last put aside. waiting counts the deliveries waiting in workers.
 	spacing  time.Duration
+	slow     bool
 	lastPark time.Time
+	waiting  int
 	users    int
 }
 
@@ -109,46 +119,78 @@ func (g *gates) acquire(ctx context.Context, webhookID string, snoozes int) (rel
 		return release, 0
 	default:
 	}
-	g.mu.Lock()
-	estimate := max(gt.hold, time.Since(gt.lastRelease))
-	g.mu.Unlock()
-	if estimate < briefWait {
-		timer := time.NewTimer(briefWait)
+	estimate, slow, queue := g.judge(gt, true)
+	if queue {
+		timer := time.NewTimer(slowHold)
 		defer timer.Stop()
 		select {
 		case gt.slots <- struct{}{}:
+			g.mu.Lock()
+			gt.waiting--
+			g.mu.Unlock()
 			start = time.Now()
 			return release, 0
 		case <-timer.C:
 		case <-ctx.Done():
 		}
-		estimate = max(estimate, briefWait)
+		g.mu.Lock()
+		gt.waiting--
+		g.mu.Unlock()
+		estimate, slow, _ = g.judge(gt, false)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	backoff := minSnooze << min(snoozes, 16)
-	backoff += time.Duration((rand.Float64()*0.4 - 0.2) * float64(backoff))
 	gt.spacing = max(estimate/time.Duration(g.max), minSpacing)
-	wait := g.space(&gt.nextWake, time.Now().Add(min(backoff, maxSnooze)), gt.spacing)
+	gt.slow = slow
+	earliest := time.Now().Add(gt.spacing)
+	if slow {
+		backoff := slowBackoff << min(snoozes, 16)
+		backoff += time.Duration((rand.Float64()*0.4 - 0.2) * float64(backoff))
+		earliest = time.Now().Add(min(backoff, maxSnooze))
+	}
+	wait := g.space(&gt.nextWake, earliest, gt.spacing)
 	gt.users--
 	return nil, wait
 }
 
+// judge estimates how long the webhook's slots are held, says whether that
+// makes it slow, and, when wait is asked, whether the delivery may wait for
+// a slot in its worker (counted in waiting if so).
+func (g *gates) judge(gt *gate, wait bool) (estimate time.Duration, slow, queue bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	estimate = max(gt.hold, time.Since(gt.lastRelease))
+	if gt.hold == 0 {
+		estimate = max(estimate, unknownHold)
+	}
+	slow = estimate >= slowHold
+	// While slots free as often as the endpoint's pace promises, any number
+	// of deliveries may wait for one: the webhook is busy, and its backlog
+	// goes through in turn, as it would without a cap. Otherwise (not known
+	// yet, or late) no more may wait than it has slots.
+	releasing := gt.hold > 0 && time.Since(gt.lastRelease) < 4*gt.hold+10*time.Millisecond
+	if wait && !slow && (releasing || gt.waiting < g.max) {
+		gt.waiting++
+		queue = true
+	}
+	return estimate, slow, queue
+}
+
 // parkPlan says whether this process should now put aside the backlog of a
-// webhook it just found at its cap, and the wake-ups to give it: after the
+// slow webhook it just found at its cap, and the wake-ups to give it: after the
 // snoozes handed out so far, as far apart. At most once per parkEvery.
 func (g *gates) parkPlan(webhookID string) (wake time.Time, spacing time.Duration, ok bool) {
 	gt := g.get(webhookID)
 	defer g.put(webhookID, gt)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if time.Since(gt.lastPark) < parkEvery {
+	if !gt.slow || time.Since(gt.lastPark) < parkEvery {
 		return time.Time{}, 0, false
 	}
 	gt.lastPark = time.Now()
 	// The spacing is young when a webhook first reaches its cap: what a
 	// park plans lasts, so it plans no more than parkRate wakes a second.
-	return maxTime(gt.nextWake, time.Now().Add(minSnooze)), max(gt.spacing, time.Second/parkRate), true
+	return maxTime(gt.nextWake, time.Now().Add(slowBackoff)), max(gt.spacing, time.Second/parkRate), true
 }
 
 // parked moves the next wake-up past n jobs put aside.
