@@ -64,7 +64,8 @@ type DeliveryConfig struct {
 	DisableAfter time.Duration
 	// ConnectTimeout and Timeout bound each attempt.
 	ConnectTimeout, Timeout time.Duration
-	// MaxInflight caps the deliveries under way per webhook (default 10).
+	// MaxInflight caps the deliveries under way per webhook in this
+	// process (default 10).
 	MaxInflight int
 	Policy      netguard.Policy
 	// Transport replaces the guarded transport in tests that need to.
