@@ -270,9 +270,11 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		msg := failure.Error()
 		record.LastError = &msg
 	}
-	// Recorded whatever the job's context says: the attempt happened. The
-	// job completes only once it is.
-	outcome, err := w.recorder.record(context.WithoutCancel(ctx), record)
+	// The job completes only once its attempt is recorded. Waiting for
+	// that ends with the job's context (River's timeout, shutdown), which
+	// comes before River would rescue the job as stuck; the attempt is
+	// recorded all the same when the database lets it.
+	outcome, err := w.recorder.record(ctx, record)
 	if err != nil {
 		return err
 	}

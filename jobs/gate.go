@@ -37,9 +37,10 @@ const (
 // each, P × max in all.
 //
 // A delivery that finds its webhook at the cap waits in the worker for a
-// slot when the endpoint frees them quickly (busy, not slow): any number of
-// deliveries while slots free at the endpoint's pace, no more than it has
-// slots while that pace is unknown or late; otherwise it snoozes.
+// slot when the endpoint frees them quickly (busy, not slow): as many
+// deliveries as slots will free within slowHold at the endpoint's pace, no
+// more than it has slots while that pace is unknown or late; otherwise it
+// snoozes.
 // Snoozes are spaced after the previous one of the same webhook by the time a
 // slot takes to free, so the jobs waiting behind an endpoint wake about as
 // often as it frees slots. Behind a slow or hanging endpoint each job's
@@ -116,6 +117,14 @@ func (g *gates) acquire(ctx context.Context, webhookID string, snoozes int) (rel
 	}
 	select {
 	case gt.slots <- struct{}{}:
+		g.mu.Lock()
+		if len(gt.slots) == 1 {
+			// Busy from now: the time before was idle, not slowness, and
+			// what was learnt of the endpoint before (its pace, the
+			// wake-ups planned at it) may no longer hold.
+			gt.lastRelease, gt.hold, gt.nextWake = time.Now(), 0, time.Now()
+		}
+		g.mu.Unlock()
 		return release, 0
 	default:
 	}
@@ -164,12 +173,14 @@ func (g *gates) judge(gt *gate, wait bool) (estimate time.Duration, slow, queue 
 		estimate = max(estimate, unknownHold)
 	}
 	slow = estimate >= slowHold
-	// While slots free as often as the endpoint's pace promises, any number
-	// of deliveries may wait for one: the webhook is busy, and its backlog
-	// goes through in turn, as it would without a cap. Otherwise (not known
-	// yet, or late) no more may wait than it has slots.
+	// While slots free as often as the endpoint's pace promises, as many
+	// deliveries may wait as slots will free within slowHold.
 	releasing := gt.hold > 0 && time.Since(gt.lastRelease) < 4*gt.hold+10*time.Millisecond
-	if wait && !slow && (releasing || gt.waiting < g.max) {
+	expected := g.max
+	if releasing {
+		expected = max(expected, int(int64(slowHold)*int64(g.max)/int64(gt.hold)))
+	}
+	if wait && !slow && gt.waiting < expected {
 		gt.waiting++
 		queue = true
 	}
@@ -237,5 +248,7 @@ func (g *gates) space(next *time.Time, earliest time.Time, spacing time.Duration
 	if wait < maxSnooze {
 		*next = next.Add(spacing)
 	}
-	return min(wait, maxSnooze)
+	// Never negative (River refuses it): earliest may be a window's end
+	// by the database's clock, already past by ours.
+	return min(max(wait, minSpacing), maxSnooze)
 }

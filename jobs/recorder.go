@@ -52,9 +52,10 @@ type health struct {
 //
 // A batch that fails to be written (the database restarting, a dropped
 // connection) is retried until recordPatience has passed, so that a blip
-// costs no attempt of the log; the deliveries waiting for it keep waiting
-// unless their jobs end first, in which case River retries them and the
-// record is still written when the database is back.
+// costs no attempt of the log. The deliveries waiting for it wait as long as
+// their jobs' contexts allow (River's job timeout, shutdown); a job that ends
+// first fails and River retries it, and its attempt is still written when
+// the database is back.
 type recorder struct {
 	pool         *pgxpool.Pool
 	disableAfter time.Duration
@@ -66,7 +67,7 @@ type recorder struct {
 
 // recordPatience is how long a batch is retried before its attempts are
 // given up on and logged as missing from the log.
-const recordPatience = 2 * time.Minute
+const recordPatience = time.Minute
 
 // maxRecordBatch bounds a batch, and so its statement.
 const maxRecordBatch = 1000
