@@ -90,19 +90,26 @@ func (c DeliveryConfig) withDefaults() DeliveryConfig {
 	return c
 }
 
+// WithDefaults is the configuration with its defaults filled in: what a
+// client made of it runs with.
+func (c Config) WithDefaults() Config {
+	c.ExpandWorkers = cmp.Or(c.ExpandWorkers, 2)
+	c.DeliverWorkers = cmp.Or(c.DeliverWorkers, DefaultDeliverWorkers)
+	c.ExpandBatch = cmp.Or(c.ExpandBatch, 500)
+	c.SafetyNet = cmp.Or(c.SafetyNet, 5*time.Second)
+	c.Retention = cmp.Or(c.Retention, DefaultRetention)
+	c.Delivery = c.Delivery.withDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // NewClient returns the River client with both workers, the NOTIFY-driven
 // and periodic expansion, and River's retention set so that discarded
 // deliveries stay retryable as long as their logs.
 func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error) {
-	config.ExpandWorkers = cmp.Or(config.ExpandWorkers, 2)
-	config.DeliverWorkers = cmp.Or(config.DeliverWorkers, DefaultDeliverWorkers)
-	config.ExpandBatch = cmp.Or(config.ExpandBatch, 500)
-	config.SafetyNet = cmp.Or(config.SafetyNet, 5*time.Second)
-	config.Retention = cmp.Or(config.Retention, DefaultRetention)
-	config.Delivery = config.Delivery.withDefaults()
-	if config.Logger == nil {
-		config.Logger = slog.New(slog.DiscardHandler)
-	}
+	config = config.WithDefaults()
 
 	workers := river.NewWorkers()
 	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule}

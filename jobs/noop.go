@@ -1,10 +1,8 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,12 +30,8 @@ func (noopWorker) Work(context.Context, *river.Job[NoopArgs]) error { return nil
 // delivery queue with the same River settings, worker count and pool as
 // NewClient's deliveries, and nothing else.
 func NewNoopClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error) {
-	config.DeliverWorkers = cmp.Or(config.DeliverWorkers, DefaultDeliverWorkers)
-	config.Delivery = config.Delivery.withDefaults()
+	config = config.WithDefaults()
 	config.Work = true
-	if config.Logger == nil {
-		config.Logger = slog.New(slog.DiscardHandler)
-	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &noopWorker{}); err != nil {
 		return nil, fmt.Errorf("error adding no-op worker: %w", err)

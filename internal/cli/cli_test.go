@@ -354,6 +354,7 @@ func TestWorkerShutdownFinishesDeliveries(t *testing.T) {
 	cancel() // as SIGTERM does, mid-delivery
 	require.Equal(t, 0, <-done, stderr.String())
 	require.Contains(t, stderr.String(), "shutting down")
+	require.Contains(t, stderr.String(), "expand_workers=2 deliver_workers=200", "the log says what runs")
 
 	var state string
 	var succeeded bool

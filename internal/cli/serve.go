@@ -113,6 +113,7 @@ func (c *command) startBackground(ctx context.Context) (*background, error) {
 	if err != nil {
 		return nil, err
 	}
+	config = config.WithDefaults() // so that the log says what runs
 	pool, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
