@@ -49,6 +49,28 @@ func (q *Queries) AttemptRecordMany(ctx context.Context, db DBTX, arg AttemptRec
 	return items, nil
 }
 
+const attemptRecorded = `-- name: AttemptRecorded :one
+SELECT EXISTS (
+    SELECT 1 FROM webhooks.delivery_attempts
+    WHERE message_id = $1 AND started_at = $2
+)::boolean AS recorded
+`
+
+type AttemptRecordedParams struct {
+	MessageID string    `json:"messageId"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// AttemptRecorded says whether an attempt is in the log: a batch retried
+// after an error may have been committed all the same (the answer lost with
+// the connection), and a batch is written whole or not at all.
+func (q *Queries) AttemptRecorded(ctx context.Context, db DBTX, arg AttemptRecordedParams) (bool, error) {
+	row := db.QueryRow(ctx, attemptRecorded, arg.MessageID, arg.StartedAt)
+	var recorded bool
+	err := row.Scan(&recorded)
+	return recorded, err
+}
+
 const deliveryJobsPark = `-- name: DeliveryJobsPark :one
 SELECT webhooks.park_deliveries($1::text, $2::timestamptz, $3::float8, $4::timestamptz, $5::int)::int AS parked
 `

@@ -262,7 +262,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	record := attemptRecord{
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
-		URL: m.URL, StartedAt: result.started, DurationMs: float64(result.duration.Microseconds()) / 1000,
+		URL: m.URL, StartedAt: result.started.Truncate(time.Microsecond), DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
 		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state,
 	}

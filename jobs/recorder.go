@@ -16,13 +16,15 @@ import (
 
 // attemptRecord is one attempt as webhooks.record_attempts reads it.
 type attemptRecord struct {
-	N               int       `json:"n"`
-	MessageID       string    `json:"message_id"`
-	EventID         string    `json:"event_id"`
-	WebhookID       string    `json:"webhook_id"`
-	WorkspaceID     string    `json:"workspace_id"`
-	EventType       string    `json:"event_type"`
-	URL             string    `json:"url"`
+	N           int    `json:"n"`
+	MessageID   string `json:"message_id"`
+	EventID     string `json:"event_id"`
+	WebhookID   string `json:"webhook_id"`
+	WorkspaceID string `json:"workspace_id"`
+	EventType   string `json:"event_type"`
+	URL         string `json:"url"`
+	// StartedAt is in microseconds, as PostgreSQL keeps it, so that a
+	// retried batch finds its attempts by it (AttemptRecorded).
 	StartedAt       time.Time `json:"started_at"`
 	DurationMs      float64   `json:"duration_ms"`
 	Succeeded       bool      `json:"succeeded"`
@@ -97,19 +99,14 @@ func (r *recorder) write(batch []attemptRecord) ([]health, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rows []db.AttemptRecordManyRow
 	start := time.Now()
-	for wait := 50 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+	for try, wait := 0, 50*time.Millisecond; ; try, wait = try+1, min(wait*2, 2*time.Second) {
 		if r.beforeWrite != nil {
 			r.beforeWrite(batch)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		rows, err = db.New().AttemptRecordMany(ctx, r.pool, db.AttemptRecordManyParams{
-			Records: data, DisableAfterSeconds: r.disableAfter.Seconds(),
-		})
-		cancel()
+		out, err := r.try(batch, data, try > 0)
 		if err == nil {
-			break
+			return out, nil
 		}
 		if errors.Is(err, puddle.ErrClosedPool) || time.Since(start) > recordPatience {
 			r.logger.Error("attempts made but not recorded", "attempts", len(batch), "error", err)
@@ -118,11 +115,34 @@ func (r *recorder) write(batch []attemptRecord) ([]health, error) {
 		r.logger.Warn("recording attempts failed; retrying", "attempts", len(batch), "error", err)
 		time.Sleep(wait)
 	}
+}
+
+// try writes a batch once. A retry first asks whether the failed try was
+// committed all the same, so that no attempt is logged twice; the health it
+// then returns is empty (a webhook past WEBHOOKS_DISABLE_AFTER is disabled
+// at its next failure).
+func (r *recorder) try(batch []attemptRecord, data []byte, retry bool) ([]health, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	queries := db.New()
+	out := make([]health, len(batch))
+	if retry {
+		recorded, err := queries.AttemptRecorded(ctx, r.pool, db.AttemptRecordedParams{MessageID: batch[0].MessageID, StartedAt: batch[0].StartedAt})
+		if err != nil {
+			return nil, err
+		}
+		if recorded {
+			return out, nil
+		}
+	}
+	rows, err := queries.AttemptRecordMany(ctx, r.pool, db.AttemptRecordManyParams{Records: data, DisableAfterSeconds: r.disableAfter.Seconds()})
+	if err != nil {
+		return nil, err
+	}
 	byWebhook := make(map[string]health, len(rows))
 	for _, row := range rows {
 		byWebhook[row.WebhookID] = health{failingSince: row.FailingSince, pastDisableAfter: row.PastDisableAfter}
 	}
-	out := make([]health, len(batch))
 	for i, rec := range batch {
 		out[i] = byWebhook[rec.WebhookID]
 	}

@@ -44,3 +44,12 @@ RETURNING count, window_start;
 -- DeliveryJobsPark puts a webhook's backlog aside (webhooks.park_deliveries)
 -- and returns how many jobs it moved.
 SELECT webhooks.park_deliveries(@webhook_id::text, @wake::timestamptz, @spacing_seconds::float8, @latest::timestamptz, @max_jobs::int)::int AS parked;
+
+-- name: AttemptRecorded :one
+-- AttemptRecorded says whether an attempt is in the log: a batch retried
+-- after an error may have been committed all the same (the answer lost with
+-- the connection), and a batch is written whole or not at all.
+SELECT EXISTS (
+    SELECT 1 FROM webhooks.delivery_attempts
+    WHERE message_id = @message_id AND started_at = @started_at
+)::boolean AS recorded;

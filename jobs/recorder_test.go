@@ -1,0 +1,65 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/ksuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/internal/dbtest"
+)
+
+// A batch whose commit succeeded but whose answer was lost (the connection
+// dropped after COMMIT) is retried; the retry finds it in the log and writes
+// nothing again. A retry of a batch that was not committed writes it.
+func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbtest.NewDB(t))
+	require.NoError(t, err)
+	defer pool.Close()
+	ws, owner, hook := seedOneWebhook(t, pool, "https://example.com/h")
+	var outboxID int64
+	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
+	require.NoError(t, err)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM webhooks.outbox`).Scan(&outboxID))
+	msgID := "msg_" + ksuid.New().String()
+	_, err = pool.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type) VALUES ($1, $2, $3, $4, 'pipeline.created')`,
+		msgID, outboxID, hook, ws)
+	require.NoError(t, err)
+
+	r := newRecorder(pool, time.Hour, slog.New(slog.DiscardHandler))
+	attempt := func(started time.Time) ([]attemptRecord, []byte) {
+		batch := []attemptRecord{{MessageID: msgID, EventID: "e", WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
+			URL: "https://example.com/h", StartedAt: started.Truncate(time.Microsecond), DurationMs: 1, Succeeded: true, State: "succeeded", RiverJobID: 1}}
+		data, err := json.Marshal(batch)
+		require.NoError(t, err)
+		return batch, data
+	}
+	logged := func() (rows, attempts int) {
+		require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhooks.delivery_attempts WHERE message_id = $1),
+			(SELECT attempts FROM webhooks.messages WHERE id = $1)`, msgID).Scan(&rows, &attempts))
+		return rows, attempts
+	}
+
+	batch, data := attempt(time.Now())
+	_, err = r.try(batch, data, false)
+	require.NoError(t, err)
+	_, err = r.try(batch, data, true)
+	require.NoError(t, err)
+	rows, attempts := logged()
+	require.Equal(t, 1, rows, "the retry wrote nothing again")
+	require.Equal(t, 1, attempts)
+
+	batch, data = attempt(time.Now().Add(time.Second))
+	_, err = r.try(batch, data, true)
+	require.NoError(t, err)
+	rows, attempts = logged()
+	require.Equal(t, 2, rows, "a retry of a batch not committed writes it")
+	require.Equal(t, 2, attempts)
+}
