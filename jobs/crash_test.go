@@ -45,30 +45,7 @@ func TestExpandCrash(t *testing.T) {
 	_, err = pool.Exec(ctx, `INSERT INTO investments (workspace_id, created_by, name) SELECT $1, $2, 'i' || n FROM generate_series(1, 1000) n`, ws, owner)
 	require.NoError(t, err)
 
-	child := exec.Command(os.Args[0], "-test.run=^TestExpandCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), crashChildEnv+"="+url)
-	stdout, err := child.StdoutPipe()
-	require.NoError(t, err)
-	child.Stderr = os.Stderr
-	require.NoError(t, child.Start())
-	ready := make(chan bool, 1)
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			if strings.Contains(scanner.Text(), "CRASH-CHILD-READY") {
-				ready <- true
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case ok := <-ready:
-		require.True(t, ok, "the child ended before its batch was under way")
-	case <-time.After(2 * time.Minute):
-		_ = child.Process.Kill()
-		t.Fatal("the child never got its batch under way")
-	}
-
+	child := startCrashChild(t, "TestExpandCrashChild", crashChildEnv+"="+url)
 	var held int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash-child' AND state = 'idle in transaction'`).Scan(&held))
 	require.Equal(t, 1, held, "the child holds its batch open")
@@ -95,6 +72,37 @@ func TestExpandCrash(t *testing.T) {
 	require.Equal(t, 3000, messages)
 	require.Equal(t, 3000, jobs)
 	require.Equal(t, 1000, expanded)
+}
+
+// startCrashChild runs the test named of this test binary in a child
+// process, with env added, and returns once it prints CRASH-CHILD-READY:
+// the point where the caller kills it.
+func startCrashChild(t *testing.T, test string, env ...string) *exec.Cmd {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	child.Env = append(os.Environ(), env...)
+	stdout, err := child.StdoutPipe()
+	require.NoError(t, err)
+	child.Stderr = os.Stderr
+	require.NoError(t, child.Start())
+	ready := make(chan bool, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if strings.Contains(scanner.Text(), "CRASH-CHILD-READY") {
+				ready <- true
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ok := <-ready:
+		require.True(t, ok, "the child ended before it was ready to be killed")
+	case <-time.After(2 * time.Minute):
+		_ = child.Process.Kill()
+		t.Fatal("the child never got ready to be killed")
+	}
+	return child
 }
 
 // TestExpandCrashChild is the process TestExpandCrash kills.

@@ -1,14 +1,11 @@
 package jobs
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,6 +48,20 @@ func loopbackPolicy(t *testing.T) netguard.Policy {
 	return netguard.Policy{AllowHTTP: true, Allowed: allowed}
 }
 
+// startWorking starts a client that works both queues until the test ends.
+func startWorking(t *testing.T, pool *pgxpool.Pool, config Config) {
+	t.Helper()
+	config.Work = true
+	client, err := NewClient(pool, config)
+	require.NoError(t, err)
+	require.NoError(t, client.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(ctx))
+	})
+}
+
 // seedOneWebhook makes a workspace, its owner and a webhook to url.
 func seedOneWebhook(t *testing.T, pool *pgxpool.Pool, url string) (ws, owner, hook string) {
 	ctx := context.Background()
@@ -87,37 +98,15 @@ func TestDeliverCrash(t *testing.T) {
 			url := dbtest.NewDB(t)
 			pool, err := pgxpool.New(ctx, url)
 			require.NoError(t, err)
-			defer pool.Close()
+			t.Cleanup(pool.Close)
 			recv := &receiverLog{}
 			srv := httptest.NewServer(recv)
-			defer srv.Close()
+			t.Cleanup(srv.Close)
 			ws, owner, hook := seedOneWebhook(t, pool, srv.URL)
 			_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'Sourcing')`, ws, owner)
 			require.NoError(t, err)
 
-			child := exec.Command(os.Args[0], "-test.run=^TestDeliverCrashChild$", "-test.v")
-			child.Env = append(os.Environ(), deliverCrashURLEnv+"="+url, deliverCrashPointEnv+"="+tc.point)
-			stdout, err := child.StdoutPipe()
-			require.NoError(t, err)
-			child.Stderr = os.Stderr
-			require.NoError(t, child.Start())
-			ready := make(chan bool, 1)
-			go func() {
-				scanner := bufio.NewScanner(stdout)
-				for scanner.Scan() {
-					if strings.Contains(scanner.Text(), "CRASH-CHILD-READY") {
-						ready <- true
-					}
-				}
-				close(ready)
-			}()
-			select {
-			case ok := <-ready:
-				require.True(t, ok, "the child ended before reaching %s", tc.point)
-			case <-time.After(time.Minute):
-				_ = child.Process.Kill()
-				t.Fatalf("the child never reached %s", tc.point)
-			}
+			child := startCrashChild(t, "TestDeliverCrashChild", deliverCrashURLEnv+"="+url, deliverCrashPointEnv+"="+tc.point)
 			require.NoError(t, child.Process.Kill())
 			_ = child.Wait()
 			require.Len(t, recv.received(), 1, "the child POSTed once")
@@ -140,14 +129,7 @@ func TestDeliverCrash(t *testing.T) {
 				errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'Stuck job rescued by Rescuer'))
 				WHERE kind = 'webhook_deliver' AND state = 'running'`)
 			require.NoError(t, err)
-			client, err := NewClient(pool, Config{Work: true, Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}})
-			require.NoError(t, err)
-			require.NoError(t, client.Start(ctx))
-			defer func() {
-				stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				defer cancel()
-				require.NoError(t, client.Stop(stopCtx))
-			}()
+			startWorking(t, pool, Config{Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}})
 			require.Eventually(t, func() bool {
 				var n int
 				_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state = 'completed'`).Scan(&n)
@@ -204,10 +186,10 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 	url := dbtest.NewDB(t)
 	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	recv := &receiverLog{}
 	srv := httptest.NewServer(recv)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	ws, owner, hook := seedOneWebhook(t, pool, srv.URL)
 
 	admin, err := pgx.Connect(ctx, url)
@@ -241,14 +223,7 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 			}
 		}()
 	}}
-	client, err := NewClient(pool, Config{Work: true, Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}, hooks: hooks})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(stopCtx))
-	}()
+	startWorking(t, pool, Config{Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}, hooks: hooks})
 	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 20) n`, ws, owner)
 	require.NoError(t, err)
 
