@@ -59,8 +59,8 @@ func Down(ctx context.Context, pool *pgxpool.Pool, n int) error {
 		if err != nil {
 			return fmt.Errorf("error reading migration version: %w", err)
 		}
-		if uint(n) > version {
-			return fmt.Errorf("error reverting migrations: %d steps asked but only %d applied", n, version)
+		if applied := countUpTo(version); n > applied {
+			return fmt.Errorf("error reverting migrations: %d steps asked but only %d applied", n, applied)
 		}
 		if err := m.Steps(-n); err != nil {
 			return fmt.Errorf("error reverting migrations: %w", err)
@@ -96,6 +96,21 @@ func Latest() uint {
 		}
 	}
 	return latest
+}
+
+// countUpTo counts the embedded migrations up to version: the steps down
+// to zero, which is not the version where numbers were skipped (numbers
+// are taken by branches before they merge).
+func countUpTo(version uint) int {
+	names, _ := fs.Glob(FS, "*.up.sql")
+	n := 0
+	for _, name := range names {
+		var v uint
+		if _, err := fmt.Sscanf(name, "%d_", &v); err == nil && v <= version {
+			n++
+		}
+	}
+	return n
 }
 
 // Fingerprint identifies the schema that Up builds: River's migrations and the

@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"io/fs"
 	"regexp"
 	"testing"
 
@@ -39,7 +40,9 @@ func TestUpDownUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, migrations.Latest(), version)
 
-	require.NoError(t, migrations.Down(ctx, pool, int(version)))
+	ups, err := fs.Glob(migrations.FS, "*.up.sql")
+	require.NoError(t, err)
+	require.NoError(t, migrations.Down(ctx, pool, len(ups)))
 	version, _, err = migrations.Version(ctx, pool)
 	require.NoError(t, err)
 	require.Zero(t, version)
