@@ -307,6 +307,14 @@ type WebhooksWebhook struct {
 	LastSuccessAt      *time.Time `json:"lastSuccessAt"`
 }
 
+type WebhooksWorkerProcess struct {
+	ClientID  string    `json:"clientId"`
+	Host      string    `json:"host"`
+	Pid       int32     `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
+	SeenAt    time.Time `json:"seenAt"`
+}
+
 type Workspace struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`

@@ -155,7 +155,16 @@ func (c *command) startWorkers(ctx context.Context, pool *pgxpool.Pool, client *
 		defer wg.Done()
 		jobs.Listen(listenCtx, pool, client, logger)
 	}()
+	// Alive until the client has stopped: a graceful stop lets jobs finish,
+	// and others must not take them up meanwhile.
+	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
+	alive := make(chan struct{})
+	go func() {
+		defer close(alive)
+		jobs.KeepAlive(aliveCtx, pool, client.ID(), logger)
+	}()
 	return func() {
+		defer func() { stopAlive(); <-alive }()
 		cancelListen()
 		wg.Wait()
 		timeout := config.Delivery.Timeout
