@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -213,6 +214,10 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		w.park(ctx, m.WebhookID)
 		return river.JobSnooze(wait)
 	}
+	// The slot is the endpoint's: freed when the POST ends, not when its
+	// record is written. Held through a database outage, it made every
+	// endpoint look slow, and its backlog was put aside for minutes.
+	release = sync.OnceFunc(release)
 	defer release()
 
 	eventID := ""
@@ -236,6 +241,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		secrets = append(secrets, *m.PreviousSecret)
 	}
 	result := w.send(ctx, m.URL, m.ID, secrets, body)
+	release()
 	if ctx.Err() != nil {
 		// Stopped or timed out by River, not failed by the endpoint: no
 		// attempt against it, and River retries the job.
