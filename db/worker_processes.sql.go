@@ -7,12 +7,18 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const jobsRescue = `-- name: JobsRescue :many
 SELECT r.client_id::text AS client_id, r.jobs::int AS jobs
-FROM webhooks.rescue_jobs($1::float8) r
+FROM webhooks.rescue_jobs($1::float8, $2::timestamptz) r
 `
+
+type JobsRescueParams struct {
+	StaleAfterSeconds float64   `json:"staleAfterSeconds"`
+	AliveSince        time.Time `json:"aliveSince"`
+}
 
 type JobsRescueRow struct {
 	ClientID string `json:"clientId"`
@@ -20,10 +26,10 @@ type JobsRescueRow struct {
 }
 
 // JobsRescue makes available again the running jobs of processes not seen
-// for stale_after_seconds (webhooks.rescue_jobs), and returns how many per
-// process.
-func (q *Queries) JobsRescue(ctx context.Context, db DBTX, staleAfterSeconds float64) ([]JobsRescueRow, error) {
-	rows, err := db.Query(ctx, jobsRescue, staleAfterSeconds)
+// for stale_after_seconds while the caller, alive since alive_since, was
+// (webhooks.rescue_jobs), and returns how many per process.
+func (q *Queries) JobsRescue(ctx context.Context, db DBTX, arg JobsRescueParams) ([]JobsRescueRow, error) {
+	rows, err := db.Query(ctx, jobsRescue, arg.StaleAfterSeconds, arg.AliveSince)
 	if err != nil {
 		return nil, err
 	}
@@ -42,10 +48,11 @@ func (q *Queries) JobsRescue(ctx context.Context, db DBTX, staleAfterSeconds flo
 	return items, nil
 }
 
-const workerProcessBeat = `-- name: WorkerProcessBeat :exec
+const workerProcessBeat = `-- name: WorkerProcessBeat :one
 INSERT INTO webhooks.worker_processes (client_id, host, pid)
 VALUES ($1, $2, $3)
 ON CONFLICT (client_id) DO UPDATE SET seen_at = now()
+RETURNING seen_at
 `
 
 type WorkerProcessBeatParams struct {
@@ -54,10 +61,13 @@ type WorkerProcessBeatParams struct {
 	Pid      int32  `json:"pid"`
 }
 
-// WorkerProcessBeat says that the process with this River client is alive.
-func (q *Queries) WorkerProcessBeat(ctx context.Context, db DBTX, arg WorkerProcessBeatParams) error {
-	_, err := db.Exec(ctx, workerProcessBeat, arg.ClientID, arg.Host, arg.Pid)
-	return err
+// WorkerProcessBeat says that the process with this River client is alive,
+// and returns the time it was seen, by the database's clock.
+func (q *Queries) WorkerProcessBeat(ctx context.Context, db DBTX, arg WorkerProcessBeatParams) (time.Time, error) {
+	row := db.QueryRow(ctx, workerProcessBeat, arg.ClientID, arg.Host, arg.Pid)
+	var seen_at time.Time
+	err := row.Scan(&seen_at)
+	return seen_at, err
 }
 
 const workerProcessDelete = `-- name: WorkerProcessDelete :exec

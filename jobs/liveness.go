@@ -68,17 +68,16 @@ func (l liveness) keepAlive(ctx context.Context, pool *pgxpool.Pool, clientID st
 
 	host, _ := os.Hostname()
 	queries := db.New()
-	// healthySince is when this process's beats last began to succeed.
-	// It rescues only after beating for longer than stale itself: after a
-	// database outage every process was silent, and each must have had the
-	// time to be seen again before any is judged dead.
-	var healthySince, lastRescue time.Time
+	// aliveSince is when, by the database's clock, this process's beats
+	// last began to succeed: others are judged only on how long they have
+	// been silent while this process was not (see webhooks.rescue_jobs).
+	var aliveSince, lastSeen, lastRescue time.Time
 	failing := false
 	tick := time.NewTicker(l.beat)
 	defer tick.Stop()
 	for {
 		stmtCtx, cancel := context.WithTimeout(ctx, l.beat*5)
-		err := queries.WorkerProcessBeat(stmtCtx, own, db.WorkerProcessBeatParams{ClientID: clientID, Host: host, Pid: int32(os.Getpid())})
+		seen, err := queries.WorkerProcessBeat(stmtCtx, own, db.WorkerProcessBeatParams{ClientID: clientID, Host: host, Pid: int32(os.Getpid())})
 		cancel()
 		switch {
 		case ctx.Err() != nil:
@@ -87,16 +86,18 @@ func (l liveness) keepAlive(ctx context.Context, pool *pgxpool.Pool, clientID st
 			if !failing {
 				logger.WarnContext(ctx, "liveness: cannot say this process is alive; its jobs may be taken up by others", "error", err)
 			}
-			failing, healthySince = true, time.Time{}
+			failing, aliveSince = true, time.Time{}
 		default:
 			failing = false
-			now := time.Now()
-			if healthySince.IsZero() {
-				healthySince = now
+			// A gap between beats (this process stopped, or its
+			// statements hung) begins a new streak, as a failure does.
+			if aliveSince.IsZero() || seen.Sub(lastSeen) > l.stale/2 {
+				aliveSince = seen
 			}
-			if now.Sub(healthySince) > l.stale && now.Sub(lastRescue) >= l.rescue {
+			lastSeen = seen
+			if now := time.Now(); now.Sub(lastRescue) >= l.rescue {
 				lastRescue = now
-				if err := l.rescueDead(ctx, own, logger); err != nil && ctx.Err() == nil {
+				if err := l.rescueDead(ctx, own, aliveSince, logger); err != nil && ctx.Err() == nil {
 					logger.WarnContext(ctx, "liveness: error rescuing the jobs of dead processes", "error", err)
 				}
 			}
@@ -110,10 +111,10 @@ func (l liveness) keepAlive(ctx context.Context, pool *pgxpool.Pool, clientID st
 }
 
 // rescueDead makes the running jobs of dead processes available again.
-func (l liveness) rescueDead(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+func (l liveness) rescueDead(ctx context.Context, pool *pgxpool.Pool, aliveSince time.Time, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rows, err := db.New().JobsRescue(ctx, pool, l.stale.Seconds())
+	rows, err := db.New().JobsRescue(ctx, pool, db.JobsRescueParams{StaleAfterSeconds: l.stale.Seconds(), AliveSince: aliveSince})
 	if err != nil {
 		return fmt.Errorf("error rescuing jobs: %w", err)
 	}

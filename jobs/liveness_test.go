@@ -49,7 +49,15 @@ func TestRescueJobs(t *testing.T) {
 	live := runningJob(t, pool, "live", 1, 8)
 	unknown := runningJob(t, pool, "never-beat", 1, 8)
 
-	rows, err := db.New().JobsRescue(ctx, pool, 10)
+	// A caller alive for only 5 s cannot tell yet: the database may have
+	// been out of reach of every process until then.
+	var now time.Time
+	require.NoError(t, pool.QueryRow(ctx, `SELECT now()`).Scan(&now))
+	rows, err := db.New().JobsRescue(ctx, pool, db.JobsRescueParams{StaleAfterSeconds: 10, AliveSince: now.Add(-5 * time.Second)})
+	require.NoError(t, err)
+	require.Empty(t, rows)
+
+	rows, err = db.New().JobsRescue(ctx, pool, db.JobsRescueParams{StaleAfterSeconds: 10, AliveSince: now.Add(-time.Minute)})
 	require.NoError(t, err)
 	require.Equal(t, []db.JobsRescueRow{{ClientID: "dead", Jobs: 1}}, rows)
 	state, lastError := jobState(t, pool, orphan)
@@ -63,7 +71,7 @@ func TestRescueJobs(t *testing.T) {
 		require.Equal(t, "running", state, "job %d", id)
 	}
 
-	rows, err = db.New().JobsRescue(ctx, pool, 10)
+	rows, err = db.New().JobsRescue(ctx, pool, db.JobsRescueParams{StaleAfterSeconds: 10, AliveSince: now.Add(-time.Minute)})
 	require.NoError(t, err)
 	require.Empty(t, rows, "a rescued job is rescued once")
 }

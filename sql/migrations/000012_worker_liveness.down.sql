@@ -1,2 +1,2 @@
-DROP FUNCTION webhooks.rescue_jobs(float8);
+DROP FUNCTION webhooks.rescue_jobs(float8, timestamptz);
 DROP TABLE webhooks.worker_processes;

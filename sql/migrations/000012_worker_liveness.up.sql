@@ -15,7 +15,12 @@ CREATE TABLE webhooks.worker_processes (
 );
 
 -- rescue_jobs makes available again the running jobs whose process has not
--- been seen for stale_after_seconds, and returns how many per process. Only
+-- been seen for stale_after_seconds while the caller was: alive_since is
+-- when the caller's own beats last began to succeed. After an outage of the
+-- database (or of the network to it) every process was silent, and each must
+-- have had the time to be seen again before any is judged dead; a caller
+-- that has just started judges the others after as long. It returns how many
+-- jobs it rescued per process. Only
 -- processes that said they were alive and then stopped: a process that never
 -- did (another version, a test's client) is left to River's rescuer, as are
 -- jobs with no attempt left (River's rescuer discards them). A rescued job
@@ -24,12 +29,12 @@ CREATE TABLE webhooks.worker_processes (
 -- Run by several processes at once, a job is rescued once: the second
 -- update finds it no longer running. Processes gone for an hour are
 -- forgotten.
-CREATE FUNCTION webhooks.rescue_jobs(stale_after_seconds float8)
+CREATE FUNCTION webhooks.rescue_jobs(stale_after_seconds float8, alive_since timestamptz)
 RETURNS TABLE (client_id text, jobs int)
 LANGUAGE sql VOLATILE AS $$
     WITH gone AS (
         SELECT p.client_id, p.seen_at FROM webhooks.worker_processes p
-        WHERE p.seen_at < now() - make_interval(secs => stale_after_seconds)
+        WHERE greatest(p.seen_at, alive_since) < now() - make_interval(secs => stale_after_seconds)
     ), rescued AS (
         UPDATE river_job j
         SET state = 'available',
