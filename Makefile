@@ -6,7 +6,7 @@ GO ?= go
 BIN := bin/webhooks
 DB := DATABASE_URL=$$(scripts/db.sh) && export DATABASE_URL
 
-.PHONY: help run test generate verify db migrate build tools bench
+.PHONY: help run test chaos generate verify db migrate build tools bench
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,8 +25,11 @@ migrate: $(BIN) ## apply River's and the project's migrations
 run: $(BIN) ## PostgreSQL, migrations, a demo, serve and a play receiver, with directions
 	@scripts/run.sh
 
-test: $(BIN) ## run every test against a real PostgreSQL
-	@$(DB) && $(GO) test -count=1 ./...
+test: $(BIN) ## run every test against a real PostgreSQL, the chaos test's short form too
+	@$(DB) && WEBHOOKS_CHAOS=short WEBHOOKS_BIN=$(abspath $(BIN)) $(GO) test -count=1 ./...
+
+chaos: $(BIN) ## kill -9 workers, restart PostgreSQL (its own), take the receiver down; count what arrived
+	WEBHOOKS_CHAOS=long WEBHOOKS_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./internal/chaos
 
 bench: $(BIN) ## webhooks bench (the pipeline against River's own rate), then the go benchmarks
 	@$(DB) && $(BIN) bench && $(GO) test -run '^$$' -bench . -benchtime 3s ./...
