@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -49,7 +50,9 @@ func TestMigrateUpTwiceVersionDown(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Equal(t, itoa(migrations.Latest())+"\n", res.stdout)
 
-	res = run(t, env, "migrate", "down", itoa(migrations.Latest()))
+	ups, err := fs.Glob(migrations.FS, "*.up.sql") // the steps down to zero: numbers may be skipped
+	require.NoError(t, err)
+	res = run(t, env, "migrate", "down", strconv.Itoa(len(ups)))
 	require.Equal(t, 0, res.code, res.stderr)
 	res = run(t, env, "migrate", "version")
 	require.Equal(t, "0\n", res.stdout)
