@@ -240,3 +240,36 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 	require.Equal(t, 20, attempts, "every POST is in the log")
 	require.Equal(t, 20, succeeded)
 }
+
+// TestSlotFreedAtPOSTEnd: a delivery whose attempt waits to be written (the
+// database slow or restarting) no longer holds its endpoint's slot, so the
+// endpoint does not look slow: with one slot, a second delivery is POSTed
+// while the first's record still waits.
+func TestSlotFreedAtPOSTEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbtest.NewDB(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	recv := &receiverLog{}
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	ws, owner, _ := seedOneWebhook(t, pool, srv.URL)
+
+	held := make(chan struct{})
+	var release sync.Once
+	hooks := &deliveryHooks{beforeRecord: func([]attemptRecord) { <-held }}
+	startWorking(t, pool, Config{Delivery: DeliveryConfig{Policy: loopbackPolicy(t), MaxInflight: 1}, hooks: hooks})
+	t.Cleanup(func() { release.Do(func() { close(held) }) }) // before the client stops
+	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'a'), ($1, $2, 'b')`, ws, owner)
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return len(recv.received()) == 2 }, 30*time.Second, 10*time.Millisecond,
+		"the second delivery is POSTed while the first one's record waits")
+	release.Do(func() { close(held) })
+	require.Eventually(t, func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.messages WHERE state = 'succeeded'`).Scan(&n)
+		return n == 2
+	}, time.Minute, 10*time.Millisecond, "both are recorded once the database answers")
+}
