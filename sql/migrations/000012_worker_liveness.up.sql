@@ -20,15 +20,14 @@ CREATE TABLE webhooks.worker_processes (
 -- database (or of the network to it) every process was silent, and each must
 -- have had the time to be seen again before any is judged dead; a caller
 -- that has just started judges the others after as long. It returns how many
--- jobs it rescued per process. Only
--- processes that said they were alive and then stopped: a process that never
--- did (another version, a test's client) is left to River's rescuer, as are
--- jobs with no attempt left (River's rescuer discards them). A rescued job
--- keeps its scheduled_at, so it goes to the front of its queue; its lost
--- attempt is counted, as River's rescuer counts it, and said in its errors.
--- Run by several processes at once, a job is rescued once: the second
--- update finds it no longer running. Processes gone for an hour are
--- forgotten.
+-- jobs it rescued per process. Only processes that said they were alive and
+-- then stopped: a process that never did (another version, a test's client)
+-- is left to River's rescuer, as are jobs with no attempt left (River's
+-- rescuer discards them). A rescued job keeps its scheduled_at, so it goes
+-- to the front of its queue; its lost attempt is counted, as River's rescuer
+-- counts it, and said in its errors. Run by several processes at once, a job
+-- is rescued once: the second update finds it no longer running. Processes
+-- gone for an hour are forgotten.
 CREATE FUNCTION webhooks.rescue_jobs(stale_after_seconds float8, alive_since timestamptz)
 RETURNS TABLE (client_id text, jobs int)
 LANGUAGE sql VOLATILE AS $$
