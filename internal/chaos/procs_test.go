@@ -170,7 +170,8 @@ func (w *workers) stopAll() {
 type receiver struct {
 	addr string
 	mu   sync.Mutex
-	got  map[string]int // webhook-id: POSTs answered 200
+	got  map[string]int // webhook-id: POSTs that arrived
+	cut  int            // arrivals whose answer the outage cut off
 	srv  *http.Server
 	done chan struct{}
 }
@@ -197,6 +198,13 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// An endpoint takes a while to answer: deliveries are under way when
 	// a worker is killed, some of them already arrived but not answered.
 	time.Sleep(endpointLatency)
+	if req.Context().Err() != nil {
+		// The connection was closed under it (the outage began): the
+		// sender never hears of this arrival and sends it again.
+		r.mu.Lock()
+		r.cut++
+		r.mu.Unlock()
+	}
 }
 
 // up listens again on the same address; a port just closed may take a
@@ -247,16 +255,16 @@ func (r *receiver) down() {
 	<-done
 }
 
-// counts returns the distinct webhook-ids and the POSTs beyond the first
-// of each.
-func (r *receiver) counts() (distinct, duplicates int) {
+// counts returns the distinct webhook-ids, the POSTs beyond the first of
+// each, and the arrivals whose answer was cut off.
+func (r *receiver) counts() (distinct, duplicates, cut int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, n := range r.got {
 		distinct++
 		duplicates += n - 1
 	}
-	return distinct, duplicates
+	return distinct, duplicates, r.cut
 }
 
 func (r *receiver) ids() []string {
