@@ -266,6 +266,19 @@ type WebhooksOutboxBacklog struct {
 	OldestAge        int32       `json:"oldestAge"`
 }
 
+type WebhooksPortalSession struct {
+	ID            string     `json:"id"`
+	WorkspaceID   string     `json:"workspaceId"`
+	UserID        string     `json:"userId"`
+	ApiKeyID      *string    `json:"apiKeyId"`
+	LinkHash      []byte     `json:"linkHash"`
+	LinkExpiresAt time.Time  `json:"linkExpiresAt"`
+	SessionHash   []byte     `json:"sessionHash"`
+	RedeemedAt    *time.Time `json:"redeemedAt"`
+	ExpiresAt     *time.Time `json:"expiresAt"`
+	CreatedAt     time.Time  `json:"createdAt"`
+}
+
 type WebhooksRateWindow struct {
 	WebhookID   string    `json:"webhookId"`
 	WindowStart time.Time `json:"windowStart"`

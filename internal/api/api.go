@@ -41,6 +41,9 @@ type Config struct {
 	// theirs (default 1 + the default schedule).
 	River       *river.Client[pgx.Tx]
 	MaxAttempts int
+	// PublicURL is where browsers reach this server, for links to the
+	// Webhooks page (default: the scheme and Host of the request).
+	PublicURL string
 }
 
 // Server serves the API.
@@ -74,6 +77,7 @@ var routes = []route{
 	{"POST", "/v1/webhooks/{id}/recover", (*Server).recoverWebhook, false},
 	{"GET", "/v1/messages/{id}", (*Server).getMessage, false},
 	{"POST", "/v1/messages/{id}/retry", (*Server).retryMessage, false},
+	{"POST", "/v1/portal/sessions", (*Server).createPortalSession, false},
 }
 
 // New returns the API server.
@@ -126,6 +130,9 @@ func HashKey(key string) []byte {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	header := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(header, " ")
+	if header == "" && hasCookie(r, SessionCookie) {
+		return s.authenticateSession(w, r)
+	}
 	if header == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="webhooks"`)
 		writeProblem(w, http.StatusUnauthorized, "missing Authorization header: send `Authorization: Bearer <API key>`")
@@ -156,6 +163,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		return principal{}, false
 	}
 	return principal{KeyID: row.ID, UserID: row.UserID, WorkspaceID: row.WorkspaceID, Role: row.Role}, true
+}
+
+func hasCookie(r *http.Request, name string) bool {
+	_, err := r.Cookie(name)
+	return err == nil
 }
 
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {
