@@ -59,6 +59,8 @@ Commands:
   apikey create --workspace W --user U [--name N]
                       make an API key; the key alone goes to standard output
   apikey revoke ID    revoke an API key by its id
+  portal --workspace W --user U
+                      print a one-time link to the Webhooks page for a user
   demo                seed a demo workspace, print an API key per role
   bench [flags]       the pipeline against River's own rate, in a scratch database:
                         --events 2000  --webhooks 5  --batch 100  --workers 20
@@ -70,6 +72,8 @@ Commands:
 Environment:
   DATABASE_URL        PostgreSQL connection string (default ` + DefaultDatabaseURL + `)
   WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
+  WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page
+                      (default http:// and WEBHOOKS_ADDR)
   WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)
   WEBHOOKS_ALLOWED_CIDRS  internal ranges endpoints may reach, e.g. 127.0.0.0/8,::1/128
   WEBHOOKS_SECRET_GRACE   how long a rotated-out secret still signs (default 24h)
@@ -111,6 +115,8 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.demo(ctx, args[1:])
 	case "bench":
 		return c.bench(ctx, args[1:])
+	case "portal":
+		return c.portal(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageText)
 		return nil

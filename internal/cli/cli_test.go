@@ -274,6 +274,45 @@ func TestAPIKeyCommands(t *testing.T) {
 	require.Contains(t, res.stderr, "not the key")
 }
 
+// TestPortalCommand: `webhooks portal` prints a one-time link for a member,
+// under WEBHOOKS_PUBLIC_URL, and refuses anyone else.
+func TestPortalCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var workspaceID, userID, outsiderID string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('m@example.com') RETURNING id`).Scan(&userID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&outsiderID))
+	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, workspaceID, userID)
+	require.NoError(t, err)
+
+	res := run(t, map[string]string{"DATABASE_URL": url}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Regexp(t, `^http://127\.0\.0\.1:8080/portal/start\?token=[A-Za-z0-9_-]{43}\n$`, res.stdout, "the link alone on standard output")
+	require.Contains(t, res.stderr, "one-time link")
+
+	res = run(t, map[string]string{"DATABASE_URL": url, "WEBHOOKS_PUBLIC_URL": "https://hooks.example.com/"}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.True(t, strings.HasPrefix(res.stdout, "https://hooks.example.com/portal/start?token="), res.stdout)
+
+	res = run(t, map[string]string{"DATABASE_URL": url}, "portal", "--workspace", workspaceID, "--user", outsiderID)
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "is not a member of workspace")
+	require.Empty(t, res.stdout)
+
+	res = run(t, map[string]string{"DATABASE_URL": url}, "portal", "--user", userID)
+	require.Equal(t, 2, res.code)
+	require.Contains(t, res.stderr, "portal needs --workspace W and --user U")
+
+	res = run(t, map[string]string{"DATABASE_URL": url, "WEBHOOKS_PUBLIC_URL": "https://hooks.example.com/app"}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "must be an http or https origin")
+}
+
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -301,6 +340,7 @@ func TestBadAPIConfig(t *testing.T) {
 		"WEBHOOKS_RETRY_SCHEDULE":  `entry 1 "maybe" is not a positive duration`,
 		"WEBHOOKS_TIMEOUT":         `WEBHOOKS_TIMEOUT="maybe" is not a positive duration`,
 		"WEBHOOKS_DELIVER_WORKERS": `WEBHOOKS_DELIVER_WORKERS="maybe" is not a positive whole number`,
+		"WEBHOOKS_PUBLIC_URL":      `WEBHOOKS_PUBLIC_URL="maybe" must be an http or https origin`,
 	} {
 		for _, command := range []string{"serve", "worker"} {
 			res := run(t, map[string]string{env: "maybe"}, command)
