@@ -57,9 +57,17 @@ hook=$(echo "$created" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 pids+=($!)
 sleep 0.5
 
+# A one-time link to the Webhooks page for the demo owner, as the host app
+# would get one from POST /v1/portal/sessions.
+portal=$(curl -fsS -X POST -H "Authorization: Bearer $owner_key" "http://$addr/v1/portal/sessions" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+
 cat <<MSG
 
 $demo
+
+Open the Webhooks page as the demo owner (the link works once, for 5 minutes;
+run \`DATABASE_URL=$DATABASE_URL bin/webhooks portal --workspace $workspace --user $owner\` for another):
+  $portal
 
 Running:
   API and workers  http://$addr  (GET /healthz, /readyz, /v1/openapi.json)
