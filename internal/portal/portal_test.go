@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -382,6 +384,51 @@ func step(t *testing.T, ctx context.Context, a chromedp.Action[chromedp.Void]) {
 		_ = os.WriteFile("/tmp/fail.png", png, 0o644)
 		t.Fatal(err)
 	}
+}
+
+// TestPortalKeyboard: the page works without a mouse: create a webhook,
+// and delete it through the confirmation, by keys alone.
+func TestPortalKeyboard(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	// tabTo moves the focus with Tab until the focused element matches.
+	tabTo := func(selector string) {
+		t.Helper()
+		for range 60 {
+			if eval[bool](t, ctx, `document.activeElement.matches(`+strconv.Quote(selector)+`)`) {
+				return
+			}
+			step(t, ctx, chromedp.KeyEvent(kb.Tab))
+		}
+		t.Fatalf("Tab never reached %s", selector)
+	}
+	tab := func(id string) { t.Helper(); tabTo("#" + id) }
+	tab("create")
+	step(t, ctx, chromedp.KeyEvent(kb.Enter))
+	waitJS(t, ctx, `document.activeElement.id === "f-name"`)
+	step(t, ctx, chromedp.KeyEvent("By keys"))
+	tab("f-url")
+	step(t, ctx, chromedp.KeyEvent(s.receiver.url))
+	tab("ev-all")
+	step(t, ctx, chromedp.KeyEvent(" "))
+	tab("save")
+	step(t, ctx, chromedp.KeyEvent(kb.Enter))
+	waitJS(t, ctx, `!document.querySelector("#secret-view").hidden && document.activeElement.id === "copy-secret"`)
+	require.Equal(t, "By keys {*}", s.scalar(t, `SELECT name || ' ' || event_types::text FROM webhooks.webhooks WHERE workspace_id = $1`, s.ws))
+	tab("secret-done")
+	step(t, ctx, chromedp.KeyEvent(kb.Enter))
+	waitJS(t, ctx, `document.querySelectorAll("tr.webhook").length === 1`)
+
+	// Delete: the dialog takes the focus; Tab to its Delete, Enter.
+	tabTo("tr.webhook button.danger")
+	step(t, ctx, chromedp.KeyEvent(kb.Enter))
+	waitJS(t, ctx, `document.querySelector("#confirm").open && document.activeElement.id === "confirm-cancel"`)
+	step(t, ctx, chromedp.KeyEvent(kb.Tab))
+	waitJS(t, ctx, `document.activeElement.id === "confirm-ok"`)
+	step(t, ctx, chromedp.KeyEvent(kb.Enter))
+	waitJS(t, ctx, `!document.querySelector("#empty").hidden`)
+	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.webhooks WHERE workspace_id = $1`, s.ws))
 }
 
 func insertInvestment(t *testing.T, s *site) {
