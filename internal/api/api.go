@@ -94,17 +94,19 @@ func New(config Config) *Server {
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, r := range routes {
 		handler := r.handler
+		// Every route's path and query are judged first (input.go), before
+		// authentication: neither needs the database for that.
 		if r.public {
-			mux.HandleFunc(r.method+" "+r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) })
+			mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) }))
 			continue
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) {
 			p, ok := s.authenticate(w, req)
 			if !ok {
 				return
 			}
 			handler(s, w, req.WithContext(context.WithValue(req.Context(), principalKey{}, p)))
-		})
+		}))
 	}
 	// Anything else under /v1 is a problem too, not the mux's plain text.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, req *http.Request) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,10 +64,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 				f.fail("status", "must be one of %v, got %q", messageStates, v)
 			}
 			params.State = &v
-		case "eventType":
-			if strings.ContainsRune(v, 0) {
-				f.fail("eventType", "must not contain NUL characters")
-			}
+		case "eventType": // judged by judgeInput: valid UTF-8, no NUL
 			params.EventType = &v
 		case "since", "until":
 			t, err := time.Parse(time.RFC3339, v)
@@ -118,11 +114,7 @@ func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.Message
 	if !mayManageWebhooks(w, p) {
 		return db.MessageGetRow{}, false
 	}
-	id := r.PathValue("id")
-	if strings.ContainsRune(id, 0) {
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", id))
-		return db.MessageGetRow{}, false
-	}
+	id := r.PathValue("id") // judged by judgeInput: valid UTF-8, no NUL
 	m, err := s.queries.MessageGet(r.Context(), s.config.Pool, db.MessageGetParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if err == nil {
 		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhooksMessage.WebhookID, WorkspaceID: p.WorkspaceID})

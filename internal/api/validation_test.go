@@ -95,8 +95,8 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "/v1/webhooks", with("events", []string{"*\x00"}), 422, "events", "must not contain NUL"},
 		{"POST", "/v1/webhooks", with("url", "https://example.com/\x00"), 422, "url", "must not contain NUL"},
 		{"POST", "/v1/webhooks/" + id + "/disable", `{"reason":"a\u0000b"}`, 422, "reason", "must not contain NUL"},
-		{"GET", "/v1/webhooks/%00", "", 404, "", "not found"},
-		{"GET", "/v1/messages/%00", "", 404, "", "not found"},
+		{"GET", "/v1/webhooks/%00", "", 400, "id", "must not contain NUL"},
+		{"GET", "/v1/messages/%00", "", 400, "id", "must not contain NUL"},
 		{"GET", "/v1/webhooks/" + id + "/deliveries?eventType=%00", "", 400, "eventType", "must not contain NUL"},
 	} {
 		var body any

@@ -135,11 +135,7 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (db.Webhook
 	if !mayManageWebhooks(w, p) {
 		return db.WebhooksWebhook{}, p, false
 	}
-	id := r.PathValue("id")
-	if strings.ContainsRune(id, 0) { // PostgreSQL text cannot hold it: no such webhook
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("webhook %q not found", id))
-		return db.WebhooksWebhook{}, p, false
-	}
+	id := r.PathValue("id") // judged by judgeInput: valid UTF-8, no NUL
 	wh, err := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !mayManage(p, wh)) {
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("webhook %q not found", id))
