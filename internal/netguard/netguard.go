@@ -146,6 +146,8 @@ func (p Policy) CheckURL(raw string) error {
 		return errors.New("must be an absolute URL such as https://example.com/webhooks")
 	case u.Scheme == "http" && !p.AllowHTTP:
 		return errors.New("must use https (plain http is allowed only where WEBHOOKS_ALLOW_HTTP=true)")
+	case u.Scheme != "https" && u.Scheme != "http" && p.AllowHTTP:
+		return fmt.Errorf("must use http or https, not %s", u.Scheme)
 	case u.Scheme != "https" && u.Scheme != "http":
 		return fmt.Errorf("must use https, not %s", u.Scheme)
 	case u.Host == "" || u.Hostname() == "":

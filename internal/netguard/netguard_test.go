@@ -72,6 +72,10 @@ func TestCheckURL(t *testing.T) {
 	dev := netguard.Policy{AllowHTTP: true, Allowed: allowed}
 	require.NoError(t, dev.CheckURL("http://127.0.0.1:9000/hooks"))
 	require.NoError(t, dev.CheckURL("http://localhost:9000/hooks"))
+	// Where http is allowed, the error says so.
+	require.EqualError(t, dev.CheckURL("ftp://example.com/"), "must use http or https, not ftp")
+	require.EqualError(t, dev.CheckURL("FTP://example.com/"), "must use http or https, not ftp")
+	require.EqualError(t, strict.CheckURL("ftp://example.com/"), "must use https, not ftp")
 }
 
 // TestCheckURLReadsHostsAsBrowsers: every spelling of a host that a browser
