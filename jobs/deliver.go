@@ -219,16 +219,9 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if m.EventID != nil {
 		eventID = *m.EventID
 	}
-	envelope := webhook.Envelope{
-		ID: m.ID, EventID: eventID, EventType: m.EventType, Timestamp: m.CapturedAt.UTC().Format(webhook.TimestampFormat),
-		WorkspaceID: m.WorkspaceID, ApplicationID: m.WebhookID, Payload: m.Payload,
-	}
-	if strings.HasSuffix(m.EventType, ".updated") {
-		envelope.PreviousAttributes = m.PreviousAttributes
-	}
-	body, err := json.Marshal(envelope)
+	body, err := EnvelopeBody(m)
 	if err != nil {
-		return fmt.Errorf("error encoding envelope: %w", err)
+		return err
 	}
 
 	secrets := []string{m.Secret}

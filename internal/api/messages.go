@@ -19,17 +19,20 @@ import (
 var messageStates = []string{"pending", "delivering", "succeeded", "retrying", "failed", "cancelled"}
 
 type messageJSON struct {
-	ID             string    `json:"id"`
-	EventID        *string   `json:"eventId"`
-	EventType      string    `json:"eventType"`
-	WebhookID      string    `json:"webhookId"`
-	State          string    `json:"state"`
-	AttemptCount   int32     `json:"attemptCount"`
-	LastStatusCode *int32    `json:"lastStatusCode"`
-	LastError      *string   `json:"lastError"`
-	CreatedAt      timeJSON  `json:"createdAt"`
-	UpdatedAt      timeJSON  `json:"updatedAt"`
-	Attempts       []attempt `json:"attempts,omitempty"`
+	ID             string   `json:"id"`
+	EventID        *string  `json:"eventId"`
+	EventType      string   `json:"eventType"`
+	WebhookID      string   `json:"webhookId"`
+	State          string   `json:"state"`
+	AttemptCount   int32    `json:"attemptCount"`
+	LastStatusCode *int32   `json:"lastStatusCode"`
+	LastError      *string  `json:"lastError"`
+	CreatedAt      timeJSON `json:"createdAt"`
+	UpdatedAt      timeJSON `json:"updatedAt"`
+	// Envelope is the body its deliveries send and sign, embedded as it
+	// is: one message's view only.
+	Envelope json.RawMessage `json:"envelope,omitempty"`
+	Attempts []attempt       `json:"attempts,omitempty"`
 }
 
 type attempt struct {
@@ -150,7 +153,24 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing attempts", err)
 		return
 	}
+	// The envelope comes from what deliveries load and build it from, so
+	// that it is the body they send, not a likeness of it.
+	delivery, err := s.queries.MessageGetForDeliveryMany(r.Context(), s.config.Pool, []string{m.WebhooksMessage.ID})
+	if err == nil && len(delivery) == 0 { // removed by retention meanwhile
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", m.WebhooksMessage.ID))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, "error loading envelope", err)
+		return
+	}
+	envelope, err := jobs.EnvelopeBody(&delivery[0])
+	if err != nil {
+		s.internalError(w, r, "error building envelope", err)
+		return
+	}
 	out := toMessageJSON(m.WebhooksMessage, m.EventID)
+	out.Envelope = envelope
 	out.Attempts = []attempt{}
 	for _, a := range rows {
 		out.Attempts = append(out.Attempts, attempt{
