@@ -117,7 +117,7 @@ func (p Policy) blockedRange(addr netip.Addr) (what string, isBlocked bool) {
 	return "", false
 }
 
-// ErrBlocked is wrapped by the errors of CheckURL and CheckAddr.
+// ErrBlocked is wrapped by the errors of CheckAddr.
 var ErrBlocked = errors.New("netguard: address not allowed")
 
 // CheckAddr returns an error wrapping ErrBlocked when addr may not be dialled.
@@ -177,14 +177,17 @@ func (p Policy) CheckURL(raw string) error {
 	}
 	if what, isBlocked := p.blockedRange(h.addr); isBlocked {
 		as := ""
-		if h.numeric && u.Hostname() != h.addr.String() {
+		switch {
+		case h.numeric && u.Hostname() != h.addr.String():
 			as = fmt.Sprintf(" (as browsers read %s)", u.Hostname())
+		case h.addr.Is4In6():
+			as = fmt.Sprintf(" (written [%s])", u.Hostname())
 		}
 		return fmt.Errorf("must not point at %s%s, %s (allow it with WEBHOOKS_ALLOWED_CIDRS)", h.addr.Unmap(), as, what)
 	}
 	if h.numeric && u.Hostname() != h.addr.String() {
-		// Allowed, but written so that clients disagree: net/http's own
-		// resolver looks 2130706433 up in DNS, a browser or getaddrinfo
+		// Allowed, but written so that clients disagree: Go's own resolver
+		// looks 2130706433 up in DNS, a browser or glibc's getaddrinfo
 		// reads it as 127.0.0.1. The dotted form means one thing to all.
 		return fmt.Errorf("must write the IPv4 address as %s, not %s, which not every client reads as that address", h.addr, u.Hostname())
 	}
