@@ -9,8 +9,9 @@ import (
 	"unicode/utf8"
 )
 
-// wildcards finds the {name} path parameters of a route pattern.
-var wildcards = regexp.MustCompile(`\{(\w+)\}`)
+// wildcards finds the {name} and {name...} path parameters of a route
+// pattern.
+var wildcards = regexp.MustCompile(`\{(\w+)(?:\.\.\.)?\}`)
 
 // judgeInput refuses, with a 400 naming each bad parameter, a request whose
 // path parameters or query string the handlers could not take at face value,
