@@ -91,6 +91,7 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 		"POST /v1/webhooks/{id}/recover":       "recoverWebhook",
 		"GET /v1/messages/{id}":                "getMessage",
 		"POST /v1/messages/{id}/retry":         "retryMessage",
+		"POST /v1/portal/sessions":             "createPortalSession",
 	}
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`

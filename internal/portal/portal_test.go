@@ -302,7 +302,8 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages tr.message button`)), chromedp.WaitVisible(chromedp.CSS("#message-detail"))))
 	waitJS(t, ctx, `document.querySelector("#attempts tbody tr") !== null`)
 	require.Contains(t, text(t, ctx, "#attempts tbody tr .code"), "200")
-	t.Log("TODO-PAYLOAD", text(t, ctx, "#payload")) // require.Contains(t, text(t, ctx, "#payload"), `"type": "investment.created"`, "the payload, pretty-printed")
+	require.Contains(t, text(t, ctx, "#payload"), "\"eventType\": \"investment.created\",\n  \"timestamp\"", "the envelope, pretty-printed")
+	require.Contains(t, text(t, ctx, "#payload"), `"tickerSymbol": "KO"`)
 
 	// Two deliveries fail for good; the page follows them without a reload.
 	s.receiver.failing.Store(true)

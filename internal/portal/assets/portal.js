@@ -394,7 +394,7 @@ async function loadMessage(id) {
       el("td", { className: "err" }, el("span", { className: "label" }, "Error"), a.errorMessage || a.errorClass || "—"),
       el("td", {}, el("span", { className: "label" }, "Response"), el("code", { className: "excerpt" }, a.responseExcerpt || ""))));
   }
-  const envelope = m.envelope || m.payload;
+  const envelope = m.envelope;
   $("#payload").textContent = envelope ? JSON.stringify(envelope, null, 2) : "(the payload is no longer kept)";
   $("#message-detail").hidden = false;
   if (first) $("#md-id").scrollIntoView({ block: "nearest" });
