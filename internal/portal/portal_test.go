@@ -326,9 +326,7 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	screenshot(t, ctx, "portal-logs")
 
 	// Filtered by state, only the failed one is left.
-	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#filter-state"), "failed")))
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelector("#filter-state").dispatchEvent(new Event("change", {bubbles: true}))`))
-	require.NoError(t, err)
+	change(t, ctx, "#filter-state", "failed")
 	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 1 && document.querySelector("#messages tr.message").classList.contains("state-failed")`)
 
 	// A test event goes through the normal path and its attempt appears.
@@ -340,6 +338,22 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	))
 	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.startsWith("memo.updated · succeeded")`)
 	require.Greater(t, s.receiver.got.Load(), before)
+
+	// By event type, only the test; since a time to come, nothing.
+	change(t, ctx, "#filter-type", "memo.updated")
+	waitJS(t, ctx, `[...document.querySelectorAll("#messages tr.message .event")].map(c => c.lastChild.textContent).join() === "memo.updated"`)
+	change(t, ctx, "#filter-type", "")
+	change(t, ctx, "#filter-since", time.Now().Add(time.Hour).Format("2006-01-02T15:04:05"))
+	waitJS(t, ctx, `!document.querySelector("#no-messages").hidden && document.querySelectorAll("#messages tr.message").length === 0`)
+	change(t, ctx, "#filter-since", "")
+	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 4`)
+
+	// Recover sends the failure left again, and it succeeds.
+	change(t, ctx, "#recover-since", time.Now().Add(-time.Hour).Format("2006-01-02T15:04:05"))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#recover")))
+	waitJS(t, ctx, `document.querySelector("#notice").textContent === "Sending 1 failed message again."`)
+	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message.state-succeeded").length === 4`)
+	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state <> 'succeeded'`))
 
 	// Edit.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#back")), chromedp.WaitVisible(chromedp.CSS("#webhooks"))))
@@ -354,6 +368,18 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	))
 	waitJS(t, ctx, `!document.querySelector("#webhooks").hidden && document.querySelector("tr.webhook .name").textContent.endsWith("Deal flow")`)
 	require.Equal(t, "Deal flow {investment.*,memo.created}", s.scalar(t, `SELECT name || ' ' || event_types::text FROM webhooks.webhooks WHERE id = $1`, webhookID))
+
+	// Rotate: the new secret is shown once; the old one still signs.
+	oldSecret := s.scalar(t, `SELECT secret FROM webhooks.signing_secrets WHERE webhook_id = $1`, webhookID)
+	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(5)`)))
+	waitJS(t, ctx, `document.querySelector("#confirm").open && document.querySelector("#confirm-text").textContent.includes("Rotate the signing secret of “Deal flow”")`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#confirm-ok")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#secret-view")))
+	require.Equal(t, s.scalar(t, `SELECT secret FROM webhooks.signing_secrets WHERE webhook_id = $1`, webhookID), text(t, ctx, "#secret"))
+	require.NotEqual(t, oldSecret, text(t, ctx, "#secret"))
+	require.Equal(t, oldSecret, s.scalar(t, `SELECT previous_secret FROM webhooks.signing_secrets WHERE webhook_id = $1`, webhookID))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#secret-done")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhooks")))
 
 	// Disable, then enable.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(4)`))))
@@ -374,6 +400,15 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	))
 	waitJS(t, ctx, `!document.querySelector("#empty").hidden`)
 	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.webhooks WHERE id = $1`, webhookID))
+}
+
+// change sets the value of a form control as a user would: with the
+// change event the page listens to.
+func change(t *testing.T, ctx context.Context, selector, value string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](fmt.Sprintf(
+		`(() => { const e = document.querySelector(%q); e.value = %q; e.dispatchEvent(new Event("change", {bubbles: true})); })()`, selector, value)))
+	require.NoError(t, err)
 }
 
 func step(t *testing.T, ctx context.Context, a chromedp.Action[chromedp.Void]) {
@@ -455,6 +490,13 @@ func TestPortalRoles(t *testing.T) {
 	// At 390 px nothing runs off the side.
 	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 390)
 	screenshot(t, ctx, "portal-member-390")
+	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(2)`)))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#logs-view")))
+	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 390, "the logs fit too")
+	step(t, ctx, chromedp.Click(chromedp.CSS("#back")))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 390, "the form fits too")
 
 	ctx = browser(t, 1280)
 	open(t, ctx, s.link(t, "guest"))
