@@ -74,10 +74,11 @@ Environment:
   WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
   WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page
                       (default http:// and WEBHOOKS_ADDR)
+  WEBHOOKS_MAX_CONNS  connections serve keeps open at once (default 1024)
   WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)
   WEBHOOKS_ALLOWED_CIDRS  internal ranges endpoints may reach, e.g. 127.0.0.0/8,::1/128
   WEBHOOKS_SECRET_GRACE   how long a rotated-out secret still signs (default 24h)
-  WEBHOOKS_EXPAND_WORKERS, WEBHOOKS_DELIVER_WORKERS   workers per queue (2, 20)
+  WEBHOOKS_EXPAND_WORKERS, WEBHOOKS_DELIVER_WORKERS   workers per queue (2, 200)
   WEBHOOKS_RETRY_SCHEDULE waits before retries (default 5s,5m,30m,2h,5h,10h,10h)
   WEBHOOKS_DISABLE_AFTER  disable a webhook failing this long without success (120h)
   WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_TIMEOUT   per attempt (5s, 15s)

@@ -174,10 +174,21 @@ func TestServeHealthz(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "ok\n", string(body))
+	require.Regexp(t, `msg=serving url=\S+ max_conns=1024 expand_workers=2 deliver_workers=200\n`, stderr.String(),
+		"the start line says what runs")
 
 	cancel()
 	require.Equal(t, 0, <-done, stderr.String())
 	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestServeBadMaxConns(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-1", "many"} {
+		res := run(t, map[string]string{"WEBHOOKS_MAX_CONNS": v}, "serve")
+		require.Equal(t, 1, res.code, v)
+		require.Contains(t, res.stderr, `WEBHOOKS_MAX_CONNS="`+v+`" is not a positive whole number`)
+	}
 }
 
 func itoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }

@@ -67,5 +67,8 @@ func (c *command) play(ctx context.Context, args []string) error {
 	if len(secrets) == 0 {
 		fmt.Fprintln(c.stderr, "play: no --secret, so deliveries are not verified")
 	}
-	return serveUntil(ctx, listener, play.New(config), 5*time.Second)
+	// --delay holds each answer back: the write timeout must leave it room.
+	limits := defaultHTTPLimits
+	limits.write += *delay
+	return serveUntil(ctx, listener, play.New(config), limits, 5*time.Second)
 }
