@@ -174,6 +174,7 @@ type WebhooksDeliveryAttempt struct {
 	ErrorMessage    *string   `json:"errorMessage"`
 	ResponseExcerpt *string   `json:"responseExcerpt"`
 	RiverJobID      *int64    `json:"riverJobId"`
+	TriggeredBy     string    `json:"triggeredBy"`
 }
 
 type WebhooksDeliveryLog struct {
@@ -194,6 +195,7 @@ type WebhooksDeliveryLog struct {
 	ErrorMessage    *string        `json:"errorMessage"`
 	ResponseExcerpt *string        `json:"responseExcerpt"`
 	RiverJobID      *int64         `json:"riverJobId"`
+	TriggeredBy     string         `json:"triggeredBy"`
 }
 
 type WebhooksEndpointHealth struct {

@@ -44,12 +44,34 @@ type DeliverArgs struct {
 	MessageID string `json:"messageId"`
 	WebhookID string `json:"webhookId"`
 	EventType string `json:"eventType"`
+	// Trigger is what made the job: TriggerManualRetry, TriggerRecover or
+	// TriggerTest; empty for expansion's (and an earlier release's) jobs,
+	// which are the schedule's.
+	Trigger string `json:"trigger,omitempty"`
 
 	// retryAfter carries an endpoint's Retry-After from Work to NextRetry,
 	// which River calls with the same job.
 	retryAfter time.Duration
 	// failure is the attempt's failure, for the log line of a discard.
 	failure *result
+}
+
+// What made an attempt (delivery_attempts.triggered_by, triggeredBy in the
+// API).
+const (
+	TriggerSchedule    = "schedule"     // a delivery, and every retry on the schedule
+	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry
+	TriggerRecover     = "recover"      // POST /v1/webhooks/{id}/recover
+	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
+)
+
+// triggeredBy is what made the job's attempt number attempt: the job's
+// trigger made its first; the schedule, the retries after it.
+func (a DeliverArgs) triggeredBy(attempt int) string {
+	if a.Trigger == "" || attempt > 1 {
+		return TriggerSchedule
+	}
+	return a.Trigger
 }
 
 // Kind is the job's kind.
@@ -267,7 +289,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		result.endpoint = endpoint(m.URL)
 		job.Args.failure = &result
 		w.logger.WarnContext(ctx, "delivery attempt failed", append([]any{"message_id", m.ID, "webhook_id", m.WebhookID,
-			"attempt", job.Attempt, "max_attempts", job.MaxAttempts}, result.logAttrs()...)...)
+			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "triggered_by", job.Args.triggeredBy(job.Attempt)}, result.logAttrs()...)...)
 		gone := result.statusCode != nil && *result.statusCode == http.StatusGone
 		switch {
 		case gone:
@@ -283,7 +305,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
 		URL: m.URL, StartedAt: result.started.Truncate(time.Microsecond), DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
-		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state,
+		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: job.Args.triggeredBy(job.Attempt),
 	}
 	if failure != nil {
 		msg := failure.Error()

@@ -37,6 +37,7 @@ type messageJSON struct {
 
 type attempt struct {
 	Attempt         int32    `json:"attempt"`
+	TriggeredBy     string   `json:"triggeredBy"`
 	StartedAt       timeJSON `json:"startedAt"`
 	DurationMs      float64  `json:"durationMs"`
 	Succeeded       bool     `json:"succeeded"`
@@ -174,7 +175,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	out.Attempts = []attempt{}
 	for _, a := range rows {
 		out.Attempts = append(out.Attempts, attempt{
-			Attempt: a.Attempt, StartedAt: timeJSON(a.StartedAt), DurationMs: a.DurationMs, Succeeded: a.Succeeded, StatusCode: a.StatusCode,
+			Attempt: a.Attempt, TriggeredBy: a.TriggeredBy, StartedAt: timeJSON(a.StartedAt), DurationMs: a.DurationMs, Succeeded: a.Succeeded, StatusCode: a.StatusCode,
 			ErrorClass: a.ErrorClass, ErrorMessage: a.ErrorMessage, ResponseExcerpt: a.ResponseExcerpt,
 		})
 	}
@@ -233,7 +234,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, fmt.Errorf("error resetting message: %w", err)
 		}
-		return []jobs.DeliverArgs{{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType}}, nil
+		return []jobs.DeliverArgs{{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerManualRetry}}, nil
 	})
 	if err != nil {
 		s.internalError(w, r, "error retrying message", err)
@@ -284,7 +285,7 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		args := make([]jobs.DeliverArgs, len(rows))
 		for i, row := range rows {
-			args[i] = jobs.DeliverArgs{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType}
+			args[i] = jobs.DeliverArgs{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerRecover}
 		}
 		return args, nil
 	})
@@ -351,7 +352,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error enqueuing test", errors.New("no River client configured"))
 		return
 	}
-	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, WebhookID: wh.ID, EventType: name}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
+	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, WebhookID: wh.ID, EventType: name, Trigger: jobs.TriggerTest}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
 		s.internalError(w, r, "error enqueuing test", err)
 		return
 	}
