@@ -19,6 +19,7 @@ import (
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/metrics"
 	"github.com/countercyclical/webhooks/internal/portal"
+	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/sql/migrations"
 )
 
@@ -53,7 +54,7 @@ func New(ctx context.Context, config Config) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", metrics.Handler(config.Pool, config.Logger))
+	mux.Handle("GET /metrics", metrics.Handler(config.Pool, config.Logger, jobs.QueueExpand, jobs.QueueDeliver))
 	config.API.Pool, config.API.Logger = config.Pool, config.Logger
 	if config.API.River == nil {
 		config.API.River = config.River
