@@ -343,14 +343,14 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 
 // disable disables a webhook for the pipeline, and logs it when this call
 // did (concurrent deliveries may find the same reason at once).
-func (w *DeliverWorker) disable(ctx context.Context, webhookID, url, reason string) error {
+func (w *DeliverWorker) disable(ctx context.Context, webhookID, rawURL, reason string) error {
 	n, err := db.New().WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: webhookID, Reason: &reason})
 	if err != nil {
 		return fmt.Errorf("error disabling webhook: %w", err)
 	}
 	if n > 0 {
 		w.logger.ErrorContext(ctx, "webhook disabled; it gets no deliveries until it is enabled again",
-			"webhook_id", webhookID, "endpoint", endpoint(url), "reason", reason)
+			"webhook_id", webhookID, "endpoint", endpoint(rawURL), "reason", reason)
 	}
 	return nil
 }
