@@ -52,7 +52,7 @@ BEGIN
         r.response_excerpt, r.river_job_id,
         -- A worker of an earlier release sends none: its attempts are the
         -- schedule's, as they were before.
-        coalesce(r.triggered_by, 'schedule')
+        coalesce(nullif(r.triggered_by, ''), 'schedule')
     FROM r JOIN message ON message.id = r.message_id
     ORDER BY r.n;
 
