@@ -75,7 +75,9 @@ type httpLimits struct {
 	// the read deadline once the body is read, so a handler may run longer.
 	readHeader, read time.Duration
 	// write bounds the handler and the answer from the end of the headers:
-	// a client that stops reading its answer cannot hold a handler.
+	// a client that stops reading its answer cannot hold a handler. A
+	// handler that must take longer (a stream) moves its own deadline with
+	// http.ResponseController.SetWriteDeadline.
 	write time.Duration
 	// idle bounds a kept-alive connection between requests.
 	idle time.Duration
