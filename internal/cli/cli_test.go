@@ -3,7 +3,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -412,4 +414,87 @@ func TestWorkerShutdownFinishesDeliveries(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT m.state, a.succeeded FROM webhooks.messages m JOIN webhooks.delivery_attempts a ON a.message_id = m.id`).Scan(&state, &succeeded))
 	require.Equal(t, "succeeded", state, "the delivery under way finished and was recorded")
 	require.True(t, succeeded)
+}
+
+// TestServeAnswersBeside200SlowClients: with 200 slow connections held open
+// (bodies announced and never sent, headers never finished, nothing sent),
+// `serve` with its defaults still answers /healthz and an authenticated API
+// request, and the 200 are still held after: its connection cap leaves room
+// above them. (Their being cut by timeouts is TestSlowClientsAreCut.)
+func TestServeAnswersBeside200SlowClients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var ws, user string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
+	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
+	require.NoError(t, err)
+	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": "127.0.0.1:0"}
+	res := run(t, env, "apikey", "create", "--workspace", ws, "--user", user)
+	require.Equal(t, 0, res.code, res.stderr)
+	key := strings.TrimSpace(res.stdout)
+
+	serveCtx, cancel := context.WithCancel(ctx)
+	var stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.Main(serveCtx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		require.Equal(t, 0, <-done, stderr.String())
+	}()
+	addrRe := regexp.MustCompile(`url=http://(\S+)`)
+	var addr string
+	require.Eventually(t, func() bool {
+		m := addrRe.FindStringSubmatch(stderr.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "serve never logged its address: %s", stderr.String())
+
+	slow := make([]net.Conn, 200)
+	for i := range slow {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		switch i % 3 {
+		case 0:
+			_, err = io.WriteString(c, "POST /v1/webhooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+key+
+				"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+		case 1:
+			_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+		}
+		require.NoError(t, err)
+		slow[i] = c
+	}
+
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	req, err := http.NewRequest("GET", "http://"+addr+"/v1/webhooks", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+
+	// All 200 are still open and unanswered (the quickest timeout, 10 s for
+	// headers, is far off): the answers above came beside them, not after
+	// they were cut.
+	for i, c := range slow {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Millisecond)))
+		n, err := c.Read(make([]byte, 1))
+		var netErr net.Error
+		require.True(t, errors.As(err, &netErr) && netErr.Timeout(), "slow connection %d: read %d bytes, error %v", i, n, err)
+	}
 }
