@@ -60,18 +60,26 @@ type DeliverArgs struct {
 // API).
 const (
 	TriggerSchedule    = "schedule"     // a delivery, and every retry on the schedule
-	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry
+	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry, River UI's Retry
 	TriggerRecover     = "recover"      // POST /v1/webhooks/{id}/recover
 	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
 )
 
-// triggeredBy is what made the job's attempt number attempt: the job's
-// trigger made its first; the schedule, the retries after it.
-func (a DeliverArgs) triggeredBy(attempt int) string {
-	if a.Trigger == "" || attempt > 1 {
+// triggeredBy is what made this attempt of the job: the job's trigger made
+// its first, the schedule the retries after it. An attempt past the
+// schedule's last is a retry someone asked for after the job was discarded
+// (River UI's Retry button, or River's JobRetry), which River grants by
+// raising the job's max_attempts by one: a manual retry too. (Only a schedule
+// shortened while a job was under way could make a normal attempt look so.)
+func (w *DeliverWorker) triggeredBy(job *river.Job[DeliverArgs]) string {
+	switch {
+	case job.Attempt > w.config.MaxAttempts():
+		return TriggerManualRetry
+	case job.Attempt == 1 && job.Args.Trigger != "":
+		return job.Args.Trigger
+	default:
 		return TriggerSchedule
 	}
-	return a.Trigger
 }
 
 // Kind is the job's kind.
@@ -289,7 +297,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		result.endpoint = endpoint(m.URL)
 		job.Args.failure = &result
 		w.logger.WarnContext(ctx, "delivery attempt failed", append([]any{"message_id", m.ID, "webhook_id", m.WebhookID,
-			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "triggered_by", job.Args.triggeredBy(job.Attempt)}, result.logAttrs()...)...)
+			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "triggered_by", w.triggeredBy(job)}, result.logAttrs()...)...)
 		gone := result.statusCode != nil && *result.statusCode == http.StatusGone
 		switch {
 		case gone:
@@ -305,7 +313,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
 		URL: m.URL, StartedAt: result.started.Truncate(time.Microsecond), DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
-		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: job.Args.triggeredBy(job.Attempt),
+		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: w.triggeredBy(job),
 	}
 	if failure != nil {
 		msg := failure.Error()

@@ -19,9 +19,9 @@ import (
 )
 
 // TestAttemptsSayWhatMadeThem: an attempt is the schedule's (a delivery and
-// its retries), a manual retry's, a recover's or a test's, in the API and
-// in webhooks.delivery_log; a job's retries after its first attempt are the
-// schedule's whatever made the job.
+// its retries), a manual retry's (the API's, or River UI's Retry button), a
+// recover's or a test's, in the API and in webhooks.delivery_log; a job's
+// retries after its first attempt are the schedule's whatever made the job.
 func TestAttemptsSayWhatMadeThem(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -81,15 +81,25 @@ func TestAttemptsSayWhatMadeThem(t *testing.T) {
 	}, time.Minute, 20*time.Millisecond)
 	require.Equal(t, []string{"schedule", "schedule"}, triggers(msgID, "failed", 2))
 
+	// River UI's Retry button on the discarded job: one more attempt.
+	var jobID int64
+	require.Eventually(t, func() bool { // River discards it just after its attempt is recorded
+		return pool.QueryRow(ctx, `SELECT id FROM river_job WHERE args ->> 'messageId' = $1 AND state = 'discarded'`, msgID).Scan(&jobID) == nil
+	}, time.Minute, 20*time.Millisecond)
+	_, err = client.JobRetry(ctx, jobID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"schedule", "schedule", "manual_retry"}, triggers(msgID, "failed", 3))
+
 	res = b.do(t, key, "POST", "/v1/messages/"+msgID+"/retry", nil)
 	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
-	require.Equal(t, []string{"schedule", "schedule", "manual_retry", "schedule"}, triggers(msgID, "failed", 4),
+	require.Equal(t, []string{"schedule", "schedule", "manual_retry", "manual_retry", "schedule"}, triggers(msgID, "failed", 5),
 		"the retry's job made its first attempt; its retry is the schedule's")
 
 	ok.Store(true)
 	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/recover", map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)})
 	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
-	require.Equal(t, []string{"schedule", "schedule", "manual_retry", "schedule", "recover"}, triggers(msgID, "succeeded", 5))
+	made := []string{"schedule", "schedule", "manual_retry", "manual_retry", "schedule", "recover"}
+	require.Equal(t, made, triggers(msgID, "succeeded", 6))
 
 	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/test", map[string]any{"eventType": "pipeline.created"})
 	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
@@ -106,7 +116,7 @@ func TestAttemptsSayWhatMadeThem(t *testing.T) {
 		logged = append(logged, s)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"schedule", "schedule", "manual_retry", "schedule", "recover"}, logged)
+	require.Equal(t, made, logged)
 
 	// A worker of an earlier release records attempts without the field:
 	// they are the schedule's.
@@ -120,7 +130,7 @@ func TestAttemptsSayWhatMadeThem(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `SELECT * FROM webhooks.record_attempts($1::json, 3600)`, old)
 	require.NoError(t, err)
-	require.Equal(t, "schedule", triggers(msgID, "succeeded", 6)[5])
+	require.Equal(t, "schedule", triggers(msgID, "succeeded", 7)[6])
 
 	// And a database that refuses what is none of these.
 	_, err = pool.Exec(ctx, `UPDATE webhooks.delivery_attempts SET triggered_by = 'whim' WHERE message_id = $1`, msgID)

@@ -1,6 +1,7 @@
 -- Attempts say what made them: triggered_by is 'schedule' for a delivery
 -- and its retries on the schedule, 'manual_retry' for the first attempt
--- after POST /v1/messages/{id}/retry, 'recover' after POST
+-- after POST /v1/messages/{id}/retry or River UI's Retry button on a
+-- discarded job, 'recover' after POST
 -- /v1/webhooks/{id}/recover, and 'test' for POST /v1/webhooks/{id}/test.
 -- The delivery job carries it in its args; the attempts of a job after its
 -- first are the schedule's. Attempts logged before this migration were
