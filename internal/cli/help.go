@@ -47,8 +47,8 @@ It migrates the database of DATABASE_URL (default ` + DefaultDatabaseURL + `).
 	"serve": func() string {
 		return `Usage: webhooks serve
 
-Serves the management API (/v1), /healthz, /readyz, /metrics and River UI
-(/riverui/) on WEBHOOKS_ADDR, and runs the workers. It takes no arguments.
+Serves the management API (/v1), the Webhooks page (/portal/), /healthz,
+/readyz, /metrics and River UI (/riverui/) on WEBHOOKS_ADDR, and runs the workers. It takes no arguments.
 
 ` + envUsage
 	},
@@ -78,6 +78,15 @@ Flags:
   create   make an API key for a member of a workspace; the key alone goes to
            standard output, once (only its hash is kept)
   revoke   revoke an API key by its id (printed by create), not by the key
+`
+	},
+	"portal": func() string {
+		return `Usage: webhooks portal --workspace W --user U
+
+Prints a one-time link to the Webhooks page for a member of a workspace, as
+the host app gets one from POST /v1/portal/sessions: it opens once, within 5
+minutes, a session of 8 hours. The link alone goes to standard output; it is
+made under WEBHOOKS_PUBLIC_URL (default http:// and WEBHOOKS_ADDR).
 `
 	},
 	"demo": func() string {
