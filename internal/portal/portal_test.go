@@ -322,6 +322,7 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	waitJS(t, ctx, `[...document.querySelectorAll("#attempts tbody tr .code")].some(c => c.textContent.includes("200"))`)
 	require.Equal(t, "succeeded", s.scalar(t, `SELECT state FROM webhooks.messages WHERE id = $1`, failed))
 	require.Equal(t, "3", s.scalar(t, `SELECT count(*)::text FROM webhooks.delivery_attempts WHERE message_id = $1`, failed))
+	require.Equal(t, "schedule,schedule,manual retry", eval[string](t, ctx, `[...document.querySelectorAll("#attempts tbody .by")].map(c => c.lastChild.textContent).join()`))
 	waitJS(t, ctx, `document.querySelector('#messages tr[data-id="`+failed+`"] .state').textContent.includes("succeeded")`)
 	screenshot(t, ctx, "portal-logs")
 

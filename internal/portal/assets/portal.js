@@ -389,6 +389,7 @@ async function loadMessage(id) {
     body.append(el("tr", { className: "attempt " + (a.succeeded ? "ok" : "failed") },
       el("td", {}, String(a.attempt)),
       el("td", {}, el("span", { className: "label" }, "Time"), when(a.startedAt)),
+      el("td", { className: "by" }, el("span", { className: "label" }, "Made by"), (a.triggeredBy || "schedule").replace("_", " ")),
       el("td", { className: "code" }, el("span", { className: "label" }, "Status"), a.statusCode ? String(a.statusCode) : "—"),
       el("td", {}, el("span", { className: "label" }, "Latency"), (a.durationMs < 10 ? a.durationMs.toFixed(1) : Math.round(a.durationMs)) + " ms"),
       el("td", { className: "err" }, el("span", { className: "label" }, "Error"), a.errorMessage || a.errorClass || "—"),
