@@ -37,6 +37,28 @@ func (q *Queries) PortalLinkInsert(ctx context.Context, db DBTX, arg PortalLinkI
 	return link_expires_at, err
 }
 
+const portalLinkPeek = `-- name: PortalLinkPeek :one
+SELECT u.email, w.name AS workspace_name
+FROM webhooks.portal_sessions s
+JOIN public.users u ON u.id = s.user_id
+JOIN public.workspaces w ON w.id = s.workspace_id
+WHERE s.link_hash = $1 AND s.redeemed_at IS NULL AND s.link_expires_at > now()
+`
+
+type PortalLinkPeekRow struct {
+	Email         string `json:"email"`
+	WorkspaceName string `json:"workspaceName"`
+}
+
+// PortalLinkPeek says whom an unexpired, unused link is for, without
+// using it: the page asks before it signs anyone in.
+func (q *Queries) PortalLinkPeek(ctx context.Context, db DBTX, linkHash []byte) (PortalLinkPeekRow, error) {
+	row := db.QueryRow(ctx, portalLinkPeek, linkHash)
+	var i PortalLinkPeekRow
+	err := row.Scan(&i.Email, &i.WorkspaceName)
+	return i, err
+}
+
 const portalLinkRedeem = `-- name: PortalLinkRedeem :one
 UPDATE webhooks.portal_sessions
 SET session_hash = $1, redeemed_at = now(), expires_at = now() + make_interval(secs => $2::float8)

@@ -64,6 +64,19 @@ func CreatePortalLink(ctx context.Context, q db.DBTX, baseURL, workspaceID, user
 	}, nil
 }
 
+// PeekPortalLink says whom a usable link is for, without using it;
+// ErrPortalLinkInvalid when it cannot be used.
+func PeekPortalLink(ctx context.Context, q db.DBTX, token string) (Viewer, error) {
+	row, err := db.New().PortalLinkPeek(ctx, q, HashKey(token))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Viewer{}, ErrPortalLinkInvalid
+	}
+	if err != nil {
+		return Viewer{}, fmt.Errorf("error reading portal link: %w", err)
+	}
+	return Viewer{Email: row.Email, WorkspaceName: row.WorkspaceName}, nil
+}
+
 // RedeemPortalLink opens a link, once, and returns the session's token and
 // its expiry; ErrPortalLinkInvalid when the link cannot be used.
 func RedeemPortalLink(ctx context.Context, q db.DBTX, token string) (string, time.Time, error) {
@@ -152,7 +165,7 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) {
 	base := s.config.PublicURL
 	if base == "" {
 		scheme := "http"
-		if r.TLS != nil {
+		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 			scheme = "https"
 		}
 		base = scheme + "://" + r.Host

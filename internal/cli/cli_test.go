@@ -312,6 +312,10 @@ func TestPortalCommand(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	require.True(t, strings.HasPrefix(res.stdout, "https://hooks.example.com/portal/start?token="), res.stdout)
 
+	res = run(t, map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": ":9090"}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.True(t, strings.HasPrefix(res.stdout, "http://127.0.0.1:9090/portal/start?token="), "a listener on every interface is reached on loopback: %s", res.stdout)
+
 	res = run(t, map[string]string{"DATABASE_URL": url}, "portal", "--workspace", workspaceID, "--user", outsiderID)
 	require.Equal(t, 1, res.code)
 	require.Contains(t, res.stderr, "is not a member of workspace")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"time"
 
@@ -54,7 +55,16 @@ func (c *command) portal(ctx context.Context, args []string) error {
 func (c *command) publicURL() (string, error) {
 	v := c.env("WEBHOOKS_PUBLIC_URL")
 	if v == "" {
-		return "http://" + c.addr(), nil
+		// A listener on every interface (":8080", "0.0.0.0:8080") is
+		// reached on loopback from here.
+		host, port, err := net.SplitHostPort(c.addr())
+		if err != nil {
+			return "", fmt.Errorf("WEBHOOKS_ADDR=%q is not host:port", c.addr())
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		return "http://" + net.JoinHostPort(host, port), nil
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {

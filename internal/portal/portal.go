@@ -64,7 +64,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache") // revalidated: a new build's script is used at once
 		files.ServeHTTP(w, r)
 	})))
-	mux.Handle("GET "+api.PortalStartPath, secure(http.HandlerFunc(h.start)))
+	mux.Handle("GET "+api.PortalStartPath, secure(http.HandlerFunc(h.ask)))
+	mux.Handle("POST "+api.PortalStartPath, secure(http.HandlerFunc(h.start)))
 	mux.Handle("GET /portal/{$}", secure(http.HandlerFunc(h.page)))
 	mux.Handle("POST /portal/logout", secure(http.HandlerFunc(h.logout)))
 	mux.Handle("/portal/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,13 +85,39 @@ func secure(next http.Handler) http.Handler {
 	})
 }
 
-// start redeems a one-time link: it sets the session cookie and moves on
-// to the page. It moves on by a page of its own rather than a redirect:
-// a SameSite=Strict cookie is not sent on a redirect that a link from the
-// host app's site started, and would be on a navigation from this page.
-func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
+// ask shows whom a one-time link signs in, with a button that uses it.
+// Opening a link only asks: a GET that signed in would let any site sign a
+// visitor into someone else's session (login CSRF), and link scanners and
+// previews, which fetch links, would use them up.
+func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	token := r.URL.Query().Get("token")
+	if token == "" {
+		h.message(w, http.StatusBadRequest, "Link incomplete", "This link to the Webhooks page has no token. Open the page again from the app.")
+		return
+	}
+	viewer, err := api.PeekPortalLink(r.Context(), h.config.Pool, token)
+	if errors.Is(err, api.ErrPortalLinkInvalid) {
+		h.message(w, http.StatusGone, "Link expired", "This link to the Webhooks page has expired or was already used. Open the page again from the app.")
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, http.StatusOK, "start.html", struct {
+		Viewer api.Viewer
+		Token  string
+	}{viewer, token})
+}
+
+// start uses a one-time link, posted from ask's page (cross-origin
+// protection refuses it from anywhere else): it sets the session cookie and
+// moves on to the page.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
 	if token == "" {
 		h.message(w, http.StatusBadRequest, "Link incomplete", "This link to the Webhooks page has no token. Open the page again from the app.")
 		return
@@ -108,7 +135,9 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		Name: api.SessionCookie, Value: session, Path: "/", Expires: expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
 	})
-	h.render(w, http.StatusOK, "start.html", nil)
+	// The redirect follows a navigation of this origin's page, so the
+	// SameSite=Strict cookie goes along.
+	http.Redirect(w, r, "/portal/", http.StatusSeeOther)
 }
 
 // page is the Webhooks page of the session's user.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,19 +209,32 @@ func browser(t *testing.T, width int) context.Context {
 }
 
 // open follows a portal link and waits for the page to have loaded its data.
+// A link first asks whom it signs in; open says yes.
 func open(t *testing.T, ctx context.Context, link string) {
 	t.Helper()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS("h1")),
 	))
+	if strings.Contains(link, "/portal/start") {
+		step(t, ctx, chromedp.Click(chromedp.CSS("#continue")))
+	}
 	waitJS(t, ctx, `document.location.pathname === "/portal/" && (document.body.dataset.ready === "true" || !!document.querySelector("#guest"))`)
 }
 
 // waitJS waits until a JavaScript expression is true in the page.
 func waitJS(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second)))
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		// A poll begun before a navigation ends with its page: poll the next.
+		if err == nil || !strings.Contains(err.Error(), "navigated or closed") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		// What the page showed, for the failure's message.
 		shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText + "\n[dialog open=" + document.querySelector("#confirm").open + " returnValue=" + document.querySelector("#confirm").returnValue + "]"`))
@@ -468,6 +482,32 @@ func TestPortalKeyboard(t *testing.T) {
 	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.webhooks WHERE workspace_id = $1`, s.ws))
 }
 
+// TestPortalLogPaging: a page of older deliveries stays while the log
+// follows new ones.
+func TestPortalLogPaging(t *testing.T) {
+	s := startSite(t)
+	status, _ := s.call(t, s.keys["owner"], "POST", "/v1/webhooks", map[string]any{"name": "Busy", "url": s.receiver.url, "events": []string{"investment.created"}})
+	require.Equal(t, http.StatusCreated, status)
+	_, err := s.pool.Exec(context.Background(), `INSERT INTO investments (workspace_id, created_by, name) SELECT $1, $2, 'Co ' || i FROM generate_series(1, 55) i`, s.ws, s.users["owner"])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'succeeded'`) == "55"
+	}, time.Minute, 50*time.Millisecond)
+
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(2)`)))
+	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 50 && !document.querySelector("#older").hidden`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#older")))
+	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 55 && document.querySelector("#older").hidden`)
+	// Two polls later the older page is still there.
+	time.Sleep(4500 * time.Millisecond)
+	require.Equal(t, 55, eval[int](t, ctx, `document.querySelectorAll("#messages tr.message").length`))
+	// A filter starts over from the newest.
+	change(t, ctx, "#filter-state", "succeeded")
+	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 50 && !document.querySelector("#older").hidden`)
+}
+
 func insertInvestment(t *testing.T, s *site) {
 	t.Helper()
 	_, err := s.pool.Exec(context.Background(), `INSERT INTO investments (workspace_id, created_by, ticker_symbol, name, visibility) VALUES ($1, $2, 'KO', 'Coca-Cola Co', 'Workspace')`, s.ws, s.users["owner"])
@@ -512,7 +552,15 @@ func TestPortalLinks(t *testing.T) {
 	ctx := browser(t, 1280)
 
 	link := s.link(t, "owner")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#continue"))))
+	require.Equal(t, "as owner@acme.example in Acme <Capital>.", text(t, ctx, "#whom"), "it says whom it signs in, before it does")
+	// Two tabs of one link: the first use wins, the second is refused.
+	second := browser(t, 1280)
+	require.NoError(t, chromedp.Do(second, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#continue"))))
 	open(t, ctx, link)
+	step(t, second, chromedp.Click(chromedp.CSS("#continue")))
+	step(t, second, chromedp.WaitVisible(chromedp.CSS("#message")))
+	require.Contains(t, text(t, second, "#message"), "expired or was already used")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#message"))))
 	require.Contains(t, text(t, ctx, "#message"), "expired or was already used")
 
@@ -566,6 +614,21 @@ func TestPortalRefusesCrossSiteRequests(t *testing.T) {
 	require.Contains(t, eval[string](t, ctx, `document.body.textContent`), "cross-origin request detected")
 	require.Equal(t, "true", s.scalar(t, `SELECT enabled::text FROM webhooks.webhooks WHERE id = $1`, id))
 
+	// Nor can it sign the browser into someone else's session (login
+	// CSRF): a link is used only by a POST from the page that shows it.
+	guestLink := s.link(t, "guest")
+	token := strings.TrimPrefix(guestLink, s.url+"/portal/start?token=")
+	signIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<form id="f" method="post" action="%s/portal/start"><input name="token" value="%s"></form>
+<script>document.getElementById("f").submit()</script>`, s.url, token)
+	}))
+	t.Cleanup(signIn.Close)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(signIn.URL)))
+	waitJS(t, ctx, `document.location.href.startsWith("`+s.url+`")`)
+	require.Contains(t, eval[string](t, ctx, `document.body.textContent`), "cross-origin request detected")
+	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.portal_sessions WHERE user_id = $1 AND redeemed_at IS NOT NULL`, s.users["guest"]))
+
 	// The same request from the page itself goes through.
 	open(t, ctx, s.url+"/portal/")
 	status = eval[int](t, ctx, `fetch("/v1/webhooks/`+id+`/disable", {method: "POST"}).then(r => r.status)`)
@@ -597,12 +660,26 @@ func TestPortalHeaders(t *testing.T) {
 		require.Equal(t, want, res.StatusCode, path)
 	}
 
-	// The cookie a link sets.
+	// Fetching a link, as scanners and previews do, neither signs in nor
+	// uses it up.
+	link := s.link(t, "owner")
+	for _, method := range []string{"HEAD", "GET", "GET"} {
+		req, err := http.NewRequest(method, link, nil)
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode, method)
+		require.Empty(t, res.Header.Get("Set-Cookie"), method)
+	}
+
+	// The cookie a link sets when used.
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Get(s.link(t, "owner"))
+	res, err := client.PostForm(s.url+"/portal/start", url.Values{"token": {strings.TrimPrefix(link, s.url+"/portal/start?token=")}})
 	require.NoError(t, err)
 	res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, "/portal/", res.Header.Get("Location"))
 	setCookie := res.Header.Get("Set-Cookie")
 	require.Contains(t, setCookie, api.SessionCookie+"=")
 	require.Contains(t, setCookie, "HttpOnly")

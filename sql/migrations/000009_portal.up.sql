@@ -20,3 +20,10 @@ CREATE TABLE webhooks.portal_sessions (
     CONSTRAINT portal_sessions_redeemed CHECK ((redeemed_at IS NULL) = (session_hash IS NULL) AND (redeemed_at IS NULL) = (expires_at IS NULL))
 );
 CREATE INDEX portal_sessions_expiry_idx ON webhooks.portal_sessions (coalesce(expires_at, link_expires_at));
+CREATE INDEX portal_sessions_user_id_idx ON webhooks.portal_sessions (user_id);
+CREATE INDEX portal_sessions_api_key_id_idx ON webhooks.portal_sessions (api_key_id);
+
+-- Lists of webhooks sum up their last day of attempts: with succeeded in the
+-- index that is an index-only scan, not a heap read per attempt.
+CREATE INDEX delivery_attempts_webhook_health_idx ON webhooks.delivery_attempts (webhook_id, started_at) INCLUDE (succeeded);
+DROP INDEX webhooks.delivery_attempts_webhook_id_idx;

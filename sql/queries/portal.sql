@@ -29,3 +29,12 @@ DELETE FROM webhooks.portal_sessions WHERE session_hash = @session_hash;
 
 -- name: PortalSessionDeleteExpired :execrows
 DELETE FROM webhooks.portal_sessions WHERE coalesce(expires_at, link_expires_at) < now() - interval '1 day';
+
+-- name: PortalLinkPeek :one
+-- PortalLinkPeek says whom an unexpired, unused link is for, without
+-- using it: the page asks before it signs anyone in.
+SELECT u.email, w.name AS workspace_name
+FROM webhooks.portal_sessions s
+JOIN public.users u ON u.id = s.user_id
+JOIN public.workspaces w ON w.id = s.workspace_id
+WHERE s.link_hash = @link_hash AND s.redeemed_at IS NULL AND s.link_expires_at > now();

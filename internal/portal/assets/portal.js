@@ -40,8 +40,10 @@ async function call(method, path, body) {
     }
   }
   if (res.status === 401) {
+    stopPolling();
     notice("Your session has ended. Open the Webhooks page again from the app.", true);
   }
+  if (res.status === 403) stopPolling();
   return { ok: res.ok, status: res.status, data };
 }
 
@@ -259,6 +261,17 @@ async function save(ev) {
     description: $("#f-description").value,
     events: chosenEvents(),
   };
+  if (editing) {
+    // A change sends only what changed: a rename is not refused for a URL
+    // that an older policy allowed.
+    for (const k of ["name", "url", "description"]) if (body[k] === editing[k]) delete body[k];
+    if (body.events.join() === editing.events.join()) delete body.events;
+    if (Object.keys(body).length === 0) {
+      show("#list-view");
+      notice("Nothing changed.");
+      return;
+    }
+  }
   const res = editing
     ? await call("PATCH", "/v1/webhooks/" + encodeURIComponent(editing.id), body)
     : await call("POST", "/v1/webhooks", body);
@@ -313,28 +326,45 @@ async function copySecret() {
 
 let logsOf = null;
 let openMessage = null;
-let poller = null;
+let olderCursor = null;
+let olderLoaded = false; // the user paged back: polling leaves the list alone
+let polling = 0; // the generation of the poller; a new one retires the old
+let listSeq = 0; // only the latest request for the list may fill it
+let detailSeq = 0; // likewise for the message opened
 
 function openLogs(w, test) {
   logsOf = w;
   openMessage = null;
+  olderCursor = null;
+  olderLoaded = false;
   $("#logs-name").textContent = w.name;
   $("#message-detail").hidden = true;
+  $("#messages tbody").replaceChildren();
+  $("#older").hidden = true;
+  $("#no-messages").hidden = true;
   $("#filters").reset();
+  $("#recover-since").value = "";
   show("#logs-view");
   loadMessages();
-  stopPolling();
-  // While the log is open it follows deliveries as they arrive.
-  poller = setInterval(() => {
-    loadMessages();
-    if (openMessage) loadMessage(openMessage);
-  }, 2000);
+  startPolling();
   (test ? $("#test-type") : $("#back")).focus();
 }
 
+// startPolling follows deliveries as they arrive while the log is open: the
+// next poll is asked for only once the last one has answered.
+function startPolling() {
+  const generation = ++polling;
+  const tick = async () => {
+    if (generation !== polling) return;
+    if (!olderLoaded) await loadMessages();
+    if (openMessage && generation === polling) await loadMessage(openMessage);
+    if (generation === polling) setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
+}
+
 function stopPolling() {
-  if (poller) clearInterval(poller);
-  poller = null;
+  polling++;
 }
 
 function filterQuery(cursor) {
@@ -346,17 +376,18 @@ function filterQuery(cursor) {
   return q.toString();
 }
 
-let olderCursor = null;
-
+// loadMessages fills the list: the first page, or the page after cursor.
 async function loadMessages(cursor) {
   const w = logsOf;
+  const seq = ++listSeq;
   const res = await call("GET", "/v1/webhooks/" + encodeURIComponent(w.id) + "/deliveries?" + filterQuery(cursor));
-  if (w !== logsOf) return;
+  if (seq !== listSeq || w !== logsOf) return; // a newer request, or another webhook, took over
   if (!res.ok) return notice(res.data.detail, true);
   const body = $("#messages tbody");
   if (!cursor) body.replaceChildren();
   for (const m of res.data.data) body.append(messageRow(m));
   olderCursor = res.data.nextCursor;
+  olderLoaded = !!cursor;
   $("#older").hidden = !olderCursor;
   $("#no-messages").hidden = body.children.length > 0;
 }
@@ -375,7 +406,10 @@ function messageRow(m) {
 }
 
 async function loadMessage(id) {
+  const w = logsOf;
+  const seq = ++detailSeq;
   const res = await call("GET", "/v1/messages/" + encodeURIComponent(id));
+  if (seq !== detailSeq || w !== logsOf) return;
   if (!res.ok) return notice(res.data.detail, true);
   const m = res.data;
   const first = openMessage !== id;
@@ -444,8 +478,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     loadList();
   });
   $("#filters").addEventListener("change", () => loadMessages());
-  $("#filters").addEventListener("submit", (e) => e.preventDefault());
   $("#older").addEventListener("click", () => loadMessages(olderCursor));
+  $("#filters").addEventListener("submit", (e) => e.preventDefault());
   $("#retry").addEventListener("click", retry);
   $("#recover").addEventListener("click", recover);
   $("#send-test").addEventListener("click", sendTest);
