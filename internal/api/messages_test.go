@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/api"
@@ -21,37 +23,46 @@ import (
 	"github.com/countercyclical/webhooks/webhook"
 )
 
+// workingBundle is a server with working delivery (retries after the waits
+// of schedule), and an owner's webhook of pipeline events pointed at a
+// receiver that answers failStatus until ok is set.
+func workingBundle(t *testing.T, schedule []time.Duration, failStatus int) (b *testBundle, hook string, ok *atomic.Bool, client *river.Client[pgx.Tx]) {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
+	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
+	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule}
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: delivery.MaxAttempts()}}))
+	t.Cleanup(srv.Close)
+	b = &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
+	b.ws = newWorkspace(t, pool, "Acme")
+
+	ok = &atomic.Bool{}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ok.Load() {
+			http.Error(w, "down for maintenance", failStatus)
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	body := validWebhook()
+	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
+	res := b.do(t, b.ws.keys["owner"], "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	return b, res.json(t)["id"].(string), ok, client
+}
+
 // TestDeliveriesRetryRecover: a delivery fails for good, shows in the
 // webhook's deliveries and its message, then succeeds by retry and by recover.
 func TestDeliveriesRetryRecover(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := dbtest.NewPool(t)
-	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
-	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond,
-		Delivery: jobs.DeliveryConfig{Policy: policy, Schedule: []time.Duration{}}})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: 1}}))
-	t.Cleanup(srv.Close)
-	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
-	b.ws = newWorkspace(t, pool, "Acme")
-	key := b.ws.keys["owner"]
-
-	var ok atomic.Bool
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ok.Load() {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-		}
-	}))
-	defer receiver.Close()
-	body := validWebhook()
-	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
-	res := b.do(t, key, "POST", "/v1/webhooks", body)
-	require.Equal(t, http.StatusCreated, res.status, string(res.body))
-	hook := res.json(t)["id"].(string)
+	b, hook, ok, _ := workingBundle(t, []time.Duration{}, http.StatusServiceUnavailable) // no retries
+	pool, key := b.pool, b.ws.keys["owner"]
 
 	insert := func() {
 		_, err := pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
@@ -73,7 +84,7 @@ func TestDeliveriesRetryRecover(t *testing.T) {
 	require.Equal(t, "pipeline.created", msg["eventType"])
 	require.EqualValues(t, 503, msg["lastStatusCode"])
 
-	res = b.do(t, key, "GET", "/v1/messages/"+msg["id"].(string), nil)
+	res := b.do(t, key, "GET", "/v1/messages/"+msg["id"].(string), nil)
 	require.Equal(t, http.StatusOK, res.status)
 	attempts := res.json(t)["attempts"].([]any)
 	require.Len(t, attempts, 1)

@@ -4,18 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/countercyclical/webhooks/internal/api"
-	"github.com/countercyclical/webhooks/internal/dbtest"
-	"github.com/countercyclical/webhooks/internal/netguard"
-	"github.com/countercyclical/webhooks/internal/server"
-	"github.com/countercyclical/webhooks/jobs"
 )
 
 // TestAttemptsSayWhatMadeThem: an attempt is the schedule's (a delivery and
@@ -25,33 +17,9 @@ import (
 func TestAttemptsSayWhatMadeThem(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := dbtest.NewPool(t)
-	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
-	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
 	// One retry: each job makes two attempts at most.
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond,
-		Delivery: jobs.DeliveryConfig{Policy: policy, Schedule: []time.Duration{10 * time.Millisecond}}})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: 2}}))
-	t.Cleanup(srv.Close)
-	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
-	b.ws = newWorkspace(t, pool, "Acme")
-	key := b.ws.keys["owner"]
-
-	var ok atomic.Bool
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ok.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	}))
-	defer receiver.Close()
-	body := validWebhook()
-	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
-	res := b.do(t, key, "POST", "/v1/webhooks", body)
-	require.Equal(t, http.StatusCreated, res.status, string(res.body))
-	hook := res.json(t)["id"].(string)
+	b, hook, ok, client := workingBundle(t, []time.Duration{10 * time.Millisecond}, http.StatusServiceUnavailable)
+	pool, key := b.pool, b.ws.keys["owner"]
 
 	// triggers waits until a message has n attempts and the last is in
 	// state, and returns what made each.
@@ -73,7 +41,7 @@ func TestAttemptsSayWhatMadeThem(t *testing.T) {
 		return out
 	}
 
-	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
+	_, err := pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
 	require.NoError(t, err)
 	var msgID string
 	require.Eventually(t, func() bool {
@@ -90,7 +58,7 @@ func TestAttemptsSayWhatMadeThem(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"schedule", "schedule", "manual_retry"}, triggers(msgID, "failed", 3))
 
-	res = b.do(t, key, "POST", "/v1/messages/"+msgID+"/retry", nil)
+	res := b.do(t, key, "POST", "/v1/messages/"+msgID+"/retry", nil)
 	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
 	require.Equal(t, []string{"schedule", "schedule", "manual_retry", "manual_retry", "schedule"}, triggers(msgID, "failed", 5),
 		"the retry's job made its first attempt; its retry is the schedule's")
@@ -120,11 +88,12 @@ func TestAttemptsSayWhatMadeThem(t *testing.T) {
 
 	// A worker of an earlier release records attempts without the field:
 	// they are the schedule's.
-	var eventID string
+	var eventID, webhookURL string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT event_id FROM webhooks.delivery_attempts WHERE message_id = $1 LIMIT 1`, msgID).Scan(&eventID))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT url FROM webhooks.webhooks WHERE id = $1`, hook).Scan(&webhookURL))
 	old, err := json.Marshal([]map[string]any{{
 		"n": 0, "message_id": msgID, "event_id": eventID, "webhook_id": hook, "workspace_id": b.ws.id, "event_type": "pipeline.created",
-		"url": receiver.URL + "/hooks", "started_at": time.Now(), "duration_ms": 1.0, "succeeded": true, "status_code": 200,
+		"url": webhookURL, "started_at": time.Now(), "duration_ms": 1.0, "succeeded": true, "status_code": 200,
 		"river_job_id": 0, "state": "succeeded",
 	}})
 	require.NoError(t, err)

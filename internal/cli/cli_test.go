@@ -246,20 +246,27 @@ func TestPlayServes(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
-func TestAPIKeyCommands(t *testing.T) {
-	t.Parallel()
+// memberAndOutsider makes a workspace with a member, and a user outside it.
+func memberAndOutsider(t *testing.T, url string) (conn *pgx.Conn, workspaceID, userID, outsiderID string) {
+	t.Helper()
 	ctx := context.Background()
-	url := dbtest.NewDB(t)
-	env := map[string]string{"DATABASE_URL": url}
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var workspaceID, userID, outsiderID string
+	t.Cleanup(func() { conn.Close(ctx) })
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('m@example.com') RETURNING id`).Scan(&userID))
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&outsiderID))
 	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, workspaceID, userID)
 	require.NoError(t, err)
+	return conn, workspaceID, userID, outsiderID
+}
+
+func TestAPIKeyCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	env := map[string]string{"DATABASE_URL": url}
+	conn, workspaceID, userID, outsiderID := memberAndOutsider(t, url)
 
 	res := run(t, env, "apikey", "create", "--workspace", workspaceID, "--user", userID, "--name", "ci")
 	require.Equal(t, 0, res.code, res.stderr)
@@ -291,17 +298,8 @@ func TestAPIKeyCommands(t *testing.T) {
 // under WEBHOOKS_PUBLIC_URL, and refuses anyone else.
 func TestPortalCommand(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	url := dbtest.NewDB(t)
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var workspaceID, userID, outsiderID string
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('m@example.com') RETURNING id`).Scan(&userID))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&outsiderID))
-	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, workspaceID, userID)
-	require.NoError(t, err)
+	_, workspaceID, userID, outsiderID := memberAndOutsider(t, url)
 
 	res := run(t, map[string]string{"DATABASE_URL": url}, "portal", "--workspace", workspaceID, "--user", userID)
 	require.Equal(t, 0, res.code, res.stderr)
