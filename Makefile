@@ -6,7 +6,7 @@ GO ?= go
 BIN := bin/webhooks
 DB := DATABASE_URL=$$(scripts/db.sh) && export DATABASE_URL
 
-.PHONY: help run test chaos generate verify db migrate build tools bench
+.PHONY: help run test chaos generate verify db migrate build tools bench screenshots
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,10 @@ bench: $(BIN) ## webhooks bench (the pipeline against River's own rate), then th
 
 tools: ## make sure a C compiler is there for sqlc (it builds libpg_query)
 	@scripts/tools.sh
+
+screenshots: $(BIN) ## retake docs/*.png, the Webhooks page as the browser tests see it
+	@scripts/tools.sh chromium
+	@$(DB) && WEBHOOKS_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestPortal' ./internal/portal/
 
 generate: tools ## regenerate db/ from sql/ with sqlc
 	$(GO) tool sqlc generate

@@ -199,7 +199,7 @@ func (q *Queries) RateWindowTake(ctx context.Context, db DBTX, webhookID string)
 	return i, err
 }
 
-const webhookDisable = `-- name: WebhookDisable :exec
+const webhookDisable = `-- name: WebhookDisable :execrows
 UPDATE webhooks.webhooks
 SET enabled = false, disabled_reason = $1, disabled_at = now(), updated_at = now()
 WHERE id = $2 AND enabled
@@ -210,8 +210,12 @@ type WebhookDisableParams struct {
 	ID     string  `json:"id"`
 }
 
-// WebhookDisable disables a webhook that is enabled, with the reason.
-func (q *Queries) WebhookDisable(ctx context.Context, db DBTX, arg WebhookDisableParams) error {
-	_, err := db.Exec(ctx, webhookDisable, arg.Reason, arg.ID)
-	return err
+// WebhookDisable disables a webhook that is enabled, with the reason; it
+// returns 1 when it did, 0 when the webhook was disabled already.
+func (q *Queries) WebhookDisable(ctx context.Context, db DBTX, arg WebhookDisableParams) (int64, error) {
+	result, err := db.Exec(ctx, webhookDisable, arg.Reason, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

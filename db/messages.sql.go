@@ -12,7 +12,7 @@ import (
 )
 
 const deliveryAttemptList = `-- name: DeliveryAttemptList :many
-SELECT id, message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id FROM webhooks.delivery_attempts WHERE message_id = $1 ORDER BY attempt, id
+SELECT id, message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id, triggered_by FROM webhooks.delivery_attempts WHERE message_id = $1 ORDER BY attempt, id
 `
 
 func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, messageID string) ([]WebhooksDeliveryAttempt, error) {
@@ -41,6 +41,7 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, messageID st
 			&i.ErrorMessage,
 			&i.ResponseExcerpt,
 			&i.RiverJobID,
+			&i.TriggeredBy,
 		); err != nil {
 			return nil, err
 		}

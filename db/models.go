@@ -174,6 +174,7 @@ type WebhooksDeliveryAttempt struct {
 	ErrorMessage    *string   `json:"errorMessage"`
 	ResponseExcerpt *string   `json:"responseExcerpt"`
 	RiverJobID      *int64    `json:"riverJobId"`
+	TriggeredBy     string    `json:"triggeredBy"`
 }
 
 type WebhooksDeliveryLog struct {
@@ -194,6 +195,7 @@ type WebhooksDeliveryLog struct {
 	ErrorMessage    *string        `json:"errorMessage"`
 	ResponseExcerpt *string        `json:"responseExcerpt"`
 	RiverJobID      *int64         `json:"riverJobId"`
+	TriggeredBy     string         `json:"triggeredBy"`
 }
 
 type WebhooksEndpointHealth struct {
@@ -264,6 +266,19 @@ type WebhooksOutboxBacklog struct {
 	Unexpanded       int64       `json:"unexpanded"`
 	OldestCapturedAt interface{} `json:"oldestCapturedAt"`
 	OldestAge        int32       `json:"oldestAge"`
+}
+
+type WebhooksPortalSession struct {
+	ID            string     `json:"id"`
+	WorkspaceID   string     `json:"workspaceId"`
+	UserID        string     `json:"userId"`
+	ApiKeyID      *string    `json:"apiKeyId"`
+	LinkHash      []byte     `json:"linkHash"`
+	LinkExpiresAt time.Time  `json:"linkExpiresAt"`
+	SessionHash   []byte     `json:"sessionHash"`
+	RedeemedAt    *time.Time `json:"redeemedAt"`
+	ExpiresAt     *time.Time `json:"expiresAt"`
+	CreatedAt     time.Time  `json:"createdAt"`
 }
 
 type WebhooksRateWindow struct {

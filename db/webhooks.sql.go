@@ -61,6 +61,52 @@ func (q *Queries) WebhookGetByID(ctx context.Context, db DBTX, arg WebhookGetByI
 	return i, err
 }
 
+const webhookHealthList = `-- name: WebhookHealthList :many
+SELECT w.id::text AS webhook_id, d.attempts_24h, d.succeeded_24h, l.last_attempt_at
+FROM unnest($1::text[]) AS w (id)
+CROSS JOIN LATERAL (
+    SELECT max(a.started_at) AS last_attempt_at FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id
+) l
+CROSS JOIN LATERAL (
+    SELECT count(*) AS attempts_24h, count(*) FILTER (WHERE a.succeeded) AS succeeded_24h
+    FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND a.started_at > now() - interval '1 day'
+) d
+`
+
+type WebhookHealthListRow struct {
+	WebhookID     string      `json:"webhookId"`
+	Attempts24h   int64       `json:"attempts24h"`
+	Succeeded24h  int64       `json:"succeeded24h"`
+	LastAttemptAt interface{} `json:"lastAttemptAt"`
+}
+
+// WebhookHealthList sums up the last day of attempts of some webhooks, and
+// their last attempt, for lists: both walk the (webhook_id, started_at) index.
+func (q *Queries) WebhookHealthList(ctx context.Context, db DBTX, webhookIds []string) ([]WebhookHealthListRow, error) {
+	rows, err := db.Query(ctx, webhookHealthList, webhookIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WebhookHealthListRow
+	for rows.Next() {
+		var i WebhookHealthListRow
+		if err := rows.Scan(
+			&i.WebhookID,
+			&i.Attempts24h,
+			&i.Succeeded24h,
+			&i.LastAttemptAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const webhookInsert = `-- name: WebhookInsert :one
 INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second)
 VALUES ($1, $2, $3, $4, $5, $6, $7)

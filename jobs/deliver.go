@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/metrics"
@@ -44,10 +45,42 @@ type DeliverArgs struct {
 	MessageID string `json:"messageId"`
 	WebhookID string `json:"webhookId"`
 	EventType string `json:"eventType"`
+	// Trigger is what made the job: TriggerManualRetry, TriggerRecover or
+	// TriggerTest; empty for expansion's (and an earlier release's) jobs,
+	// which are the schedule's.
+	Trigger string `json:"trigger,omitempty"`
 
 	// retryAfter carries an endpoint's Retry-After from Work to NextRetry,
 	// which River calls with the same job.
 	retryAfter time.Duration
+	// failure is the attempt's failure, for the log line of a discard.
+	failure *result
+}
+
+// What made an attempt (delivery_attempts.triggered_by, triggeredBy in the
+// API).
+const (
+	TriggerSchedule    = "schedule"     // a delivery, and every retry on the schedule
+	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry, River UI's Retry
+	TriggerRecover     = "recover"      // POST /v1/webhooks/{id}/recover
+	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
+)
+
+// triggeredBy is what made this attempt of the job: the job's trigger made
+// its first, the schedule the retries after it. An attempt past the
+// schedule's last is a retry someone asked for after the job was discarded
+// (River UI's Retry button, or River's JobRetry), which River grants by
+// raising the job's max_attempts by one: a manual retry too. (Only a schedule
+// shortened while a job was under way could make a normal attempt look so.)
+func (w *DeliverWorker) triggeredBy(job *river.Job[DeliverArgs]) string {
+	switch {
+	case job.Attempt > w.config.MaxAttempts():
+		return TriggerManualRetry
+	case job.Attempt == 1 && job.Args.Trigger != "":
+		return job.Args.Trigger
+	default:
+		return TriggerSchedule
+	}
 }
 
 // Kind is the job's kind.
@@ -173,8 +206,27 @@ func RetryDelay(schedule []time.Duration, attempt int) time.Duration {
 	return d + time.Duration(jitter)
 }
 
-// Work makes one attempt.
+// Work makes one attempt, and logs the job's discard when this was its last
+// attempt, whatever ended it.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	err := w.work(ctx, job)
+	var cancelled *rivertype.JobCancelError
+	var snoozed *rivertype.JobSnoozeError
+	if err == nil || errors.As(err, &cancelled) || errors.As(err, &snoozed) || job.Attempt < job.MaxAttempts {
+		return err
+	}
+	// River discards the job: no attempt is left.
+	attrs := []any{"message_id", job.Args.MessageID, "webhook_id", job.Args.WebhookID, "attempts", job.Attempt}
+	if f := job.Args.failure; f != nil {
+		attrs = append(attrs, f.logAttrs()...)
+	} else {
+		attrs = append(attrs, "error", err.Error()) // not an attempt's: no URL in it
+	}
+	w.logger.ErrorContext(ctx, "delivery failed for good; job discarded (retry it from River UI or the API)", attrs...)
+	return err
+}
+
+func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	queries := db.New()
 	m, err := w.loader.do(ctx, job.Args.MessageID)
 	if err != nil {
@@ -224,16 +276,9 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if m.EventID != nil {
 		eventID = *m.EventID
 	}
-	envelope := webhook.Envelope{
-		ID: m.ID, EventID: eventID, EventType: m.EventType, Timestamp: m.CapturedAt.UTC().Format(webhook.TimestampFormat),
-		WorkspaceID: m.WorkspaceID, ApplicationID: m.WebhookID, Payload: m.Payload,
-	}
-	if strings.HasSuffix(m.EventType, ".updated") {
-		envelope.PreviousAttributes = m.PreviousAttributes
-	}
-	body, err := json.Marshal(envelope)
+	body, err := EnvelopeBody(m)
 	if err != nil {
-		return fmt.Errorf("error encoding envelope: %w", err)
+		return err
 	}
 
 	secrets := []string{m.Secret}
@@ -255,6 +300,10 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	} else {
 		metrics.Deliveries.WithLabelValues(*result.errorClass).Inc()
 		failure = fmt.Errorf("attempt %d: %s", job.Attempt, *result.errorMessage) // River's count, as River UI shows it
+		result.endpoint = endpoint(m.URL)
+		job.Args.failure = &result
+		w.logger.WarnContext(ctx, "delivery attempt failed", append([]any{"message_id", m.ID, "webhook_id", m.WebhookID,
+			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "triggered_by", w.triggeredBy(job)}, result.logAttrs()...)...)
 		gone := result.statusCode != nil && *result.statusCode == http.StatusGone
 		switch {
 		case gone:
@@ -270,7 +319,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
 		URL: m.URL, StartedAt: result.started.Truncate(time.Microsecond), DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
-		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state,
+		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: w.triggeredBy(job),
 	}
 	if failure != nil {
 		msg := failure.Error()
@@ -291,20 +340,43 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	case failure == nil:
 		return nil
 	case state == "cancelled":
-		reason := "the endpoint answered 410 Gone"
-		if err := queries.WebhookDisable(context.WithoutCancel(ctx), w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
-			return fmt.Errorf("error disabling webhook: %w", err)
+		if err := w.disable(context.WithoutCancel(ctx), m.WebhookID, m.URL, "the endpoint answered 410 Gone"); err != nil {
+			return err
 		}
 		return river.JobCancel(failure)
 	case outcome.pastDisableAfter:
 		reason := fmt.Sprintf("failing without a success since %s (longer than %s)", outcome.failingSince.UTC().Format(time.RFC3339), w.config.DisableAfter)
-		if err := queries.WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: m.WebhookID, Reason: &reason}); err != nil {
-			return fmt.Errorf("error disabling webhook: %w", err)
+		if err := w.disable(ctx, m.WebhookID, m.URL, reason); err != nil {
+			return err
 		}
 		return w.cancel(ctx, job, result.statusCode, fmt.Errorf("%w; webhook disabled: %s", failure, reason))
 	}
 	job.Args.retryAfter = result.retryAfter
 	return failure
+}
+
+// disable disables a webhook for the pipeline, and logs it when this call
+// did (concurrent deliveries may find the same reason at once).
+func (w *DeliverWorker) disable(ctx context.Context, webhookID, rawURL, reason string) error {
+	n, err := db.New().WebhookDisable(ctx, w.pool, db.WebhookDisableParams{ID: webhookID, Reason: &reason})
+	if err != nil {
+		return fmt.Errorf("error disabling webhook: %w", err)
+	}
+	if n > 0 {
+		w.logger.ErrorContext(ctx, "webhook disabled; it gets no deliveries until it is enabled again",
+			"webhook_id", webhookID, "endpoint", endpoint(rawURL), "reason", reason)
+	}
+	return nil
+}
+
+// endpoint is where a URL leads, scheme and host (as webhooks.endpoint in
+// SQL): never its path or query, where receivers often keep a token.
+func endpoint(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "(unparsable URL)"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // park puts aside the backlog of a webhook found at its cap, when this
@@ -358,6 +430,7 @@ func (w *DeliverWorker) cancel(ctx context.Context, job *river.Job[DeliverArgs],
 
 // result is what one attempt came to.
 type result struct {
+	endpoint     string // scheme and host, for logs
 	started      time.Time
 	duration     time.Duration
 	statusCode   *int32
@@ -368,6 +441,24 @@ type result struct {
 }
 
 func (r result) ok() bool { return r.errorClass == nil }
+
+// logAttrs describe a failed attempt for the log: the endpoint's scheme and
+// host, the error class and status, and the error where it cannot quote a
+// URL (a redirect's names its Location, a bad URL's the URL itself).
+func (r result) logAttrs() []any {
+	attrs := []any{"endpoint", r.endpoint}
+	if r.errorClass != nil {
+		attrs = append(attrs, "error_class", *r.errorClass)
+		switch *r.errorClass {
+		case "connection", "timeout", "blocked", "status":
+			attrs = append(attrs, "error", *r.errorMessage)
+		}
+	}
+	if r.statusCode != nil {
+		attrs = append(attrs, "status_code", *r.statusCode)
+	}
+	return attrs
+}
 
 func (r *result) fail(class, message string) {
 	message = storable(message)

@@ -36,6 +36,8 @@ type attemptRecord struct {
 	// State and LastError are the message's after this attempt.
 	State     string  `json:"state"`
 	LastError *string `json:"last_error"`
+	// TriggeredBy is what made the attempt (TriggerSchedule, …).
+	TriggeredBy string `json:"triggered_by"`
 }
 
 // health is what recording an attempt tells of its webhook: for a webhook

@@ -68,3 +68,35 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 	require.Equal(t, 5*4+5+15, n, "every event checked")
 	require.Contains(t, queryID(t, pool, `SELECT receiver_payload ->> 'createdAt' FROM webhooks.outbox WHERE event_type = 'investment.created' LIMIT 1`), "2024-08-24T15:26:19.628Z")
 }
+
+// JSON has no NaN or infinity: receivers get the strings PostgreSQL's
+// row_to_json writes for them, in number and timestamp fields alike, as the
+// README says (The envelope: numbers and timestamps that JSON cannot hold).
+func TestRenderNonFiniteAsStrings(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(t, pool, ws, "owner")
+	newWebhook(t, pool, ws, owner, "https://example.com/h")
+	exec(t, pool, `CREATE TABLE readings (id text PRIMARY KEY DEFAULT webhooks.gen_id(), workspace_id text NOT NULL,
+		amount numeric, ratio double precision, taken_at timestamptz, due date)`)
+	exec(t, pool, `SELECT webhooks.track('public.readings', 'reading', ignore_columns => '{}')`)
+	exec(t, pool, `INSERT INTO readings (id, workspace_id, amount, ratio, taken_at, due) VALUES
+		('nan', $1, 'NaN', 'NaN', 'infinity', 'infinity'),
+		('inf', $1, 'Infinity', 'Infinity', '-infinity', '-infinity'),
+		('neg', $1, '-Infinity', '-Infinity', NULL, NULL),
+		('fin', $1, 1.50, 0.25, '2024-01-02 03:04:05.678+00', '2024-01-02')`, ws)
+
+	startClient(t, pool, jobs.Config{ExpandOnly: true})
+	waitExpanded(t, pool)
+
+	for id, want := range map[string]string{
+		"nan": `{"id": "nan", "workspaceId": "` + ws + `", "amount": "NaN", "ratio": "NaN", "takenAt": "infinity", "due": "infinity"}`,
+		"inf": `{"id": "inf", "workspaceId": "` + ws + `", "amount": "Infinity", "ratio": "Infinity", "takenAt": "-infinity", "due": "-infinity"}`,
+		"neg": `{"id": "neg", "workspaceId": "` + ws + `", "amount": "-Infinity", "ratio": "-Infinity", "takenAt": null, "due": null}`,
+		"fin": `{"id": "fin", "workspaceId": "` + ws + `", "amount": 1.50, "ratio": 0.25, "takenAt": "2024-01-02T03:04:05.678Z", "due": "2024-01-02"}`,
+	} {
+		got := queryID(t, pool, `SELECT receiver_payload::text FROM webhooks.outbox WHERE resource_id = $1`, id)
+		require.JSONEq(t, want, got, id)
+	}
+}

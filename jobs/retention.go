@@ -51,5 +51,8 @@ func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 	if err := queries.RateWindowDeleteStale(ctx, w.pool); err != nil {
 		return fmt.Errorf("error deleting stale rate windows: %w", err)
 	}
+	if _, err := queries.PortalSessionDeleteExpired(ctx, w.pool); err != nil {
+		return fmt.Errorf("error deleting expired portal sessions: %w", err)
+	}
 	return nil
 }

@@ -6,6 +6,58 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+addr=${WEBHOOKS_ADDR:-127.0.0.1:8080}
+play_addr=${PLAY_ADDR:-127.0.0.1:9000}
+
+# port_pid prints the pid of a process listening on TCP port $1, from ss,
+# lsof or /proc, whichever this machine has (a fresh Debian has /proc;
+# minimal images lack ss and lsof); nothing when it cannot tell.
+port_pid() {
+	local port=$1 pid= hex inode
+	if command -v ss >/dev/null; then
+		pid=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+	fi
+	if [ -z "$pid" ] && command -v lsof >/dev/null; then
+		pid=$(lsof -nP -t -iTCP:"$port" -sTCP:LISTEN 2>/dev/null | head -n 1)
+	fi
+	if [ -z "$pid" ]; then
+		# /proc/net/tcp{,6}: local address (hex port after the colon), state
+		# (0A: listening) and the socket's inode, found among /proc/*/fd.
+		hex=$(printf '%04X' "$port")
+		while read -r _ local _ st _ _ _ _ _ inode _; do
+			if [ "$st" = 0A ] && [ "${local##*:}" = "$hex" ]; then
+				pid=$(find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null | head -n 1 | cut -d/ -f3)
+				[ -n "$pid" ] && break
+			fi
+		done < <(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+	fi
+	echo "$pid"
+}
+
+# need_free fails, saying by what, when something listens on address $2
+# (host:port), which $1 names; it never uses what it finds there.
+need_free() {
+	local name=$1 address=$2 host port pid what
+	host=${address%:*} port=${address##*:}
+	host=${host#[} host=${host%]}
+	case $host in "" | 0.0.0.0 | ::) host=127.0.0.1 ;; esac
+	if ! (: <>"/dev/tcp/$host/$port") 2>/dev/null; then
+		return 0 # nothing answers there
+	fi
+	pid=$(port_pid "$port")
+	if [ -n "$pid" ]; then
+		what="pid $pid: $(tr '\0\n' '  ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+		what=${what% }
+		case $what in *webhooks*serve*) what="$what (another webhooks serve, perhaps an earlier make run)" ;; esac
+	else
+		what="a process this user cannot see (as root: ss -ltnp 'sport = :$port')"
+	fi
+	echo "run: $name $address is taken by $what; stop it, or set $name to a free address" >&2
+	exit 1
+}
+need_free WEBHOOKS_ADDR "$addr"
+need_free PLAY_ADDR "$play_addr"
+
 bin=bin/webhooks
 if ! command -v curl >/dev/null; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -20,8 +72,6 @@ export DATABASE_URL
 DATABASE_URL=$(scripts/db.sh)
 "$bin" migrate up
 
-addr=${WEBHOOKS_ADDR:-127.0.0.1:8080}
-play_addr=${PLAY_ADDR:-127.0.0.1:9000}
 export WEBHOOKS_ADDR=$addr
 # Development: let webhooks reach the local receiver.
 export WEBHOOKS_ALLOW_HTTP=${WEBHOOKS_ALLOW_HTTP:-true}
@@ -38,28 +88,57 @@ workspace=$(echo "$demo" | sed -n 's/.*(\(.*\)): a team.*/\1/p')
 owner=$(echo "$demo" | awk '$1 == "owner" {print $5}')
 
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+logs=$(mktemp -d)
+cleanup() {
+	kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM # through cleanup
 
-"$bin" serve 2>&1 | sed -u 's/^/serve | /' &
+# started waits for the line with which process $1 says it listens (in
+# file $2), or fails when the process ends first: the port checked free above
+# is then this process's, never another's that took it meanwhile.
+started() {
+	local pid=$1 log=$2 pattern=$3 name=$4
+	for _ in $(seq 1 600); do
+		grep -Eq "$pattern" "$log" && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "run: $name exited before it listened (its lines above say why)" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "run: $name did not listen within a minute" >&2
+	exit 1
+}
+
+"$bin" serve > >(tee "$logs/serve" | sed -u 's/^/serve | /') 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-	curl -fsS "http://$addr/readyz" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+started $! "$logs/serve" 'msg=serving|"msg":"serving"' "webhooks serve"
+curl -fsS "http://$addr/readyz" >/dev/null
 
 created=$(curl -fsS -H "Authorization: Bearer $owner_key" -H 'Content-Type: application/json' \
 	"http://$addr/v1/webhooks" -d "{\"name\": \"play\", \"url\": \"http://$play_addr/hooks\", \"events\": [\"*\"]}")
 secret=$(echo "$created" | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
 hook=$(echo "$created" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 
-"$bin" play --addr "$play_addr" --secret "$secret" 2>&1 | sed -u 's/^/play  | /' &
+"$bin" play --addr "$play_addr" --secret "$secret" > >(tee "$logs/play" | sed -u 's/^/play  | /') 2>&1 &
 pids+=($!)
-sleep 0.5
+started $! "$logs/play" 'receiving on' "webhooks play"
+
+# A one-time link to the Webhooks page for the demo owner, as the host app
+# would get one from POST /v1/portal/sessions.
+portal=$(curl -fsS -X POST -H "Authorization: Bearer $owner_key" "http://$addr/v1/portal/sessions" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
 
 cat <<MSG
 
 $demo
+
+Open the Webhooks page as the demo owner (the link works once, for 5 minutes;
+run \`DATABASE_URL=$DATABASE_URL bin/webhooks portal --workspace $workspace --user $owner\` for another):
+  $portal
 
 Running:
   API and workers  http://$addr  (GET /healthz, /readyz, /v1/openapi.json)

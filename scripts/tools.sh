@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# tools.sh installs what `go tool sqlc` needs beyond Go: a C compiler, because
-# sqlc builds libpg_query with cgo. On Debian as root it installs gcc.
+# tools.sh installs what the project needs beyond Go, on Debian as root:
+#   scripts/tools.sh           a C compiler, because sqlc builds libpg_query with cgo;
+#   scripts/tools.sh chromium  Chromium, for the browser tests of the Webhooks page.
 set -euo pipefail
-if command -v gcc >/dev/null || command -v cc >/dev/null; then
-	exit 0
-fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-	echo "tools: installing gcc for sqlc" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
-	apt-get install -y -qq gcc libc6-dev >&2
-	exit 0
-fi
-echo "tools: sqlc needs a C compiler; install gcc" >&2
-exit 1
+
+# apt installs Debian packages, or says what to install by hand.
+apt() {
+	local what=$1
+	shift
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "tools: installing $* for $what" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >&2
+		apt-get install -y -qq "$@" >&2
+		return 0
+	fi
+	echo "tools: $what needs $*; install it (on Debian: apt-get install $*)" >&2
+	return 1
+}
+
+case "${1:-}" in
+"")
+	command -v gcc >/dev/null || command -v cc >/dev/null || apt sqlc gcc libc6-dev
+	;;
+chromium)
+	command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || apt "the browser tests" chromium
+	;;
+*)
+	echo "tools: unknown tool $1; want no argument (a C compiler) or chromium" >&2
+	exit 2
+	;;
+esac

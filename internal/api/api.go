@@ -41,6 +41,9 @@ type Config struct {
 	// theirs (default 1 + the default schedule).
 	River       *river.Client[pgx.Tx]
 	MaxAttempts int
+	// PublicURL is where browsers reach this server, for links to the
+	// Webhooks page (default: the scheme and Host of the request).
+	PublicURL string
 }
 
 // Server serves the API.
@@ -74,6 +77,7 @@ var routes = []route{
 	{"POST", "/v1/webhooks/{id}/recover", (*Server).recoverWebhook, false},
 	{"GET", "/v1/messages/{id}", (*Server).getMessage, false},
 	{"POST", "/v1/messages/{id}/retry", (*Server).retryMessage, false},
+	{"POST", "/v1/portal/sessions", (*Server).createPortalSession, false},
 }
 
 // New returns the API server.
@@ -90,17 +94,19 @@ func New(config Config) *Server {
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, r := range routes {
 		handler := r.handler
+		// Every route's path and query are judged first (input.go), before
+		// authentication: neither needs the database for that.
 		if r.public {
-			mux.HandleFunc(r.method+" "+r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) })
+			mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) }))
 			continue
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) {
 			p, ok := s.authenticate(w, req)
 			if !ok {
 				return
 			}
 			handler(s, w, req.WithContext(context.WithValue(req.Context(), principalKey{}, p)))
-		})
+		}))
 	}
 	// Anything else under /v1 is a problem too, not the mux's plain text.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, req *http.Request) {
@@ -126,6 +132,9 @@ func HashKey(key string) []byte {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	header := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(header, " ")
+	if header == "" && hasCookie(r, SessionCookie) {
+		return s.authenticateSession(w, r)
+	}
 	if header == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="webhooks"`)
 		writeProblem(w, http.StatusUnauthorized, "missing Authorization header: send `Authorization: Bearer <API key>`")
@@ -156,6 +165,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		return principal{}, false
 	}
 	return principal{KeyID: row.ID, UserID: row.UserID, WorkspaceID: row.WorkspaceID, Role: row.Role}, true
+}
+
+func hasCookie(r *http.Request, name string) bool {
+	_, err := r.Cookie(name)
+	return err == nil
 }
 
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,21 +19,25 @@ import (
 var messageStates = []string{"pending", "delivering", "succeeded", "retrying", "failed", "cancelled"}
 
 type messageJSON struct {
-	ID             string    `json:"id"`
-	EventID        *string   `json:"eventId"`
-	EventType      string    `json:"eventType"`
-	WebhookID      string    `json:"webhookId"`
-	State          string    `json:"state"`
-	AttemptCount   int32     `json:"attemptCount"`
-	LastStatusCode *int32    `json:"lastStatusCode"`
-	LastError      *string   `json:"lastError"`
-	CreatedAt      timeJSON  `json:"createdAt"`
-	UpdatedAt      timeJSON  `json:"updatedAt"`
-	Attempts       []attempt `json:"attempts,omitempty"`
+	ID             string   `json:"id"`
+	EventID        *string  `json:"eventId"`
+	EventType      string   `json:"eventType"`
+	WebhookID      string   `json:"webhookId"`
+	State          string   `json:"state"`
+	AttemptCount   int32    `json:"attemptCount"`
+	LastStatusCode *int32   `json:"lastStatusCode"`
+	LastError      *string  `json:"lastError"`
+	CreatedAt      timeJSON `json:"createdAt"`
+	UpdatedAt      timeJSON `json:"updatedAt"`
+	// Envelope is the body its deliveries send and sign, embedded as it
+	// is: one message's view only.
+	Envelope json.RawMessage `json:"envelope,omitempty"`
+	Attempts []attempt       `json:"attempts,omitempty"`
 }
 
 type attempt struct {
 	Attempt         int32    `json:"attempt"`
+	TriggeredBy     string   `json:"triggeredBy"`
 	StartedAt       timeJSON `json:"startedAt"`
 	DurationMs      float64  `json:"durationMs"`
 	Succeeded       bool     `json:"succeeded"`
@@ -65,10 +68,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 				f.fail("status", "must be one of %v, got %q", messageStates, v)
 			}
 			params.State = &v
-		case "eventType":
-			if strings.ContainsRune(v, 0) {
-				f.fail("eventType", "must not contain NUL characters")
-			}
+		case "eventType": // judged by judgeInput: valid UTF-8, no NUL
 			params.EventType = &v
 		case "since", "until":
 			t, err := time.Parse(time.RFC3339, v)
@@ -118,11 +118,7 @@ func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.Message
 	if !mayManageWebhooks(w, p) {
 		return db.MessageGetRow{}, false
 	}
-	id := r.PathValue("id")
-	if strings.ContainsRune(id, 0) {
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", id))
-		return db.MessageGetRow{}, false
-	}
+	id := r.PathValue("id") // judged by judgeInput: valid UTF-8, no NUL
 	m, err := s.queries.MessageGet(r.Context(), s.config.Pool, db.MessageGetParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if err == nil {
 		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhooksMessage.WebhookID, WorkspaceID: p.WorkspaceID})
@@ -158,11 +154,28 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing attempts", err)
 		return
 	}
+	// The envelope comes from what deliveries load and build it from, so
+	// that it is the body they send, not a likeness of it.
+	delivery, err := s.queries.MessageGetForDeliveryMany(r.Context(), s.config.Pool, []string{m.WebhooksMessage.ID})
+	if err == nil && len(delivery) == 0 { // removed by retention meanwhile
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", m.WebhooksMessage.ID))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, "error loading envelope", err)
+		return
+	}
+	envelope, err := jobs.EnvelopeBody(&delivery[0])
+	if err != nil {
+		s.internalError(w, r, "error building envelope", err)
+		return
+	}
 	out := toMessageJSON(m.WebhooksMessage, m.EventID)
+	out.Envelope = envelope
 	out.Attempts = []attempt{}
 	for _, a := range rows {
 		out.Attempts = append(out.Attempts, attempt{
-			Attempt: a.Attempt, StartedAt: timeJSON(a.StartedAt), DurationMs: a.DurationMs, Succeeded: a.Succeeded, StatusCode: a.StatusCode,
+			Attempt: a.Attempt, TriggeredBy: a.TriggeredBy, StartedAt: timeJSON(a.StartedAt), DurationMs: a.DurationMs, Succeeded: a.Succeeded, StatusCode: a.StatusCode,
 			ErrorClass: a.ErrorClass, ErrorMessage: a.ErrorMessage, ResponseExcerpt: a.ResponseExcerpt,
 		})
 	}
@@ -221,7 +234,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, fmt.Errorf("error resetting message: %w", err)
 		}
-		return []jobs.DeliverArgs{{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType}}, nil
+		return []jobs.DeliverArgs{{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerManualRetry}}, nil
 	})
 	if err != nil {
 		s.internalError(w, r, "error retrying message", err)
@@ -272,7 +285,7 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		args := make([]jobs.DeliverArgs, len(rows))
 		for i, row := range rows {
-			args[i] = jobs.DeliverArgs{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType}
+			args[i] = jobs.DeliverArgs{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerRecover}
 		}
 		return args, nil
 	})
@@ -339,7 +352,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error enqueuing test", errors.New("no River client configured"))
 		return
 	}
-	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, WebhookID: wh.ID, EventType: name}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
+	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, WebhookID: wh.ID, EventType: name, Trigger: jobs.TriggerTest}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
 		s.internalError(w, r, "error enqueuing test", err)
 		return
 	}

@@ -2,12 +2,17 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/api"
@@ -15,39 +20,49 @@ import (
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
+	"github.com/countercyclical/webhooks/webhook"
 )
+
+// workingBundle is a server with working delivery (retries after the waits
+// of schedule), and an owner's webhook of pipeline events pointed at a
+// receiver that answers failStatus until ok is set.
+func workingBundle(t *testing.T, schedule []time.Duration, failStatus int) (b *testBundle, hook string, ok *atomic.Bool, client *river.Client[pgx.Tx]) {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
+	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
+	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule}
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: delivery.MaxAttempts()}}))
+	t.Cleanup(srv.Close)
+	b = &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
+	b.ws = newWorkspace(t, pool, "Acme")
+
+	ok = &atomic.Bool{}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ok.Load() {
+			http.Error(w, "down for maintenance", failStatus)
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	body := validWebhook()
+	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
+	res := b.do(t, b.ws.keys["owner"], "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	return b, res.json(t)["id"].(string), ok, client
+}
 
 // TestDeliveriesRetryRecover: a delivery fails for good, shows in the
 // webhook's deliveries and its message, then succeeds by retry and by recover.
 func TestDeliveriesRetryRecover(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := dbtest.NewPool(t)
-	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
-	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond,
-		Delivery: jobs.DeliveryConfig{Policy: policy, Schedule: []time.Duration{}}})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: 1}}))
-	t.Cleanup(srv.Close)
-	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
-	b.ws = newWorkspace(t, pool, "Acme")
-	key := b.ws.keys["owner"]
-
-	var ok atomic.Bool
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ok.Load() {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-		}
-	}))
-	defer receiver.Close()
-	body := validWebhook()
-	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
-	res := b.do(t, key, "POST", "/v1/webhooks", body)
-	require.Equal(t, http.StatusCreated, res.status, string(res.body))
-	hook := res.json(t)["id"].(string)
+	b, hook, ok, _ := workingBundle(t, []time.Duration{}, http.StatusServiceUnavailable) // no retries
+	pool, key := b.pool, b.ws.keys["owner"]
 
 	insert := func() {
 		_, err := pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
@@ -69,7 +84,7 @@ func TestDeliveriesRetryRecover(t *testing.T) {
 	require.Equal(t, "pipeline.created", msg["eventType"])
 	require.EqualValues(t, 503, msg["lastStatusCode"])
 
-	res = b.do(t, key, "GET", "/v1/messages/"+msg["id"].(string), nil)
+	res := b.do(t, key, "GET", "/v1/messages/"+msg["id"].(string), nil)
 	require.Equal(t, http.StatusOK, res.status)
 	attempts := res.json(t)["attempts"].([]any)
 	require.Len(t, attempts, 1)
@@ -107,4 +122,83 @@ func TestDeliveriesRetryRecover(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, res.status, "another workspace's message")
 	res = b.do(t, b.ws.keys["member"], "GET", "/v1/messages/"+msg["id"].(string), nil)
 	require.Equal(t, http.StatusNotFound, res.status, "a colleague's webhook's message")
+}
+
+// TestMessageShowsEnvelope: GET /v1/messages/{id} shows the envelope byte
+// for byte as the receiver got it and its signature covers, for a created
+// and an updated event (previousAttributes), with text JSON escapes.
+func TestMessageShowsEnvelope(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
+	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: jobs.DeliveryConfig{Policy: policy}})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client}}))
+	t.Cleanup(srv.Close)
+	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
+	b.ws = newWorkspace(t, pool, "Acme")
+	key := b.ws.keys["owner"]
+
+	var mu sync.Mutex
+	received := map[string][]byte{} // webhook-id → body
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		received[r.Header.Get(webhook.HeaderID)] = body
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	body := validWebhook()
+	body["url"], body["events"] = receiver.URL+"/hooks", []string{"pipeline.*"}
+	res := b.do(t, key, "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	hook := res.json(t)["id"].(string)
+
+	var pipeline string
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, '<p & q>') RETURNING id`,
+		b.ws.id, b.ws.users["owner"]).Scan(&pipeline))
+	_, err = pool.Exec(ctx, `UPDATE pipelines SET name = 'é "quoted"' WHERE id = $1`, pipeline)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		res := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status=succeeded", nil)
+		return len(res.json(t)["data"].([]any)) == 2
+	}, time.Minute, 20*time.Millisecond)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, received, 2)
+	for id, sent := range received {
+		res := b.do(t, key, "GET", "/v1/messages/"+id, nil)
+		require.Equal(t, http.StatusOK, res.status, string(res.body))
+		var msg struct {
+			EventType string
+			Envelope  json.RawMessage
+		}
+		require.NoError(t, json.Unmarshal(res.body, &msg))
+		require.Equal(t, string(sent), string(msg.Envelope), "%s: the envelope as sent, byte for byte", msg.EventType)
+		var envelope webhook.Envelope
+		require.NoError(t, json.Unmarshal(msg.Envelope, &envelope))
+		require.Equal(t, id, envelope.ID)
+		require.Equal(t, hook, envelope.ApplicationID)
+		if msg.EventType == "pipeline.updated" {
+			require.JSONEq(t, `{"name": "<p & q>"}`, string(envelope.PreviousAttributes))
+		}
+	}
+
+	// A message not sent yet shows the envelope it will be sent with; a
+	// page of deliveries does not carry envelopes.
+	require.NoError(t, client.Stop(ctx))
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/test", map[string]any{"eventType": "memo.updated"})
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	res = b.do(t, key, "GET", "/v1/messages/"+res.json(t)["id"].(string), nil)
+	require.Equal(t, "pending", res.json(t)["state"])
+	envelope := res.json(t)["envelope"].(map[string]any)
+	require.Equal(t, "memo.updated", envelope["eventType"])
+	require.Equal(t, map[string]any{"name": "Previous name"}, envelope["previousAttributes"])
+	res = b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries", nil)
+	require.NotContains(t, string(res.body), `"envelope"`)
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -64,5 +65,62 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		path = strings.ReplaceAll(path, "{id}", "nope")
 		res := b.do(t, b.ws.keys["owner"], method, path, nil)
 		require.NotContains(t, string(res.body), "no such route", r)
+	}
+}
+
+// TestOpenAPIOperationIDs: every operation has an operationId, which
+// generated clients name their methods after; they are pinned here because
+// renaming one breaks those clients. Every operation also documents the 400
+// that judgeInput answers to a bad path or query parameter on any route.
+func TestOpenAPIOperationIDs(t *testing.T) {
+	t.Parallel()
+	want := map[string]string{
+		"GET /v1/openapi.json":                 "getOpenAPI",
+		"GET /v1/event-types":                  "listEventTypes",
+		"POST /v1/webhooks":                    "createWebhook",
+		"GET /v1/webhooks":                     "listWebhooks",
+		"GET /v1/webhooks/{id}":                "getWebhook",
+		"PATCH /v1/webhooks/{id}":              "updateWebhook",
+		"DELETE /v1/webhooks/{id}":             "deleteWebhook",
+		"GET /v1/webhooks/{id}/secret":         "getWebhookSecret",
+		"POST /v1/webhooks/{id}/secret/rotate": "rotateWebhookSecret",
+		"POST /v1/webhooks/{id}/enable":        "enableWebhook",
+		"POST /v1/webhooks/{id}/disable":       "disableWebhook",
+		"POST /v1/webhooks/{id}/test":          "testWebhook",
+		"GET /v1/webhooks/{id}/deliveries":     "listWebhookDeliveries",
+		"POST /v1/webhooks/{id}/recover":       "recoverWebhook",
+		"GET /v1/messages/{id}":                "getMessage",
+		"POST /v1/messages/{id}/retry":         "retryMessage",
+		"POST /v1/portal/sessions":             "createPortalSession",
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	file, err := os.ReadFile("openapi.json") // the document the server embeds
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(file, &doc))
+	got := map[string]string{}
+	seen := map[string]string{}
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if method == "parameters" {
+				continue
+			}
+			route := strings.ToUpper(method) + " " + path
+			var op struct {
+				OperationID string                     `json:"operationId"`
+				Responses   map[string]json.RawMessage `json:"responses"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &op), route)
+			require.Regexp(t, `^[a-z][a-zA-Z0-9]*$`, op.OperationID, "%s: operationId must be camelCase", route)
+			require.NotContains(t, seen, op.OperationID, "%s: operationId also used by %s", route, seen[op.OperationID])
+			seen[op.OperationID] = route
+			got[route] = op.OperationID
+			require.Contains(t, op.Responses, "400", "%s: documents the 400 of a bad path or query parameter", route)
+		}
+	}
+	require.Equal(t, want, got, "operationIds are stable: a new route adds one, none is renamed")
+	for _, r := range api.Routes() {
+		require.Contains(t, want, r, "every route is pinned here")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -56,6 +57,43 @@ type webhookJSON struct {
 	CreatedAt          timeJSON  `json:"createdAt"`
 	UpdatedAt          timeJSON  `json:"updatedAt"`
 	Secret             string    `json:"secret,omitempty"`
+	// Health is in lists and reads, not in the answers of changes.
+	Health *healthJSON `json:"health,omitempty"`
+}
+
+// healthJSON sums up a webhook's recent attempts.
+type healthJSON struct {
+	Attempts24h    int64     `json:"attempts24h"`
+	SuccessRate24h *float64  `json:"successRate24h"` // percent; null without attempts
+	LastAttemptAt  *timeJSON `json:"lastAttemptAt"`
+}
+
+// withHealth fills in the health of webhooks.
+func (s *Server) withHealth(ctx context.Context, webhooks []webhookJSON) error {
+	ids := make([]string, len(webhooks))
+	for i, wh := range webhooks {
+		ids[i] = wh.ID
+	}
+	rows, err := s.queries.WebhookHealthList(ctx, s.config.Pool, ids)
+	if err != nil {
+		return err
+	}
+	health := map[string]*healthJSON{}
+	for _, row := range rows {
+		h := &healthJSON{Attempts24h: row.Attempts24h}
+		if row.Attempts24h > 0 {
+			rate := math.Round(float64(row.Succeeded24h)*1000/float64(row.Attempts24h)) / 10
+			h.SuccessRate24h = &rate
+		}
+		if t, ok := row.LastAttemptAt.(time.Time); ok { // sqlc cannot tell max() is a timestamptz
+			h.LastAttemptAt = optionalTime(&t)
+		}
+		health[row.WebhookID] = h
+	}
+	for i := range webhooks {
+		webhooks[i].Health = health[webhooks[i].ID]
+	}
+	return nil
 }
 
 func toJSON(w db.WebhooksWebhook) webhookJSON {
@@ -97,11 +135,7 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (db.Webhook
 	if !mayManageWebhooks(w, p) {
 		return db.WebhooksWebhook{}, p, false
 	}
-	id := r.PathValue("id")
-	if strings.ContainsRune(id, 0) { // PostgreSQL text cannot hold it: no such webhook
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("webhook %q not found", id))
-		return db.WebhooksWebhook{}, p, false
-	}
+	id := r.PathValue("id") // judged by judgeInput: valid UTF-8, no NUL
 	wh, err := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !mayManage(p, wh)) {
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("webhook %q not found", id))
@@ -298,8 +332,13 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing webhooks", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newPage(rows, limit, toJSON,
-		func(wh db.WebhooksWebhook) cursor { return cursor{CreatedAt: wh.CreatedAt, ID: wh.ID} }))
+	list := newPage(rows, limit, toJSON,
+		func(wh db.WebhooksWebhook) cursor { return cursor{CreatedAt: wh.CreatedAt, ID: wh.ID} })
+	if err := s.withHealth(r.Context(), list.Data); err != nil {
+		s.internalError(w, r, "error reading webhook health", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
@@ -307,7 +346,12 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(wh))
+	out := []webhookJSON{toJSON(wh)}
+	if err := s.withHealth(r.Context(), out); err != nil {
+		s.internalError(w, r, "error reading webhook health", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out[0])
 }
 
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {

@@ -63,8 +63,7 @@ type benchFlags struct {
 	cpuProfile                    string
 }
 
-func parseBenchFlags(args []string) (benchFlags, error) {
-	var f benchFlags
+func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.IntVar(&f.events, "events", 2000, "events captured in the saturation phase")
@@ -80,12 +79,14 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 	fs.DurationVar(&f.noisyTimeout, "noisy-timeout", 15*time.Second, "the sender's request timeout in the noisy phase (with --noisy)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (pprof) to the file")
+	return fs
+}
+
+func parseBenchFlags(args []string) (benchFlags, error) {
+	var f benchFlags
+	fs := newBenchFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
-		// usageText lists the commands, not all of bench's flags.
-		var defaults strings.Builder
-		fs.SetOutput(&defaults)
-		fs.PrintDefaults()
-		return f, usageError{"bench: " + err.Error() + "\n\nbench flags:\n" + strings.TrimRight(defaults.String(), "\n")}
+		return f, usageError{"bench: " + err.Error()} // followed by bench's usage
 	}
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })

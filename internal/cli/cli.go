@@ -35,7 +35,7 @@ func Main(ctx context.Context, args []string, env Env, stdout, stderr io.Writer)
 	if err := c.run(ctx, args); err != nil {
 		var usage usageError
 		if errors.As(err, &usage) {
-			fmt.Fprintf(stderr, "webhooks: %v\n\n%s", err, usageText)
+			fmt.Fprintf(stderr, "webhooks: %v\n\n%s", err, usageOf(args))
 			return 2
 		}
 		fmt.Fprintf(stderr, "webhooks: %v\n", err)
@@ -52,32 +52,39 @@ Commands:
   migrate version     print the project's migration version
   serve               run the HTTP server (WEBHOOKS_ADDR) and the workers
   worker              run the workers only
-  play [flags]        a local receiver that verifies and shows deliveries:
-                        --addr 127.0.0.1:9000  --secret whsec_… (repeatable)
-                        --fail-rate 0.3  --status 503  --delay 2s  --gone
-                        --retry-after 10  --keep 100
+  play [flags]        a local receiver that verifies and shows deliveries
   apikey create --workspace W --user U [--name N]
                       make an API key; the key alone goes to standard output
   apikey revoke ID    revoke an API key by its id
+  portal --workspace W --user U
+                      print a one-time link to the Webhooks page for a user
   demo                seed a demo workspace, print an API key per role
-  bench [flags]       the pipeline against River's own rate, in a scratch database:
-                        --events 2000  --webhooks 5  --batch 100  --workers 20
-                        --baseline-jobs 20000  --rate 1000  --duration 30s
-                        --processes N  --noisy  --noisy-backlog 1000  --json
+  bench [flags]       the pipeline against River's own rate, in a scratch database
   db ping URL         exit 0 when a PostgreSQL server answers at URL
   db create           create the database of DATABASE_URL when missing
 
-Environment:
+Each command's own usage: webhooks <command> --help
+
+` + envUsage
+
+// envUsage lists the environment that serve and worker read.
+const envUsage = `Environment:
   DATABASE_URL        PostgreSQL connection string (default ` + DefaultDatabaseURL + `)
   WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
+  WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page
+                      (default http:// and WEBHOOKS_ADDR)
+  WEBHOOKS_MAX_CONNS  connections serve keeps open at once (default 1024)
   WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)
   WEBHOOKS_ALLOWED_CIDRS  internal ranges endpoints may reach, e.g. 127.0.0.0/8,::1/128
   WEBHOOKS_SECRET_GRACE   how long a rotated-out secret still signs (default 24h)
-  WEBHOOKS_EXPAND_WORKERS, WEBHOOKS_DELIVER_WORKERS   workers per queue (2, 20)
+  WEBHOOKS_EXPAND_WORKERS, WEBHOOKS_DELIVER_WORKERS   workers per queue (2, 200)
   WEBHOOKS_RETRY_SCHEDULE waits before retries (default 5s,5m,30m,2h,5h,10h,10h)
   WEBHOOKS_DISABLE_AFTER  disable a webhook failing this long without success (120h)
   WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_TIMEOUT   per attempt (5s, 15s)
   WEBHOOKS_MAX_INFLIGHT   deliveries under way per webhook, at most (10)
+  WEBHOOKS_RETENTION      events, messages, attempts kept this long (720h)
+  WEBHOOKS_LOG_FORMAT     text or json (default text)
+  RIVERUI_USERNAME, RIVERUI_PASSWORD   River UI's basic auth; without both it is not served
 `
 
 type usageError struct{ msg string }
@@ -93,6 +100,10 @@ type command struct {
 func (c *command) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usageError{"no command given"}
+	}
+	if _, ok := commandUsage[args[0]]; ok && wantsHelp(args[1:]) {
+		fmt.Fprint(c.stdout, usageOf(args))
+		return nil
 	}
 	switch args[0] {
 	case "migrate":
@@ -111,8 +122,10 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.demo(ctx, args[1:])
 	case "bench":
 		return c.bench(ctx, args[1:])
+	case "portal":
+		return c.portal(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(c.stdout, usageText)
+		fmt.Fprint(c.stdout, usageOf(args[1:])) // `help play` is play's
 		return nil
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}

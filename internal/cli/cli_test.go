@@ -3,8 +3,10 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -177,10 +179,21 @@ func TestServeHealthz(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "ok\n", string(body))
+	require.Regexp(t, `msg=serving url=\S+ max_conns=1024 expand_workers=2 deliver_workers=200\n`, stderr.String(),
+		"the start line says what runs")
 
 	cancel()
 	require.Equal(t, 0, <-done, stderr.String())
 	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestServeBadMaxConns(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-1", "many"} {
+		res := run(t, map[string]string{"WEBHOOKS_MAX_CONNS": v}, "serve")
+		require.Equal(t, 1, res.code, v)
+		require.Contains(t, res.stderr, `WEBHOOKS_MAX_CONNS="`+v+`" is not a positive whole number`)
+	}
 }
 
 func itoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }
@@ -236,20 +249,27 @@ func TestPlayServes(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
-func TestAPIKeyCommands(t *testing.T) {
-	t.Parallel()
+// memberAndOutsider makes a workspace with a member, and a user outside it.
+func memberAndOutsider(t *testing.T, url string) (conn *pgx.Conn, workspaceID, userID, outsiderID string) {
+	t.Helper()
 	ctx := context.Background()
-	url := dbtest.NewDB(t)
-	env := map[string]string{"DATABASE_URL": url}
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var workspaceID, userID, outsiderID string
+	t.Cleanup(func() { conn.Close(ctx) })
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('m@example.com') RETURNING id`).Scan(&userID))
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&outsiderID))
 	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, workspaceID, userID)
 	require.NoError(t, err)
+	return conn, workspaceID, userID, outsiderID
+}
+
+func TestAPIKeyCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	env := map[string]string{"DATABASE_URL": url}
+	conn, workspaceID, userID, outsiderID := memberAndOutsider(t, url)
 
 	res := run(t, env, "apikey", "create", "--workspace", workspaceID, "--user", userID, "--name", "ci")
 	require.Equal(t, 0, res.code, res.stderr)
@@ -275,6 +295,40 @@ func TestAPIKeyCommands(t *testing.T) {
 	res = run(t, env, "apikey", "revoke", "whk_thekeyitself")
 	require.Equal(t, 1, res.code)
 	require.Contains(t, res.stderr, "not the key")
+}
+
+// TestPortalCommand: `webhooks portal` prints a one-time link for a member,
+// under WEBHOOKS_PUBLIC_URL, and refuses anyone else.
+func TestPortalCommand(t *testing.T) {
+	t.Parallel()
+	url := dbtest.NewDB(t)
+	_, workspaceID, userID, outsiderID := memberAndOutsider(t, url)
+
+	res := run(t, map[string]string{"DATABASE_URL": url}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Regexp(t, `^http://127\.0\.0\.1:8080/portal/start\?token=[A-Za-z0-9_-]{43}\n$`, res.stdout, "the link alone on standard output")
+	require.Contains(t, res.stderr, "one-time link")
+
+	res = run(t, map[string]string{"DATABASE_URL": url, "WEBHOOKS_PUBLIC_URL": "https://hooks.example.com/"}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.True(t, strings.HasPrefix(res.stdout, "https://hooks.example.com/portal/start?token="), res.stdout)
+
+	res = run(t, map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": ":9090"}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.True(t, strings.HasPrefix(res.stdout, "http://127.0.0.1:9090/portal/start?token="), "a listener on every interface is reached on loopback: %s", res.stdout)
+
+	res = run(t, map[string]string{"DATABASE_URL": url}, "portal", "--workspace", workspaceID, "--user", outsiderID)
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "is not a member of workspace")
+	require.Empty(t, res.stdout)
+
+	res = run(t, map[string]string{"DATABASE_URL": url}, "portal", "--user", userID)
+	require.Equal(t, 2, res.code)
+	require.Contains(t, res.stderr, "portal needs --workspace W and --user U")
+
+	res = run(t, map[string]string{"DATABASE_URL": url, "WEBHOOKS_PUBLIC_URL": "https://hooks.example.com/app"}, "portal", "--workspace", workspaceID, "--user", userID)
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "must be an http or https origin")
 }
 
 func TestDemo(t *testing.T) {
@@ -304,6 +358,7 @@ func TestBadAPIConfig(t *testing.T) {
 		"WEBHOOKS_RETRY_SCHEDULE":  `entry 1 "maybe" is not a positive duration`,
 		"WEBHOOKS_TIMEOUT":         `WEBHOOKS_TIMEOUT="maybe" is not a positive duration`,
 		"WEBHOOKS_DELIVER_WORKERS": `WEBHOOKS_DELIVER_WORKERS="maybe" is not a positive whole number`,
+		"WEBHOOKS_PUBLIC_URL":      `WEBHOOKS_PUBLIC_URL="maybe" must be an http or https origin`,
 	} {
 		for _, command := range []string{"serve", "worker"} {
 			res := run(t, map[string]string{env: "maybe"}, command)
@@ -364,4 +419,87 @@ func TestWorkerShutdownFinishesDeliveries(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT m.state, a.succeeded FROM webhooks.messages m JOIN webhooks.delivery_attempts a ON a.message_id = m.id`).Scan(&state, &succeeded))
 	require.Equal(t, "succeeded", state, "the delivery under way finished and was recorded")
 	require.True(t, succeeded)
+}
+
+// TestServeAnswersBeside200SlowClients: with 200 slow connections held open
+// (bodies announced and never sent, headers never finished, nothing sent),
+// `serve` with its defaults still answers /healthz and an authenticated API
+// request, and the 200 are still held after: its connection cap leaves room
+// above them. (Their being cut by timeouts is TestSlowClientsAreCut.)
+func TestServeAnswersBeside200SlowClients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var ws, user string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
+	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
+	require.NoError(t, err)
+	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": "127.0.0.1:0"}
+	res := run(t, env, "apikey", "create", "--workspace", ws, "--user", user)
+	require.Equal(t, 0, res.code, res.stderr)
+	key := strings.TrimSpace(res.stdout)
+
+	serveCtx, cancel := context.WithCancel(ctx)
+	var stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.Main(serveCtx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		require.Equal(t, 0, <-done, stderr.String())
+	}()
+	addrRe := regexp.MustCompile(`url=http://(\S+)`)
+	var addr string
+	require.Eventually(t, func() bool {
+		m := addrRe.FindStringSubmatch(stderr.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "serve never logged its address: %s", stderr.String())
+
+	slow := make([]net.Conn, 200)
+	for i := range slow {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		switch i % 3 {
+		case 0:
+			_, err = io.WriteString(c, "POST /v1/webhooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+key+
+				"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+		case 1:
+			_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+		}
+		require.NoError(t, err)
+		slow[i] = c
+	}
+
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	req, err := http.NewRequest("GET", "http://"+addr+"/v1/webhooks", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+
+	// All 200 are still open and unanswered (the quickest timeout, 10 s for
+	// headers, is far off): the answers above came beside them, not after
+	// they were cut.
+	for i, c := range slow {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Millisecond)))
+		n, err := c.Read(make([]byte, 1))
+		var netErr net.Error
+		require.True(t, errors.As(err, &netErr) && netErr.Timeout(), "slow connection %d: read %d bytes, error %v", i, n, err)
+	}
 }

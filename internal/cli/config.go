@@ -36,6 +36,13 @@ func (c *command) apiConfig() (api.Config, error) {
 		}
 		config.SecretGrace = d
 	}
+	if c.env("WEBHOOKS_PUBLIC_URL") != "" {
+		base, err := c.publicURL()
+		if err != nil {
+			return config, err
+		}
+		config.PublicURL = base
+	}
 	return config, nil
 }
 

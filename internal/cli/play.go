@@ -6,66 +6,91 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/countercyclical/webhooks/internal/play"
 	"github.com/countercyclical/webhooks/webhook"
 )
 
-func (c *command) play(ctx context.Context, args []string) error {
+// playFlags are play's flags.
+type playFlags struct {
+	addr               string
+	secrets            []string
+	failRate           float64
+	status, retryAfter int
+	delay              time.Duration
+	gone               bool
+	keep               int
+}
+
+func newPlayFlagSet(f *playFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
-	var secrets []string
-	fs.Func("secret", "verify deliveries with this secret (whsec_…); repeat while rotating", func(s string) error {
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:9000", "address to listen on")
+	fs.Func("secret", "verify deliveries with this `secret` (whsec_…); repeat while rotating", func(s string) error {
 		if _, err := webhook.DecodeSecret(s); err != nil {
 			return err
 		}
-		secrets = append(secrets, s)
+		f.secrets = append(f.secrets, s)
 		return nil
 	})
-	failRate := fs.Float64("fail-rate", -1, "share of deliveries to fail, 0 to 1")
-	status := fs.Int("status", 0, "status of failed answers (default 500); alone, every delivery gets it")
-	delay := fs.Duration("delay", 0, "hold every answer back this long")
-	gone := fs.Bool("gone", false, "answer 410 Gone, which disables the webhook")
-	retryAfter := fs.Int("retry-after", 0, "send Retry-After with failed answers, in seconds")
-	keep := fs.Int("keep", 100, "deliveries to remember")
+	f.failRate = -1 // not given
+	fs.Func("fail-rate", "share of deliveries to fail, a `fraction` from 0 to 1 (default 0, or 1 with --status)", func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		f.failRate = v
+		return err
+	})
+	fs.IntVar(&f.status, "status", 0, "status of failed answers (default 500); alone, every delivery gets it")
+	fs.DurationVar(&f.delay, "delay", 0, "hold every answer back this long")
+	fs.BoolVar(&f.gone, "gone", false, "answer 410 Gone, which disables the webhook")
+	fs.IntVar(&f.retryAfter, "retry-after", 0, "send Retry-After with failed answers, in seconds")
+	fs.IntVar(&f.keep, "keep", 100, "deliveries to remember; older ones are only counted")
+	return fs
+}
+
+func (c *command) play(ctx context.Context, args []string) error {
+	var f playFlags
+	fs := newPlayFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
 		return usageError{"play: " + err.Error()}
 	}
 	if fs.NArg() != 0 {
 		return usageError{fmt.Sprintf("play takes flags only, not %q", fs.Arg(0))}
 	}
-	config := play.Config{Secrets: secrets, FailRate: *failRate, FailStatus: *status, Delay: *delay, Gone: *gone, RetryAfter: *retryAfter, Keep: *keep, Log: c.stdout}
+	config := play.Config{Secrets: f.secrets, FailRate: f.failRate, FailStatus: f.status, Delay: f.delay, Gone: f.gone, RetryAfter: f.retryAfter, Keep: f.keep, Log: c.stdout}
 	switch {
-	case *failRate == -1 && *status != 0:
+	case f.failRate == -1 && f.status != 0:
 		config.FailRate = 1 // --status alone: every delivery gets it
-	case *failRate == -1:
+	case f.failRate == -1:
 		config.FailRate = 0
-	case *failRate < 0 || *failRate > 1:
-		return usageError{fmt.Sprintf("play: --fail-rate %v is not between 0 and 1", *failRate)}
+	case f.failRate < 0 || f.failRate > 1:
+		return usageError{fmt.Sprintf("play: --fail-rate %v is not between 0 and 1", f.failRate)}
 	}
-	if *status != 0 && (*status < 100 || *status > 599) {
-		return usageError{fmt.Sprintf("play: --status %d is not an HTTP status (100 to 599)", *status)}
+	if f.status != 0 && (f.status < 100 || f.status > 599) {
+		return usageError{fmt.Sprintf("play: --status %d is not an HTTP status (100 to 599)", f.status)}
 	}
-	if *delay < 0 {
-		return usageError{fmt.Sprintf("play: --delay %s is negative", *delay)}
+	if f.delay < 0 {
+		return usageError{fmt.Sprintf("play: --delay %s is negative", f.delay)}
 	}
-	if *retryAfter < 0 {
-		return usageError{fmt.Sprintf("play: --retry-after %d is negative", *retryAfter)}
+	if f.retryAfter < 0 {
+		return usageError{fmt.Sprintf("play: --retry-after %d is negative", f.retryAfter)}
 	}
-	if *keep < 1 {
-		return usageError{fmt.Sprintf("play: --keep %d must be at least 1", *keep)}
+	if f.keep < 1 {
+		return usageError{fmt.Sprintf("play: --keep %d must be at least 1", f.keep)}
 	}
 
-	listener, err := net.Listen("tcp", *addr)
+	listener, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on --addr %s: %w", *addr, err)
+		return fmt.Errorf("cannot listen on --addr %s: %w", f.addr, err)
 	}
 	url := "http://" + listener.Addr().String()
 	fmt.Fprintf(c.stderr, "play: receiving on %s/ (any path); watch deliveries at %s/\n", url, url)
-	if len(secrets) == 0 {
+	if len(f.secrets) == 0 {
 		fmt.Fprintln(c.stderr, "play: no --secret, so deliveries are not verified")
 	}
-	return serveUntil(ctx, listener, play.New(config), 5*time.Second)
+	// --delay holds each answer back: the write timeout must leave it room.
+	limits := defaultHTTPLimits
+	limits.write += f.delay
+	return serveUntil(ctx, listener, play.New(config), limits, 5*time.Second)
 }

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"golang.org/x/net/netutil"
 
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
@@ -27,6 +29,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	}
 	apiConfig, err := c.apiConfig()
 	if err != nil {
+		return err
+	}
+	if _, err := c.maxConns(); err != nil {
 		return err
 	}
 	bg, err := c.startBackground(ctx)
@@ -49,16 +54,86 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		listener.Close()
 		return err
 	}
-	bg.logger.Info("serving", "url", "http://"+listener.Addr().String())
-	err = serveUntil(ctx, listener, handler, 10*time.Second)
+	limits := defaultHTTPLimits
+	if limits.maxConns, err = c.maxConns(); err != nil {
+		listener.Close()
+		return err
+	}
+	bg.logger.Info("serving", "url", "http://"+listener.Addr().String(), "max_conns", limits.maxConns,
+		"expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers)
+	err = serveUntil(ctx, listener, handler, limits, 10*time.Second)
 	bg.logger.Info("shutting down")
 	return err
 }
 
-// serveUntil serves HTTP on listener until ctx ends, then shuts down,
-// letting requests under way finish for up to grace.
-func serveUntil(ctx context.Context, listener net.Listener, handler http.Handler, grace time.Duration) error {
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+// httpLimits bound what clients can hold of an HTTP server: how long each
+// phase of a request may take, and how many connections are open at once.
+type httpLimits struct {
+	// readHeader bounds the request line and headers; read bounds them and
+	// the body, so that a client announcing a body it never sends is cut
+	// off (the server drains an unread body before it answers). Go clears
+	// the read deadline once the body is read, so a handler may run longer.
+	readHeader, read time.Duration
+	// write bounds the handler and the answer from the end of the headers:
+	// a client that stops reading its answer cannot hold a handler. A
+	// handler that must take longer (a stream) moves its own deadline with
+	// http.ResponseController.SetWriteDeadline.
+	write time.Duration
+	// idle bounds a kept-alive connection between requests.
+	idle time.Duration
+	// maxConns caps open connections; further ones wait in the kernel's
+	// accept queue until one closes.
+	maxConns int
+}
+
+// defaultHTTPLimits are serve's and play's. Timeouts are the defence
+// against slow clients: each connection is cut within read (or idle) of its
+// last progress. The connection cap protects the process (file descriptors
+// it also needs for PostgreSQL, memory) and is set far above what the API and
+// River UI need, so that connections held until their timeouts do not lock
+// everyone else out: a cap small enough to be filled by a few hundred slow
+// clients would itself be the denial of service. Nothing here takes long:
+// the API's bodies are at most 64 KiB and its handlers, River UI's (which
+// polls, it does not stream) and /metrics answer within seconds.
+var defaultHTTPLimits = httpLimits{
+	readHeader: 10 * time.Second,
+	read:       30 * time.Second,
+	write:      60 * time.Second,
+	idle:       60 * time.Second,
+	maxConns:   DefaultMaxConns,
+}
+
+// DefaultMaxConns is serve's connection cap when WEBHOOKS_MAX_CONNS is not
+// set.
+const DefaultMaxConns = 1024
+
+// maxConns reads WEBHOOKS_MAX_CONNS.
+func (c *command) maxConns() (int, error) {
+	s := c.env("WEBHOOKS_MAX_CONNS")
+	if s == "" {
+		return DefaultMaxConns, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("WEBHOOKS_MAX_CONNS=%q is not a positive whole number", s)
+	}
+	return n, nil
+}
+
+// serveUntil serves HTTP on listener within limits until ctx ends, then
+// shuts down, letting requests under way finish for up to grace.
+func serveUntil(ctx context.Context, listener net.Listener, handler http.Handler, limits httpLimits, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if limits.maxConns > 0 {
+		listener = netutil.LimitListener(listener, limits.maxConns)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	select {

@@ -33,10 +33,19 @@ type dbCollector struct {
 	pool                         *pgxpool.Pool
 	logger                       *slog.Logger
 	backlog, lag, queue, scrapeE *prometheus.Desc
+	// queues have a series for each state even when it is 0.
+	queues []string
 }
 
+// queueStates are the states of webhooks_river_jobs: those of jobs waiting
+// or under way.
+var queueStates = []string{"available", "scheduled", "retryable", "running"}
+
 // Handler serves /metrics: the counters above, Go's, and the database's.
-func Handler(pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
+// webhooks_river_jobs has a series for each of queues in each state, 0 when
+// idle (a missing series is no job to a dashboard, but an alert on the
+// absence of data cannot tell it from a broken scrape).
+func Handler(pool *pgxpool.Pool, logger *slog.Logger, queues ...string) http.Handler {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(Deliveries, AttemptSeconds, collectors.NewGoCollector(), &dbCollector{
 		pool:    pool,
@@ -45,6 +54,7 @@ func Handler(pool *pgxpool.Pool, logger *slog.Logger) http.Handler {
 		lag:     prometheus.NewDesc("webhooks_expansion_lag_seconds", "Age of the oldest event not yet expanded (0 when none).", nil, nil),
 		queue:   prometheus.NewDesc("webhooks_river_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil),
 		scrapeE: prometheus.NewDesc("webhooks_metrics_database_up", "Whether the database answered this scrape.", nil, nil),
+		queues:  queues,
 	})
 	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 }
@@ -73,23 +83,34 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
 
 	rows, err := c.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
-		WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY 1, 2`)
+		WHERE state = ANY ($1::river_job_state[]) GROUP BY 1, 2`, queueStates)
 	if err != nil {
 		c.logger.Warn("metrics: error reading River's queues", "error", err)
 		up = 0
 		return
 	}
 	defer rows.Close()
+	type key struct{ queue, state string }
+	counts := map[key]int64{}
+	for _, queue := range c.queues {
+		for _, state := range queueStates {
+			counts[key{queue, state}] = 0
+		}
+	}
 	for rows.Next() {
-		var queue, state string
+		var k key
 		var n int64
-		if err := rows.Scan(&queue, &state, &n); err != nil {
+		if err := rows.Scan(&k.queue, &k.state, &n); err != nil {
 			up = 0
 			return
 		}
-		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(n), queue, state)
+		counts[k] = n
 	}
 	if rows.Err() != nil {
 		up = 0
+		return
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(n), k.queue, k.state)
 	}
 }

@@ -12,40 +12,55 @@ import (
 	"strings"
 )
 
-// blocked are the ranges no endpoint may be in by default.
-var blocked = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network", unspecified
-	netip.MustParsePrefix("10.0.0.0/8"),      // private
-	netip.MustParsePrefix("100.64.0.0/10"),   // CGNAT
-	netip.MustParsePrefix("127.0.0.0/8"),     // loopback
-	netip.MustParsePrefix("169.254.0.0/16"),  // link-local, cloud metadata
-	netip.MustParsePrefix("172.16.0.0/12"),   // private
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.168.0.0/16"),  // private
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("224.0.0.0/4"),     // multicast
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
-	netip.MustParsePrefix("::/128"),          // unspecified
-	netip.MustParsePrefix("::1/128"),         // loopback
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64 of any IPv4, private ones included
-	netip.MustParsePrefix("fc00::/7"),        // unique-local
-	netip.MustParsePrefix("fe80::/10"),       // link-local
-	netip.MustParsePrefix("ff00::/8"),        // multicast
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("100::/64"),        // discard
-	netip.MustParsePrefix("2002::/16"),       // 6to4, which can embed private IPv4
-	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
-	netip.MustParsePrefix("::ffff:0:0/96"),   // IPv4-mapped: judged as IPv4 below
-	netip.MustParsePrefix("2001::/32"),       // Teredo
-	netip.MustParsePrefix("3fff::/20"),       // documentation
-	netip.MustParsePrefix("5f00::/16"),       // segment routing
-	netip.MustParsePrefix("2001:10::/28"),    // ORCHID
-	netip.MustParsePrefix("2001:20::/28"),    // ORCHIDv2
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+// blocked are the ranges no endpoint may be in by default, each with what
+// it is, for the error. Both checks go through blockedRange: the API's, at
+// creation, on the address a browser reads in the URL; the dialler's, on the
+// address actually dialled. IPv6 forms that carry an IPv4 address are blocked
+// whole (an operator opens one with WEBHOOKS_ALLOWED_CIDRS), except
+// IPv4-mapped addresses, which the socket dials as the IPv4 address they
+// carry and are therefore judged as that address (AddrAllowed unmaps them).
+var blocked = []struct {
+	prefix netip.Prefix
+	what   string
+	v4At   int // the bit at which an IPv4 address it carries starts, or 0
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "an unspecified (\"this network\") address", 0}, // 0.0.0.0 reaches this machine
+	{netip.MustParsePrefix("10.0.0.0/8"), "a private address", 0},
+	{netip.MustParsePrefix("100.64.0.0/10"), "a CGNAT address", 0},
+	{netip.MustParsePrefix("127.0.0.0/8"), "a loopback address", 0},
+	{netip.MustParsePrefix("169.254.0.0/16"), "a link-local address (cloud metadata)", 0},
+	{netip.MustParsePrefix("172.16.0.0/12"), "a private address", 0},
+	{netip.MustParsePrefix("192.0.0.0/24"), "an IETF protocol assignment", 0},
+	{netip.MustParsePrefix("192.168.0.0/16"), "a private address", 0},
+	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address", 0},
+	{netip.MustParsePrefix("224.0.0.0/4"), "a multicast address", 0},
+	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved or broadcast address", 0},
+	{netip.MustParsePrefix("::/128"), "the unspecified address", 0},
+	{netip.MustParsePrefix("::1/128"), "a loopback address", 0},
+	// Deprecated IPv4-compatible addresses (::a.b.c.d, RFC 4291): no public
+	// endpoint has one, and [::127.0.0.1] reads as loopback to a person.
+	{netip.MustParsePrefix("::/96"), "a deprecated IPv4-compatible address", 96},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "an IPv4-translated address (RFC 2765)", 96},
+	// NAT64 and 6to4 reach whatever IPv4 address they carry, private ones
+	// included, through a translator or relay the dialler cannot see past.
+	{netip.MustParsePrefix("64:ff9b::/96"), "a NAT64 address", 96},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address", 0},
+	{netip.MustParsePrefix("2002::/16"), "a 6to4 address", 16},
+	{netip.MustParsePrefix("2001::/32"), "a Teredo address (it carries IPv4 addresses)", 0},
+	{netip.MustParsePrefix("fc00::/7"), "a unique-local address", 0},
+	{netip.MustParsePrefix("fe80::/10"), "a link-local address", 0},
+	{netip.MustParsePrefix("fec0::/10"), "a deprecated site-local address", 0},
+	{netip.MustParsePrefix("ff00::/8"), "a multicast address", 0},
+	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address", 0},
+	{netip.MustParsePrefix("3fff::/20"), "a documentation address", 0},
+	{netip.MustParsePrefix("100::/64"), "a discard address", 0},
+	{netip.MustParsePrefix("5f00::/16"), "a segment routing address", 0},
+	{netip.MustParsePrefix("2001:10::/28"), "an ORCHID address", 0},
+	{netip.MustParsePrefix("2001:20::/28"), "an ORCHIDv2 address", 0},
+	{netip.MustParsePrefix("192.88.99.0/24"), "a 6to4 relay anycast address", 0},
+	{netip.MustParsePrefix("198.51.100.0/24"), "a documentation address", 0},
+	{netip.MustParsePrefix("203.0.113.0/24"), "a documentation address", 0},
+	{netip.MustParsePrefix("192.0.2.0/24"), "a documentation address", 0},
 }
 
 // Policy is what an operator opened up.
@@ -75,21 +90,34 @@ func ParseCIDRs(list string) ([]netip.Prefix, error) {
 
 // AddrAllowed reports whether an address may be dialled.
 func (p Policy) AddrAllowed(addr netip.Addr) bool {
+	_, blocked := p.blockedRange(addr)
+	return !blocked
+}
+
+// blockedRange says what kind of internal address addr is, when the policy
+// does not let it be dialled: the one notion of "internal" of both checks.
+func (p Policy) blockedRange(addr netip.Addr) (what string, isBlocked bool) {
 	addr = addr.Unmap().WithZone("")
 	for _, allowed := range p.Allowed {
 		if allowed.Contains(addr) {
-			return true
+			return "", false
 		}
 	}
-	for _, prefix := range blocked {
-		if prefix.Contains(addr) {
-			return false
+	for _, b := range blocked {
+		if !b.prefix.Contains(addr) {
+			continue
 		}
+		if b.v4At > 0 {
+			a := addr.As16()
+			carried := netip.AddrFrom4([4]byte(a[b.v4At/8 : b.v4At/8+4]))
+			return fmt.Sprintf("%s, which carries the IPv4 address %s", b.what, carried), true
+		}
+		return b.what, true
 	}
-	return true
+	return "", false
 }
 
-// ErrBlocked is wrapped by the errors of CheckURL and CheckAddr.
+// ErrBlocked is wrapped by the errors of CheckAddr.
 var ErrBlocked = errors.New("netguard: address not allowed")
 
 // CheckAddr returns an error wrapping ErrBlocked when addr may not be dialled.
@@ -102,8 +130,9 @@ func (p Policy) CheckAddr(addr netip.Addr) error {
 
 // CheckURL validates an endpoint URL as far as can be known without DNS: an
 // absolute https (or allowed http) URL of at most 2048 characters, with a
-// host, without fragment or credentials, whose host is not a blocked literal
-// address or localhost. The delivery dialler checks the resolved address too.
+// host, without fragment or credentials, whose host is not localhost nor,
+// read as a browser reads it (parseHost), a blocked address. The delivery
+// dialler checks the resolved address too, with the same ranges.
 func (p Policy) CheckURL(raw string) error {
 	if len(raw) > 2048 {
 		return fmt.Errorf("must be at most 2048 characters, got %d", len(raw))
@@ -117,6 +146,8 @@ func (p Policy) CheckURL(raw string) error {
 		return errors.New("must be an absolute URL such as https://example.com/webhooks")
 	case u.Scheme == "http" && !p.AllowHTTP:
 		return errors.New("must use https (plain http is allowed only where WEBHOOKS_ALLOW_HTTP=true)")
+	case u.Scheme != "https" && u.Scheme != "http" && p.AllowHTTP:
+		return fmt.Errorf("must use http or https, not %s", u.Scheme)
 	case u.Scheme != "https" && u.Scheme != "http":
 		return fmt.Errorf("must use https, not %s", u.Scheme)
 	case u.Host == "" || u.Hostname() == "":
@@ -131,17 +162,34 @@ func (p Policy) CheckURL(raw string) error {
 			return fmt.Errorf("has an invalid port %q", port)
 		}
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		if !p.AddrAllowed(netip.MustParseAddr("127.0.0.1")) {
-			return fmt.Errorf("must not point at %s, which is this machine (allow it with WEBHOOKS_ALLOWED_CIDRS)", host)
+	h, err := parseHost(u)
+	if err != nil {
+		return err
+	}
+	if !h.addr.IsValid() {
+		name := strings.TrimSuffix(h.domain, ".")
+		if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+			if !p.AddrAllowed(netip.MustParseAddr("127.0.0.1")) {
+				return fmt.Errorf("must not point at %s, which is this machine (allow it with WEBHOOKS_ALLOWED_CIDRS)", name)
+			}
 		}
 		return nil
 	}
-	if addr, err := netip.ParseAddr(host); err == nil {
-		if !p.AddrAllowed(addr) {
-			return fmt.Errorf("must not point at %s, a loopback, private, link-local or otherwise internal address (allow it with WEBHOOKS_ALLOWED_CIDRS)", addr.Unmap())
+	if what, isBlocked := p.blockedRange(h.addr); isBlocked {
+		as := ""
+		switch {
+		case h.numeric && u.Hostname() != h.addr.String():
+			as = fmt.Sprintf(" (as browsers read %s)", u.Hostname())
+		case h.addr.Is4In6():
+			as = fmt.Sprintf(" (written [%s])", u.Hostname())
 		}
+		return fmt.Errorf("must not point at %s%s, %s (allow it with WEBHOOKS_ALLOWED_CIDRS)", h.addr.Unmap(), as, what)
+	}
+	if h.numeric && u.Hostname() != h.addr.String() {
+		// Allowed, but written so that clients disagree: Go's own resolver
+		// looks 2130706433 up in DNS, a browser or glibc's getaddrinfo
+		// reads it as 127.0.0.1. The dotted form means one thing to all.
+		return fmt.Errorf("must write the IPv4 address as %s, not %s, which not every client reads as that address", h.addr, u.Hostname())
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 // Package server assembles the HTTP handler of `webhooks serve`: health and
-// readiness checks, Prometheus metrics, the management API, and River UI
-// behind basic auth.
+// readiness checks, Prometheus metrics, the management API, the Webhooks
+// page, and River UI behind basic auth, all behind cross-origin protection.
 package server
 
 import (
@@ -18,6 +18,8 @@ import (
 
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/metrics"
+	"github.com/countercyclical/webhooks/internal/portal"
+	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/sql/migrations"
 )
 
@@ -52,12 +54,13 @@ func New(ctx context.Context, config Config) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", metrics.Handler(config.Pool, config.Logger))
+	mux.Handle("GET /metrics", metrics.Handler(config.Pool, config.Logger, jobs.QueueExpand, jobs.QueueDeliver))
 	config.API.Pool, config.API.Logger = config.Pool, config.Logger
 	if config.API.River == nil {
 		config.API.River = config.River
 	}
 	api.New(config.API).Register(mux)
+	portal.New(portal.Config{Pool: config.Pool, Logger: config.Logger}).Register(mux)
 
 	switch {
 	case config.River == nil:
@@ -78,7 +81,11 @@ func New(ctx context.Context, config Config) (http.Handler, error) {
 		mux.Handle("/riverui/", basicAuth(config.RiverUIUsername, config.RiverUIPassword, ui))
 		config.Logger.Info("River UI served at /riverui/ behind basic auth")
 	}
-	return mux, nil
+	// A browser sends the Webhooks page's cookie (and River UI's basic
+	// auth) with any request: one that changes something must come from
+	// this origin. Clients other than browsers send no such headers and
+	// pass.
+	return http.NewCrossOriginProtection().Handler(mux), nil
 }
 
 // ready says whether the database answers and its schema is current.

@@ -24,8 +24,9 @@ WHERE m.id = ANY (@ids::text[]);
 SELECT r.webhook_id::text AS webhook_id, r.failing_since::timestamptz AS failing_since, r.past_disable_after::boolean AS past_disable_after
 FROM webhooks.record_attempts(@records::json, @disable_after_seconds::float8) r;
 
--- name: WebhookDisable :exec
--- WebhookDisable disables a webhook that is enabled, with the reason.
+-- name: WebhookDisable :execrows
+-- WebhookDisable disables a webhook that is enabled, with the reason; it
+-- returns 1 when it did, 0 when the webhook was disabled already.
 UPDATE webhooks.webhooks
 SET enabled = false, disabled_reason = @reason, disabled_at = now(), updated_at = now()
 WHERE id = @id AND enabled;

@@ -40,3 +40,16 @@ RETURNING *;
 
 -- name: WebhookDelete :execrows
 DELETE FROM webhooks.webhooks WHERE id = @id AND workspace_id = @workspace_id;
+
+-- name: WebhookHealthList :many
+-- WebhookHealthList sums up the last day of attempts of some webhooks, and
+-- their last attempt, for lists: both walk the (webhook_id, started_at) index.
+SELECT w.id::text AS webhook_id, d.attempts_24h, d.succeeded_24h, l.last_attempt_at
+FROM unnest(@webhook_ids::text[]) AS w (id)
+CROSS JOIN LATERAL (
+    SELECT max(a.started_at) AS last_attempt_at FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id
+) l
+CROSS JOIN LATERAL (
+    SELECT count(*) AS attempts_24h, count(*) FILTER (WHERE a.succeeded) AS succeeded_24h
+    FROM webhooks.delivery_attempts a WHERE a.webhook_id = w.id AND a.started_at > now() - interval '1 day'
+) d;

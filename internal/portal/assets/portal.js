@@ -1,0 +1,492 @@
+// The Webhooks page: it shows and changes webhooks through the management
+// API with the session's cookie, so the API's rules are the page's. Text
+// from the server only ever enters the page as text (textContent), never
+// as markup.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+
+// el makes an element with properties and children (strings become text).
+function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  Object.assign(e, props || {});
+  for (const c of children) {
+    if (c !== null && c !== undefined) e.append(c);
+  }
+  return e;
+}
+
+// call sends a request to the API and returns {ok, status, data}; data is
+// the JSON answer, a problem document when not ok.
+async function call(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    notice("The server did not answer; check your connection and try again.", true);
+    return { ok: false, status: 0, data: {} };
+  }
+  let data = {};
+  if (res.status !== 204) {
+    try {
+      data = await res.json();
+    } catch (e) {
+      data = { detail: "the server's answer was not JSON (" + res.status + ")" };
+    }
+  }
+  if (res.status === 401) {
+    stopPolling();
+    notice("Your session has ended. Open the Webhooks page again from the app.", true);
+  }
+  if (res.status === 403) stopPolling();
+  return { ok: res.ok, status: res.status, data };
+}
+
+function notice(text, isError) {
+  const n = $("#notice");
+  n.textContent = text;
+  n.className = isError ? "error-notice" : "ok-notice";
+  n.hidden = !text;
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString();
+}
+
+function show(view) {
+  notice("");
+  for (const id of ["#list-view", "#form-view", "#secret-view", "#logs-view"]) {
+    $(id).hidden = id !== view;
+  }
+  if (view !== "#logs-view") stopPolling();
+}
+
+// ---- the list
+
+let webhooks = [];
+
+async function loadList() {
+  const all = [];
+  let cursor = "";
+  for (;;) {
+    const res = await call("GET", "/v1/webhooks?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    if (!res.ok) {
+      notice(res.data.detail || "Could not load the webhooks.", true);
+      return;
+    }
+    all.push(...res.data.data);
+    if (!res.data.nextCursor) break;
+    cursor = res.data.nextCursor;
+  }
+  webhooks = all;
+  renderList();
+}
+
+function renderList() {
+  const body = $("#webhooks tbody");
+  body.replaceChildren();
+  $("#empty").hidden = webhooks.length > 0;
+  $("#webhooks").hidden = webhooks.length === 0;
+  for (const w of webhooks) {
+    const h = w.health || {};
+    const status = w.enabled
+      ? el("span", { className: "badge ok" }, "Enabled")
+      : el("span", { className: "badge off", title: w.disabledReason || "" }, "Disabled" + (w.disabledReason ? ": " + w.disabledReason : ""));
+    const rate = h.successRate24h === null || h.successRate24h === undefined ? "—" : h.successRate24h + " % of " + h.attempts24h + " attempt" + (h.attempts24h === 1 ? "" : "s");
+    const actions = el("div", { className: "row-actions" },
+      button("Edit", () => openForm(w)),
+      button("View Logs", () => openLogs(w)),
+      button("Test", () => openLogs(w, true)),
+      button(w.enabled ? "Disable" : "Enable", () => setEnabled(w, !w.enabled)),
+      button("Rotate secret", () => rotate(w)),
+      button("Delete", () => remove(w), "danger"));
+    const tr = el("tr", { className: "webhook" },
+      el("td", { className: "name" }, el("span", { className: "label" }, "Name"), w.name),
+      el("td", { className: "url" }, el("span", { className: "label" }, "Endpoint"), w.url),
+      el("td", { className: "events" }, el("span", { className: "label" }, "Events"), w.events.join(", ")),
+      el("td", { className: "status" }, el("span", { className: "label" }, "Status"), status),
+      el("td", { className: "rate" }, el("span", { className: "label" }, "Success (24 h)"), rate),
+      el("td", { className: "last" }, el("span", { className: "label" }, "Last delivery"), when(h.lastAttemptAt)),
+      el("td", {}, actions));
+    tr.dataset.id = w.id;
+    body.append(tr);
+  }
+}
+
+function button(text, onclick, className) {
+  const b = el("button", { type: "button", className: className || "" }, text);
+  b.addEventListener("click", onclick);
+  return b;
+}
+
+async function setEnabled(w, enabled) {
+  const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(w.id) + (enabled ? "/enable" : "/disable"), {});
+  if (!res.ok) return notice(res.data.detail, true);
+  notice((enabled ? "Enabled " : "Disabled ") + w.name + ".");
+  await loadList();
+}
+
+async function rotate(w) {
+  if (!(await confirmed("Rotate the signing secret of “" + w.name + "”? The current secret keeps signing, beside the new one, for 24 hours.", "Rotate"))) return;
+  const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(w.id) + "/secret/rotate", {});
+  if (!res.ok) return notice(res.data.detail, true);
+  showSecret(res.data.secret, "The new secret of “" + w.name + "”. Copy it now: it is shown only here. The previous one signs too until " + when(res.data.previousExpiresAt) + ".");
+}
+
+async function remove(w) {
+  if (!(await confirmed("Delete the webhook “" + w.name + "”? Its deliveries stop at once, and this cannot be undone.", "Delete"))) return;
+  const res = await call("DELETE", "/v1/webhooks/" + encodeURIComponent(w.id));
+  if (!res.ok) return notice(res.data.detail, true);
+  notice("Deleted " + w.name + ".");
+  await loadList();
+}
+
+// confirmed asks in a modal dialog, which keeps the keyboard's focus.
+function confirmed(text, action) {
+  const d = $("#confirm");
+  $("#confirm-text").textContent = text;
+  $("#confirm-ok").textContent = action;
+  d.returnValue = "";
+  return new Promise((resolve) => {
+    // A close event is dispatched later than the close itself: one that
+    // arrives while the dialog is open again is of the previous question.
+    const onClose = () => {
+      if (d.open) return;
+      d.removeEventListener("close", onClose);
+      resolve(d.returnValue === "ok");
+    };
+    d.addEventListener("close", onClose);
+    d.showModal();
+  });
+}
+
+// ---- create and edit
+
+let catalogue = [];
+let editing = null;
+
+async function loadCatalogue() {
+  const res = await call("GET", "/v1/event-types");
+  if (!res.ok) return;
+  catalogue = res.data.data.map((t) => t.name);
+  const groups = new Map();
+  for (const name of catalogue) {
+    const resource = name.slice(0, name.indexOf("."));
+    if (!groups.has(resource)) groups.set(resource, []);
+    groups.get(resource).push(name);
+  }
+  const box = $("#ev-groups");
+  box.replaceChildren();
+  for (const [resource, names] of groups) {
+    const all = el("input", { type: "checkbox", value: resource + ".*", className: "ev-group" });
+    const items = names.map((n) => el("label", {}, el("input", { type: "checkbox", value: n, className: "ev-type" }), " " + n));
+    all.addEventListener("change", syncEvents);
+    box.append(el("fieldset", { className: "ev" },
+      el("legend", {}, resource.replaceAll("_", " ")),
+      el("label", { className: "all" }, all, " All " + resource.replaceAll("_", " ") + " events"),
+      ...items));
+  }
+  for (const sel of ["#test-type", "#filter-type"]) {
+    const select = $(sel);
+    const keep = sel === "#filter-type" ? [select.firstElementChild] : [];
+    select.replaceChildren(...keep, ...catalogue.map((n) => el("option", { value: n }, n)));
+  }
+}
+
+// syncEvents checks and locks what a wider choice already includes.
+function syncEvents() {
+  const everything = $("#ev-all").checked;
+  for (const g of document.querySelectorAll(".ev")) {
+    const all = g.querySelector(".ev-group");
+    if (everything) all.checked = true;
+    all.disabled = everything;
+    for (const t of g.querySelectorAll(".ev-type")) {
+      if (all.checked) t.checked = true;
+      t.disabled = all.checked;
+    }
+  }
+}
+
+function chosenEvents() {
+  if ($("#ev-all").checked) return ["*"];
+  const out = [];
+  for (const g of document.querySelectorAll(".ev")) {
+    const all = g.querySelector(".ev-group");
+    if (all.checked) {
+      out.push(all.value);
+      continue;
+    }
+    for (const t of g.querySelectorAll(".ev-type")) if (t.checked) out.push(t.value);
+  }
+  return out;
+}
+
+function setEvents(events) {
+  $("#ev-all").checked = events.includes("*");
+  for (const box of document.querySelectorAll(".ev-group, .ev-type")) {
+    box.checked = events.includes(box.value);
+  }
+  syncEvents();
+}
+
+function clearErrors() {
+  for (const e of document.querySelectorAll("#webhook-form .error")) e.textContent = "";
+  for (const e of document.querySelectorAll("#webhook-form [aria-invalid]")) e.removeAttribute("aria-invalid");
+}
+
+function openForm(w) {
+  editing = w || null;
+  clearErrors();
+  $("#form-title").textContent = w ? "Edit " + w.name : "Create Webhook";
+  $("#f-name").value = w ? w.name : "";
+  $("#f-url").value = w ? w.url : "";
+  $("#f-description").value = w ? w.description : "";
+  setEvents(w ? w.events : []);
+  show("#form-view");
+  $("#f-name").focus();
+}
+
+async function save(ev) {
+  ev.preventDefault();
+  clearErrors();
+  const body = {
+    name: $("#f-name").value,
+    url: $("#f-url").value,
+    description: $("#f-description").value,
+    events: chosenEvents(),
+  };
+  if (editing) {
+    // A change sends only what changed: a rename is not refused for a URL
+    // that an older policy allowed.
+    for (const k of ["name", "url", "description"]) if (body[k] === editing[k]) delete body[k];
+    if (body.events.join() === editing.events.join()) delete body.events;
+    if (Object.keys(body).length === 0) {
+      show("#list-view");
+      notice("Nothing changed.");
+      return;
+    }
+  }
+  const res = editing
+    ? await call("PATCH", "/v1/webhooks/" + encodeURIComponent(editing.id), body)
+    : await call("POST", "/v1/webhooks", body);
+  if (!res.ok) {
+    // The API's own words, beside the field they are about.
+    let first = null;
+    for (const fe of res.data.errors || []) {
+      const slot = $("#err-" + fe.field) || $("#err-form");
+      slot.textContent = (slot.textContent ? slot.textContent + " " : "") + fe.message;
+      const input = $("#f-" + fe.field);
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        first = first || input;
+      }
+    }
+    if (!res.data.errors) $("#err-form").textContent = res.data.detail || "Could not save.";
+    if (first) first.focus();
+    return;
+  }
+  await loadList();
+  if (editing) {
+    show("#list-view");
+    notice("Saved " + res.data.name + ".");
+    return;
+  }
+  showSecret(res.data.secret, "“" + res.data.name + "” is saved. Copy its signing secret now: it is shown only here.");
+}
+
+function showSecret(secret, intro) {
+  $("#secret").textContent = secret;
+  $("#secret-intro").textContent = intro;
+  $("#copy-secret").textContent = "Copy";
+  show("#secret-view");
+  $("#copy-secret").focus();
+}
+
+async function copySecret() {
+  try {
+    await navigator.clipboard.writeText($("#secret").textContent);
+    $("#copy-secret").textContent = "Copied";
+  } catch (e) {
+    // Without clipboard access, select it for the user to copy.
+    const range = document.createRange();
+    range.selectNodeContents($("#secret"));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    $("#copy-secret").textContent = "Selected: press Ctrl+C";
+  }
+}
+
+// ---- logs
+
+let logsOf = null;
+let openMessage = null;
+let olderCursor = null;
+let olderLoaded = false; // the user paged back: polling leaves the list alone
+let polling = 0; // the generation of the poller; a new one retires the old
+let listSeq = 0; // only the latest request for the list may fill it
+let detailSeq = 0; // likewise for the message opened
+
+function openLogs(w, test) {
+  logsOf = w;
+  openMessage = null;
+  olderCursor = null;
+  olderLoaded = false;
+  $("#logs-name").textContent = w.name;
+  $("#message-detail").hidden = true;
+  $("#messages tbody").replaceChildren();
+  $("#older").hidden = true;
+  $("#no-messages").hidden = true;
+  $("#filters").reset();
+  $("#recover-since").value = "";
+  show("#logs-view");
+  loadMessages();
+  startPolling();
+  (test ? $("#test-type") : $("#back")).focus();
+}
+
+// startPolling follows deliveries as they arrive while the log is open: the
+// next poll is asked for only once the last one has answered.
+function startPolling() {
+  const generation = ++polling;
+  const tick = async () => {
+    if (generation !== polling) return;
+    if (!olderLoaded) await loadMessages();
+    if (openMessage && generation === polling) await loadMessage(openMessage);
+    if (generation === polling) setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
+}
+
+function stopPolling() {
+  polling++;
+}
+
+function filterQuery(cursor) {
+  const q = new URLSearchParams({ limit: "50" });
+  if ($("#filter-state").value) q.set("status", $("#filter-state").value);
+  if ($("#filter-type").value) q.set("eventType", $("#filter-type").value);
+  if ($("#filter-since").value) q.set("since", new Date($("#filter-since").value).toISOString());
+  if (cursor) q.set("cursor", cursor);
+  return q.toString();
+}
+
+// loadMessages fills the list: the first page, or the page after cursor.
+async function loadMessages(cursor) {
+  const w = logsOf;
+  const seq = ++listSeq;
+  const res = await call("GET", "/v1/webhooks/" + encodeURIComponent(w.id) + "/deliveries?" + filterQuery(cursor));
+  if (seq !== listSeq || w !== logsOf) return; // a newer request, or another webhook, took over
+  if (!res.ok) return notice(res.data.detail, true);
+  const body = $("#messages tbody");
+  if (!cursor) body.replaceChildren();
+  for (const m of res.data.data) body.append(messageRow(m));
+  olderCursor = res.data.nextCursor;
+  olderLoaded = !!cursor;
+  $("#older").hidden = !olderCursor;
+  $("#no-messages").hidden = body.children.length > 0;
+}
+
+function messageRow(m) {
+  const open = button("Open", () => loadMessage(m.id));
+  const tr = el("tr", { className: "message state-" + m.state },
+    el("td", {}, el("span", { className: "label" }, "Time"), when(m.createdAt)),
+    el("td", { className: "event" }, el("span", { className: "label" }, "Event"), m.eventType),
+    el("td", { className: "state" }, el("span", { className: "label" }, "State"), el("span", { className: "badge " + m.state }, m.state)),
+    el("td", {}, el("span", { className: "label" }, "Attempts"), String(m.attemptCount)),
+    el("td", {}, el("span", { className: "label" }, "Last status"), m.lastStatusCode ? String(m.lastStatusCode) : m.lastError || "—"),
+    el("td", {}, open));
+  tr.dataset.id = m.id;
+  return tr;
+}
+
+async function loadMessage(id) {
+  const w = logsOf;
+  const seq = ++detailSeq;
+  const res = await call("GET", "/v1/messages/" + encodeURIComponent(id));
+  if (seq !== detailSeq || w !== logsOf) return;
+  if (!res.ok) return notice(res.data.detail, true);
+  const m = res.data;
+  const first = openMessage !== id;
+  openMessage = id;
+  $("#md-id").textContent = m.id;
+  $("#md-summary").textContent = m.eventType + " · " + m.state + " · " + m.attemptCount + " attempt" + (m.attemptCount === 1 ? "" : "s");
+  $("#retry").hidden = !["failed", "cancelled"].includes(m.state);
+  const body = $("#attempts tbody");
+  body.replaceChildren();
+  for (const a of m.attempts || []) {
+    body.append(el("tr", { className: "attempt " + (a.succeeded ? "ok" : "failed") },
+      el("td", {}, String(a.attempt)),
+      el("td", {}, el("span", { className: "label" }, "Time"), when(a.startedAt)),
+      el("td", { className: "by" }, el("span", { className: "label" }, "Made by"), (a.triggeredBy || "schedule").replace("_", " ")),
+      el("td", { className: "code" }, el("span", { className: "label" }, "Status"), a.statusCode ? String(a.statusCode) : "—"),
+      el("td", {}, el("span", { className: "label" }, "Latency"), (a.durationMs < 10 ? a.durationMs.toFixed(1) : Math.round(a.durationMs)) + " ms"),
+      el("td", { className: "err" }, el("span", { className: "label" }, "Error"), a.errorMessage || a.errorClass || "—"),
+      el("td", {}, el("span", { className: "label" }, "Response"), el("code", { className: "excerpt" }, a.responseExcerpt || ""))));
+  }
+  const envelope = m.envelope;
+  $("#payload").textContent = envelope ? JSON.stringify(envelope, null, 2) : "(the payload is no longer kept)";
+  $("#message-detail").hidden = false;
+  if (first) $("#md-id").scrollIntoView({ block: "nearest" });
+}
+
+async function retry() {
+  const res = await call("POST", "/v1/messages/" + encodeURIComponent(openMessage) + "/retry", {});
+  if (!res.ok) return notice(res.data.detail, true);
+  notice("Retrying " + openMessage + ".");
+  await loadMessage(openMessage);
+  await loadMessages();
+}
+
+async function recover() {
+  const v = $("#recover-since").value;
+  if (!v) return notice("Choose the time to recover failures since.", true);
+  const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(logsOf.id) + "/recover", { since: new Date(v).toISOString() });
+  if (!res.ok) return notice((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail, true);
+  notice("Sending " + res.data.queued + " failed message" + (res.data.queued === 1 ? "" : "s") + " again" + (res.data.more ? "; recover again for more." : "."));
+  await loadMessages();
+}
+
+async function sendTest() {
+  const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(logsOf.id) + "/test", { eventType: $("#test-type").value });
+  if (!res.ok) return notice((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail, true);
+  notice("Sent a test " + res.data.eventType + " as " + res.data.id + "; its attempt appears below.");
+  await loadMessages();
+  await loadMessage(res.data.id);
+}
+
+// ---- wiring
+
+document.addEventListener("DOMContentLoaded", async () => {
+  if (!$("#list-view")) return; // a guest's page has nothing to load
+  $("#create").addEventListener("click", () => openForm(null));
+  $("#cancel").addEventListener("click", () => show("#list-view"));
+  $("#webhook-form").addEventListener("submit", save);
+  $("#ev-all").addEventListener("change", syncEvents);
+  $("#copy-secret").addEventListener("click", copySecret);
+  $("#secret-done").addEventListener("click", () => {
+    $("#secret").textContent = "";
+    show("#list-view");
+  });
+  $("#back").addEventListener("click", () => {
+    show("#list-view");
+    loadList();
+  });
+  $("#filters").addEventListener("change", () => loadMessages());
+  $("#older").addEventListener("click", () => loadMessages(olderCursor));
+  $("#filters").addEventListener("submit", (e) => e.preventDefault());
+  $("#retry").addEventListener("click", retry);
+  $("#recover").addEventListener("click", recover);
+  $("#send-test").addEventListener("click", sendTest);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("#form-view").hidden) show("#list-view");
+  });
+  await loadCatalogue();
+  await loadList();
+  document.body.dataset.ready = "true";
+});
