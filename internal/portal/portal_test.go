@@ -229,8 +229,10 @@ func waitJS(t *testing.T, ctx context.Context, expr string) {
 	var err error
 	for {
 		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
-		// A poll begun before a navigation ends with its page: poll the next.
-		if err == nil || !strings.Contains(err.Error(), "navigated or closed") || time.Now().After(deadline) {
+		// A poll begun before a navigation ends with its page (the target
+		// navigated, or its execution context is gone): poll the next.
+		gone := err != nil && (strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "Cannot find context"))
+		if !gone || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
