@@ -40,7 +40,9 @@ func loopback() netguard.Policy {
 	return netguard.Policy{AllowHTTP: true, Allowed: allowed}
 }
 
-func deliverSetup(t *testing.T, delivery jobs.DeliveryConfig) *deliverBundle {
+// deliverSetup starts a working client on a new database; deliverWorkers,
+// when given, caps its delivery workers (default: the default).
+func deliverSetup(t *testing.T, delivery jobs.DeliveryConfig, deliverWorkers ...int) *deliverBundle {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	if delivery.Schedule == nil {
@@ -52,7 +54,11 @@ func deliverSetup(t *testing.T, delivery jobs.DeliveryConfig) *deliverBundle {
 	b := &deliverBundle{pool: pool}
 	b.ws = queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
 	b.owner = newUser(t, pool, b.ws, "owner")
-	b.client = startClient(t, pool, jobs.Config{Delivery: delivery, SafetyNet: time.Hour})
+	config := jobs.Config{Delivery: delivery, SafetyNet: time.Hour}
+	if len(deliverWorkers) > 0 {
+		config.DeliverWorkers = deliverWorkers[0]
+	}
+	b.client = startClient(t, pool, config)
 	// Expansion wakes on the capture NOTIFY, as in serve.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -491,11 +497,13 @@ func TestDeliverRateLimit(t *testing.T) {
 func TestDeliverRateLimitAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	// Two workers each: neither process can fetch every job at once, so
+	// both deliver.
+	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()}, 2)
 	other, err := pgxpool.New(ctx, b.pool.Config().ConnString())
 	require.NoError(t, err)
 	t.Cleanup(other.Close)
-	startClient(t, other, jobs.Config{Delivery: jobs.DeliveryConfig{Policy: loopback(), Timeout: 5 * time.Second}, SafetyNet: time.Hour})
+	startClient(t, other, jobs.Config{DeliverWorkers: 2, Delivery: jobs.DeliveryConfig{Policy: loopback(), Timeout: 5 * time.Second}, SafetyNet: time.Hour})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
