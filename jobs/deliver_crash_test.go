@@ -211,7 +211,8 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 		}
 		go func() {
 			defer tx.Rollback(ctx) //nolint:errcheck
-			for range 500 {
+			// Up to 30 s: a loaded machine is slow to reach the lock.
+			for range 3000 {
 				var n int
 				_ = admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%AttemptRecordMany%'`).Scan(&n)
