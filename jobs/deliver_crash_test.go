@@ -48,6 +48,21 @@ func loopbackPolicy(t *testing.T) netguard.Policy {
 	return netguard.Policy{AllowHTTP: true, Allowed: allowed}
 }
 
+// crashSetup makes a database of the test's own, with a pool on it, and a
+// webhook pointed at a receiver that logs what it gets.
+func crashSetup(t *testing.T) (url string, pool *pgxpool.Pool, recv *receiverLog, ws, owner, hook string) {
+	t.Helper()
+	url = dbtest.NewDB(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	recv = &receiverLog{}
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	ws, owner, hook = seedOneWebhook(t, pool, srv.URL)
+	return url, pool, recv, ws, owner, hook
+}
+
 // startWorking starts a client that works both queues until the test ends.
 func startWorking(t *testing.T, pool *pgxpool.Pool, config Config) {
 	t.Helper()
@@ -95,15 +110,8 @@ func TestDeliverCrash(t *testing.T) {
 		t.Run(tc.point, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url := dbtest.NewDB(t)
-			pool, err := pgxpool.New(ctx, url)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
-			recv := &receiverLog{}
-			srv := httptest.NewServer(recv)
-			t.Cleanup(srv.Close)
-			ws, owner, hook := seedOneWebhook(t, pool, srv.URL)
-			_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'Sourcing')`, ws, owner)
+			url, pool, recv, ws, owner, hook := crashSetup(t)
+			_, err := pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'Sourcing')`, ws, owner)
 			require.NoError(t, err)
 
 			child := startCrashChild(t, "TestDeliverCrashChild", deliverCrashURLEnv+"="+url, deliverCrashPointEnv+"="+tc.point)
@@ -183,14 +191,7 @@ func TestDeliverCrashChild(t *testing.T) {
 func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := dbtest.NewDB(t)
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	recv := &receiverLog{}
-	srv := httptest.NewServer(recv)
-	t.Cleanup(srv.Close)
-	ws, owner, hook := seedOneWebhook(t, pool, srv.URL)
+	url, pool, recv, ws, owner, hook := crashSetup(t)
 
 	admin, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)

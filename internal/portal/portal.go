@@ -93,16 +93,12 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	token := r.URL.Query().Get("token")
 	if token == "" {
-		h.message(w, http.StatusBadRequest, "Link incomplete", "This link to the Webhooks page has no token. Open the page again from the app.")
+		h.linkRefused(w, r, nil)
 		return
 	}
 	viewer, err := api.PeekPortalLink(r.Context(), h.config.Pool, token)
-	if errors.Is(err, api.ErrPortalLinkInvalid) {
-		h.message(w, http.StatusGone, "Link expired", "This link to the Webhooks page has expired or was already used. Open the page again from the app.")
-		return
-	}
 	if err != nil {
-		h.internalError(w, r, err)
+		h.linkRefused(w, r, err)
 		return
 	}
 	h.render(w, http.StatusOK, "start.html", struct {
@@ -119,16 +115,12 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	token := r.PostFormValue("token")
 	if token == "" {
-		h.message(w, http.StatusBadRequest, "Link incomplete", "This link to the Webhooks page has no token. Open the page again from the app.")
+		h.linkRefused(w, r, nil)
 		return
 	}
 	session, expires, err := api.RedeemPortalLink(r.Context(), h.config.Pool, token)
-	if errors.Is(err, api.ErrPortalLinkInvalid) {
-		h.message(w, http.StatusGone, "Link expired", "This link to the Webhooks page has expired or was already used. Open the page again from the app.")
-		return
-	}
 	if err != nil {
-		h.internalError(w, r, err)
+		h.linkRefused(w, r, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -138,6 +130,19 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	// The redirect follows a navigation of this origin's page, so the
 	// SameSite=Strict cookie goes along.
 	http.Redirect(w, r, "/portal/", http.StatusSeeOther)
+}
+
+// linkRefused answers a link that cannot be used: without a token (err
+// nil), expired or used, or not looked up for an error of ours.
+func (h *Handler) linkRefused(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case err == nil:
+		h.message(w, http.StatusBadRequest, "Link incomplete", "This link to the Webhooks page has no token. Open the page again from the app.")
+	case errors.Is(err, api.ErrPortalLinkInvalid):
+		h.message(w, http.StatusGone, "Link expired", "This link to the Webhooks page has expired or was already used. Open the page again from the app.")
+	default:
+		h.internalError(w, r, err)
+	}
 }
 
 // page is the Webhooks page of the session's user.
