@@ -52,20 +52,21 @@ func (q *Queries) AttemptRecordMany(ctx context.Context, db DBTX, arg AttemptRec
 const attemptRecorded = `-- name: AttemptRecorded :one
 SELECT EXISTS (
     SELECT 1 FROM webhooks.delivery_attempts
-    WHERE message_id = $1 AND started_at = $2
+    WHERE message_id = $1 AND started_at = $2 AND captured_at = $3
 )::boolean AS recorded
 `
 
 type AttemptRecordedParams struct {
-	MessageID string    `json:"messageId"`
-	StartedAt time.Time `json:"startedAt"`
+	MessageID  string    `json:"messageId"`
+	StartedAt  time.Time `json:"startedAt"`
+	CapturedAt time.Time `json:"capturedAt"`
 }
 
 // AttemptRecorded says whether an attempt is in the log: a batch retried
 // after an error may have been committed all the same (the answer lost with
 // the connection), and a batch is written whole or not at all.
 func (q *Queries) AttemptRecorded(ctx context.Context, db DBTX, arg AttemptRecordedParams) (bool, error) {
-	row := db.QueryRow(ctx, attemptRecorded, arg.MessageID, arg.StartedAt)
+	row := db.QueryRow(ctx, attemptRecorded, arg.MessageID, arg.StartedAt, arg.CapturedAt)
 	var recorded bool
 	err := row.Scan(&recorded)
 	return recorded, err
@@ -103,17 +104,25 @@ SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.
     -- Rendered at expansion; an event expanded before that was done is
     -- rendered here. json, not jsonb: the table's column order reaches the
     -- receiver.
-    coalesce(o.receiver_payload, webhooks.payload(o.resource_type, o.payload))::json AS payload,
-    coalesce(o.receiver_previous_attributes, webhooks.payload(o.resource_type, o.previous_attributes::json))::json AS previous_attributes,
+    (CASE WHEN o.rendered THEN o.payload ELSE webhooks.payload(o.resource_type, o.payload) END)::json AS payload,
+    (CASE WHEN o.rendered THEN o.previous_attributes ELSE webhooks.payload(o.resource_type, o.previous_attributes) END)::json AS previous_attributes,
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
     coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at
 FROM webhooks.messages m
-JOIN webhooks.outbox o ON o.id = m.outbox_id
+JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
 WHERE m.id = ANY ($1::text[])
+  AND m.captured_at >= $2 AND m.captured_at <= $3
+  AND o.captured_at >= $2 AND o.captured_at <= $3
 `
+
+type MessageGetForDeliveryManyParams struct {
+	Ids          []string  `json:"ids"`
+	CapturedFrom time.Time `json:"capturedFrom"`
+	CapturedTo   time.Time `json:"capturedTo"`
+}
 
 type MessageGetForDeliveryManyRow struct {
 	ID                 string     `json:"id"`
@@ -137,9 +146,10 @@ type MessageGetForDeliveryManyRow struct {
 
 // MessageGetForDeliveryMany returns what deliveries need, by primary keys:
 // each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
-// secrets.
-func (q *Queries) MessageGetForDeliveryMany(ctx context.Context, db DBTX, ids []string) ([]MessageGetForDeliveryManyRow, error) {
-	rows, err := db.Query(ctx, messageGetForDeliveryMany, ids)
+// secrets. The messages' events were captured between captured_from and
+// captured_to: only those partitions are read.
+func (q *Queries) MessageGetForDeliveryMany(ctx context.Context, db DBTX, arg MessageGetForDeliveryManyParams) ([]MessageGetForDeliveryManyRow, error) {
+	rows, err := db.Query(ctx, messageGetForDeliveryMany, arg.Ids, arg.CapturedFrom, arg.CapturedTo)
 	if err != nil {
 		return nil, err
 	}

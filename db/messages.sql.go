@@ -7,16 +7,20 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
 const deliveryAttemptList = `-- name: DeliveryAttemptList :many
-SELECT id, message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id, triggered_by FROM webhooks.delivery_attempts WHERE message_id = $1 ORDER BY attempt, id
+SELECT id, message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, status_code, error_class, error_message, response_excerpt, river_job_id, triggered_by, captured_at FROM webhooks.delivery_attempts WHERE message_id = $1 AND captured_at = $2 ORDER BY attempt, id
 `
 
-func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, messageID string) ([]WebhooksDeliveryAttempt, error) {
-	rows, err := db.Query(ctx, deliveryAttemptList, messageID)
+type DeliveryAttemptListParams struct {
+	MessageID  string    `json:"messageId"`
+	CapturedAt time.Time `json:"capturedAt"`
+}
+
+func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, arg DeliveryAttemptListParams) ([]WebhooksDeliveryAttempt, error) {
+	rows, err := db.Query(ctx, deliveryAttemptList, arg.MessageID, arg.CapturedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +46,7 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, messageID st
 			&i.ResponseExcerpt,
 			&i.RiverJobID,
 			&i.TriggeredBy,
+			&i.CapturedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -54,8 +59,8 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, messageID st
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, o.event_id
-FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, o.event_id
+FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = $1 AND m.workspace_id = $2
 `
 
@@ -84,21 +89,24 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg MessageGetParams)
 		&i.WebhooksMessage.LastStatusCode,
 		&i.WebhooksMessage.LastError,
 		&i.WebhooksMessage.UpdatedAt,
+		&i.WebhooksMessage.CapturedAt,
 		&i.EventID,
 	)
 	return i, err
 }
 
 const messageInsert = `-- name: MessageInsert :exec
-INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at)
+VALUES ($1, $2, $3, $4, $5, $6)
 `
 
 type MessageInsertParams struct {
-	ID          string `json:"id"`
-	OutboxID    int64  `json:"outboxId"`
-	WebhookID   string `json:"webhookId"`
-	WorkspaceID string `json:"workspaceId"`
-	EventType   string `json:"eventType"`
+	ID          string    `json:"id"`
+	OutboxID    int64     `json:"outboxId"`
+	WebhookID   string    `json:"webhookId"`
+	WorkspaceID string    `json:"workspaceId"`
+	EventType   string    `json:"eventType"`
+	CapturedAt  time.Time `json:"capturedAt"`
 }
 
 func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg MessageInsertParams) error {
@@ -108,13 +116,14 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg MessageInsertP
 		arg.WebhookID,
 		arg.WorkspaceID,
 		arg.EventType,
+		arg.CapturedAt,
 	)
 	return err
 }
 
 const messageList = `-- name: MessageList :many
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, o.event_id
-FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, o.event_id
+FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.webhook_id = $1
   AND ($2::text IS NULL OR m.state = $2)
   AND ($3::text IS NULL OR m.event_type = $3)
@@ -173,6 +182,7 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 			&i.WebhooksMessage.LastStatusCode,
 			&i.WebhooksMessage.LastError,
 			&i.WebhooksMessage.UpdatedAt,
+			&i.WebhooksMessage.CapturedAt,
 			&i.EventID,
 		); err != nil {
 			return nil, err
@@ -194,7 +204,7 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, webhook_id, event_type
+RETURNING id, webhook_id, event_type, captured_at
 `
 
 type MessageResetFailedSinceParams struct {
@@ -204,9 +214,10 @@ type MessageResetFailedSinceParams struct {
 }
 
 type MessageResetFailedSinceRow struct {
-	ID        string `json:"id"`
-	WebhookID string `json:"webhookId"`
-	EventType string `json:"eventType"`
+	ID         string    `json:"id"`
+	WebhookID  string    `json:"webhookId"`
+	EventType  string    `json:"eventType"`
+	CapturedAt time.Time `json:"capturedAt"`
 }
 
 // MessageResetFailedSince makes up to max failed messages of a webhook,
@@ -220,7 +231,12 @@ func (q *Queries) MessageResetFailedSince(ctx context.Context, db DBTX, arg Mess
 	var items []MessageResetFailedSinceRow
 	for rows.Next() {
 		var i MessageResetFailedSinceRow
-		if err := rows.Scan(&i.ID, &i.WebhookID, &i.EventType); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.WebhookID,
+			&i.EventType,
+			&i.CapturedAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -234,13 +250,14 @@ func (q *Queries) MessageResetFailedSince(ctx context.Context, db DBTX, arg Mess
 const messageResetForRetry = `-- name: MessageResetForRetry :one
 UPDATE webhooks.messages SET state = 'pending', updated_at = now()
 WHERE id = $1 AND state IN ('succeeded', 'failed', 'cancelled')
-RETURNING id, webhook_id, event_type
+RETURNING id, webhook_id, event_type, captured_at
 `
 
 type MessageResetForRetryRow struct {
-	ID        string `json:"id"`
-	WebhookID string `json:"webhookId"`
-	EventType string `json:"eventType"`
+	ID         string    `json:"id"`
+	WebhookID  string    `json:"webhookId"`
+	EventType  string    `json:"eventType"`
+	CapturedAt time.Time `json:"capturedAt"`
 }
 
 // MessageResetForRetry makes a finished message pending again, for a retry;
@@ -248,7 +265,12 @@ type MessageResetForRetryRow struct {
 func (q *Queries) MessageResetForRetry(ctx context.Context, db DBTX, id string) (MessageResetForRetryRow, error) {
 	row := db.QueryRow(ctx, messageResetForRetry, id)
 	var i MessageResetForRetryRow
-	err := row.Scan(&i.ID, &i.WebhookID, &i.EventType)
+	err := row.Scan(
+		&i.ID,
+		&i.WebhookID,
+		&i.EventType,
+		&i.CapturedAt,
+	)
 	return i, err
 }
 
@@ -280,26 +302,31 @@ func (q *Queries) MessageSetState(ctx context.Context, db DBTX, arg MessageSetSt
 }
 
 const outboxInsertTest = `-- name: OutboxInsertTest :one
-INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at,
-    receiver_payload, receiver_previous_attributes)
-VALUES (webhooks.gen_id(), $1, $2, $3, $4, $5, $6, $7, now(),
-    webhooks.payload($2, $6), webhooks.payload($2, ($7::jsonb)::json))
-RETURNING id
+INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes,
+    rendered, expanded_at)
+VALUES (webhooks.gen_id(), $1, $2, $3, $4, $5,
+    webhooks.payload($2, $6), webhooks.payload($2, $7::json), true, now())
+RETURNING id, captured_at
 `
 
 type OutboxInsertTestParams struct {
-	EventType          string          `json:"eventType"`
-	ResourceType       string          `json:"resourceType"`
-	ResourceID         string          `json:"resourceId"`
-	WorkspaceID        string          `json:"workspaceId"`
-	Actor              *string         `json:"actor"`
-	Payload            []byte          `json:"payload"`
-	PreviousAttributes json.RawMessage `json:"previousAttributes"`
+	EventType          string  `json:"eventType"`
+	ResourceType       string  `json:"resourceType"`
+	ResourceID         string  `json:"resourceId"`
+	WorkspaceID        string  `json:"workspaceId"`
+	Actor              *string `json:"actor"`
+	Payload            []byte  `json:"payload"`
+	PreviousAttributes []byte  `json:"previousAttributes"`
+}
+
+type OutboxInsertTestRow struct {
+	ID         int64     `json:"id"`
+	CapturedAt time.Time `json:"capturedAt"`
 }
 
 // OutboxInsertTest records an example event for one webhook's test: expanded
 // already, so that no other webhook gets it.
-func (q *Queries) OutboxInsertTest(ctx context.Context, db DBTX, arg OutboxInsertTestParams) (int64, error) {
+func (q *Queries) OutboxInsertTest(ctx context.Context, db DBTX, arg OutboxInsertTestParams) (OutboxInsertTestRow, error) {
 	row := db.QueryRow(ctx, outboxInsertTest,
 		arg.EventType,
 		arg.ResourceType,
@@ -309,7 +336,7 @@ func (q *Queries) OutboxInsertTest(ctx context.Context, db DBTX, arg OutboxInser
 		arg.Payload,
 		arg.PreviousAttributes,
 	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	var i OutboxInsertTestRow
+	err := row.Scan(&i.ID, &i.CapturedAt)
+	return i, err
 }

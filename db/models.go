@@ -175,6 +175,7 @@ type WebhooksDeliveryAttempt struct {
 	ResponseExcerpt *string   `json:"responseExcerpt"`
 	RiverJobID      *int64    `json:"riverJobId"`
 	TriggeredBy     string    `json:"triggeredBy"`
+	CapturedAt      time.Time `json:"capturedAt"`
 }
 
 type WebhooksDeliveryLog struct {
@@ -210,8 +211,8 @@ type WebhooksEndpointHealth struct {
 	SuccessRate1h        pgtype.Numeric `json:"successRate1h"`
 	Attempts24h          int64          `json:"attempts24h"`
 	SuccessRate24h       pgtype.Numeric `json:"successRate24h"`
-	LastSuccessAt        interface{}    `json:"lastSuccessAt"`
-	LastFailureAt        interface{}    `json:"lastFailureAt"`
+	LastSuccessAt        *time.Time     `json:"lastSuccessAt"`
+	LastFailureAt        *time.Time     `json:"lastFailureAt"`
 	FailuresSinceSuccess int64          `json:"failuresSinceSuccess"`
 	FailingSince         *time.Time     `json:"failingSince"`
 }
@@ -228,6 +229,7 @@ type WebhooksMessage struct {
 	LastStatusCode *int32    `json:"lastStatusCode"`
 	LastError      *string   `json:"lastError"`
 	UpdatedAt      time.Time `json:"updatedAt"`
+	CapturedAt     time.Time `json:"capturedAt"`
 }
 
 type WebhooksMessageStatus struct {
@@ -247,25 +249,30 @@ type WebhooksMessageStatus struct {
 }
 
 type WebhooksOutbox struct {
-	ID                         int64           `json:"id"`
-	EventID                    *string         `json:"eventId"`
-	EventType                  string          `json:"eventType"`
-	ResourceType               string          `json:"resourceType"`
-	ResourceID                 string          `json:"resourceId"`
-	WorkspaceID                string          `json:"workspaceId"`
-	Actor                      *string         `json:"actor"`
-	Payload                    []byte          `json:"payload"`
-	PreviousAttributes         json.RawMessage `json:"previousAttributes"`
-	CapturedAt                 time.Time       `json:"capturedAt"`
-	ExpandedAt                 *time.Time      `json:"expandedAt"`
-	ReceiverPayload            []byte          `json:"receiverPayload"`
-	ReceiverPreviousAttributes []byte          `json:"receiverPreviousAttributes"`
+	ID                 int64      `json:"id"`
+	EventID            *string    `json:"eventId"`
+	EventType          string     `json:"eventType"`
+	ResourceType       string     `json:"resourceType"`
+	ResourceID         string     `json:"resourceId"`
+	WorkspaceID        string     `json:"workspaceId"`
+	Actor              *string    `json:"actor"`
+	Payload            []byte     `json:"payload"`
+	PreviousAttributes []byte     `json:"previousAttributes"`
+	Rendered           bool       `json:"rendered"`
+	CapturedAt         time.Time  `json:"capturedAt"`
+	ExpandedAt         *time.Time `json:"expandedAt"`
 }
 
 type WebhooksOutboxBacklog struct {
 	Unexpanded       int64       `json:"unexpanded"`
 	OldestCapturedAt interface{} `json:"oldestCapturedAt"`
 	OldestAge        int32       `json:"oldestAge"`
+}
+
+type WebhooksPartition struct {
+	FromAt    time.Time `json:"fromAt"`
+	ToAt      time.Time `json:"toAt"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 type WebhooksPortalSession struct {
@@ -320,6 +327,21 @@ type WebhooksWebhook struct {
 	UpdatedAt          time.Time  `json:"updatedAt"`
 	FailingSince       *time.Time `json:"failingSince"`
 	LastSuccessAt      *time.Time `json:"lastSuccessAt"`
+}
+
+type WebhooksWebhookHealth struct {
+	WebhookID            string     `json:"webhookId"`
+	LastAttemptAt        time.Time  `json:"lastAttemptAt"`
+	LastSuccessAt        *time.Time `json:"lastSuccessAt"`
+	LastFailureAt        *time.Time `json:"lastFailureAt"`
+	FailuresSinceSuccess int64      `json:"failuresSinceSuccess"`
+}
+
+type WebhooksWebhookStat struct {
+	WebhookID string    `json:"webhookId"`
+	Bucket    time.Time `json:"bucket"`
+	Attempts  int32     `json:"attempts"`
+	Succeeded int32     `json:"succeeded"`
 }
 
 type WebhooksWorkerProcess struct {

@@ -7,21 +7,22 @@ package db
 
 import (
 	"context"
-	"encoding/json"
+	"time"
 )
 
 const messageInsertMany = `-- name: MessageInsertMany :exec
-INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type)
+INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at)
 SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]),
-    unnest($4::text[]), unnest($5::text[])
+    unnest($4::text[]), unnest($5::text[]), unnest($6::timestamptz[])
 `
 
 type MessageInsertManyParams struct {
-	Ids          []string `json:"ids"`
-	OutboxIds    []int64  `json:"outboxIds"`
-	WebhookIds   []string `json:"webhookIds"`
-	WorkspaceIds []string `json:"workspaceIds"`
-	EventTypes   []string `json:"eventTypes"`
+	Ids          []string    `json:"ids"`
+	OutboxIds    []int64     `json:"outboxIds"`
+	WebhookIds   []string    `json:"webhookIds"`
+	WorkspaceIds []string    `json:"workspaceIds"`
+	EventTypes   []string    `json:"eventTypes"`
+	CapturedAts  []time.Time `json:"capturedAts"`
 }
 
 func (q *Queries) MessageInsertMany(ctx context.Context, db DBTX, arg MessageInsertManyParams) error {
@@ -31,12 +32,13 @@ func (q *Queries) MessageInsertMany(ctx context.Context, db DBTX, arg MessageIns
 		arg.WebhookIds,
 		arg.WorkspaceIds,
 		arg.EventTypes,
+		arg.CapturedAts,
 	)
 	return err
 }
 
 const outboxClaim = `-- name: OutboxClaim :many
-SELECT id, resource_type, payload, previous_attributes FROM webhooks.outbox
+SELECT id, captured_at, resource_type, payload, previous_attributes FROM webhooks.outbox
 WHERE expanded_at IS NULL
 ORDER BY id
 LIMIT $1
@@ -44,10 +46,11 @@ FOR UPDATE SKIP LOCKED
 `
 
 type OutboxClaimRow struct {
-	ID                 int64           `json:"id"`
-	ResourceType       string          `json:"resourceType"`
-	Payload            []byte          `json:"payload"`
-	PreviousAttributes json.RawMessage `json:"previousAttributes"`
+	ID                 int64     `json:"id"`
+	CapturedAt         time.Time `json:"capturedAt"`
+	ResourceType       string    `json:"resourceType"`
+	Payload            []byte    `json:"payload"`
+	PreviousAttributes []byte    `json:"previousAttributes"`
 }
 
 // OutboxClaim locks a batch of unexpanded events, skipping those another
@@ -63,6 +66,7 @@ func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]Outbox
 		var i OutboxClaimRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.CapturedAt,
 			&i.ResourceType,
 			&i.Payload,
 			&i.PreviousAttributes,
@@ -80,22 +84,33 @@ func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]Outbox
 const outboxMarkExpanded = `-- name: OutboxMarkExpanded :execrows
 UPDATE webhooks.outbox o
 SET expanded_at = now(), event_id = webhooks.gen_id(),
-    receiver_payload = r.payload, receiver_previous_attributes = r.previous
-FROM unnest($1::bigint[]) AS c (id)
-LEFT JOIN json_to_recordset($2::json) AS r (id bigint, payload json, previous json) ON r.id = c.id
+    payload = coalesce(r.payload, o.payload),
+    previous_attributes = CASE WHEN r.id IS NULL THEN o.previous_attributes ELSE r.previous END,
+    rendered = r.id IS NOT NULL
+FROM unnest($3::bigint[]) AS c (id)
+LEFT JOIN json_to_recordset($4::json) AS r (id bigint, payload json, previous json) ON r.id = c.id
 WHERE o.id = c.id AND o.expanded_at IS NULL
+  AND o.captured_at >= $1 AND o.captured_at <= $2
 `
 
 type OutboxMarkExpandedParams struct {
-	Ids      []int64 `json:"ids"`
-	Rendered []byte  `json:"rendered"`
+	CapturedFrom time.Time `json:"capturedFrom"`
+	CapturedTo   time.Time `json:"capturedTo"`
+	Ids          []int64   `json:"ids"`
+	Rendered     []byte    `json:"rendered"`
 }
 
 // OutboxMarkExpanded stamps the claimed events with their event ids and
-// stores what receivers get of those that have messages, rendered by the
-// expander: rendered is a JSON array of {id, payload, previous}.
+// replaces the payload of those that have messages with what receivers get,
+// rendered by the expander: rendered is a JSON array of {id, payload,
+// previous}. The others keep the image as captured.
 func (q *Queries) OutboxMarkExpanded(ctx context.Context, db DBTX, arg OutboxMarkExpandedParams) (int64, error) {
-	result, err := db.Exec(ctx, outboxMarkExpanded, arg.Ids, arg.Rendered)
+	result, err := db.Exec(ctx, outboxMarkExpanded,
+		arg.CapturedFrom,
+		arg.CapturedTo,
+		arg.Ids,
+		arg.Rendered,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -103,28 +118,36 @@ func (q *Queries) OutboxMarkExpanded(ctx context.Context, db DBTX, arg OutboxMar
 }
 
 const outboxMatch = `-- name: OutboxMatch :many
-SELECT o.id AS outbox_id, w.id AS webhook_id, o.workspace_id, o.event_type
+SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type
 FROM webhooks.outbox o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
 WHERE o.id = ANY ($1::bigint[])
+  AND o.captured_at >= $2 AND o.captured_at <= $3
   AND webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
 ORDER BY o.id, w.id
 `
 
+type OutboxMatchParams struct {
+	Ids          []int64   `json:"ids"`
+	CapturedFrom time.Time `json:"capturedFrom"`
+	CapturedTo   time.Time `json:"capturedTo"`
+}
+
 type OutboxMatchRow struct {
-	OutboxID    int64  `json:"outboxId"`
-	WebhookID   string `json:"webhookId"`
-	WorkspaceID string `json:"workspaceId"`
-	EventType   string `json:"eventType"`
+	OutboxID    int64     `json:"outboxId"`
+	CapturedAt  time.Time `json:"capturedAt"`
+	WebhookID   string    `json:"webhookId"`
+	WorkspaceID string    `json:"workspaceId"`
+	EventType   string    `json:"eventType"`
 }
 
 // OutboxMatch pairs each event with every enabled webhook of its workspace
 // that subscribes to its type and whose creator may read the row now. A
 // webhook gets the events captured after it was made, not a backlog older
 // than itself.
-func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]OutboxMatchRow, error) {
-	rows, err := db.Query(ctx, outboxMatch, ids)
+func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, arg OutboxMatchParams) ([]OutboxMatchRow, error) {
+	rows, err := db.Query(ctx, outboxMatch, arg.Ids, arg.CapturedFrom, arg.CapturedTo)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +157,7 @@ func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]Outb
 		var i OutboxMatchRow
 		if err := rows.Scan(
 			&i.OutboxID,
+			&i.CapturedAt,
 			&i.WebhookID,
 			&i.WorkspaceID,
 			&i.EventType,

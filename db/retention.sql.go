@@ -10,32 +10,109 @@ import (
 	"time"
 )
 
-const outboxDeleteExpired = `-- name: OutboxDeleteExpired :execrows
-DELETE FROM webhooks.outbox WHERE id IN (
-    SELECT o.id FROM webhooks.outbox o
-    WHERE o.captured_at < $1 AND o.expanded_at IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM webhooks.messages m
-                      WHERE m.outbox_id = o.id AND m.state IN ('pending', 'delivering', 'retrying'))
-    ORDER BY o.id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
+const partitionCountAhead = `-- name: PartitionCountAhead :one
+SELECT count(*)::int AS ahead FROM webhooks.partitions WHERE from_at > now()
 `
 
-type OutboxDeleteExpiredParams struct {
-	Before time.Time `json:"before"`
-	Max    int32     `json:"max"`
+// PartitionCountAhead counts the slices that begin after now: the room the
+// app's writes have before one finds no partition.
+func (q *Queries) PartitionCountAhead(ctx context.Context, db DBTX) (int32, error) {
+	row := db.QueryRow(ctx, partitionCountAhead)
+	var ahead int32
+	err := row.Scan(&ahead)
+	return ahead, err
 }
 
-// OutboxDeleteExpired removes a batch of events captured before @before,
-// with their messages and attempts (by cascade), except those still being
-// delivered. Batches keep locks short.
-func (q *Queries) OutboxDeleteExpired(ctx context.Context, db DBTX, arg OutboxDeleteExpiredParams) (int64, error) {
-	result, err := db.Exec(ctx, outboxDeleteExpired, arg.Before, arg.Max)
+const partitionExpiredList = `-- name: PartitionExpiredList :many
+SELECT p.from_at::timestamptz AS from_at, p.to_at::timestamptz AS to_at,
+    p.unexpanded::bigint AS unexpanded, p.undelivered::bigint AS undelivered
+FROM webhooks.expired_partitions($1::timestamptz) p
+`
+
+type PartitionExpiredListRow struct {
+	FromAt      time.Time `json:"fromAt"`
+	ToAt        time.Time `json:"toAt"`
+	Unexpanded  int64     `json:"unexpanded"`
+	Undelivered int64     `json:"undelivered"`
+}
+
+// PartitionExpiredList lists the slices that end before @before, oldest
+// first, with the unexpanded events and undelivered messages that hold each.
+func (q *Queries) PartitionExpiredList(ctx context.Context, db DBTX, before time.Time) ([]PartitionExpiredListRow, error) {
+	rows, err := db.Query(ctx, partitionExpiredList, before)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []PartitionExpiredListRow
+	for rows.Next() {
+		var i PartitionExpiredListRow
+		if err := rows.Scan(
+			&i.FromAt,
+			&i.ToAt,
+			&i.Unexpanded,
+			&i.Undelivered,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const partitionForget = `-- name: PartitionForget :exec
+DELETE FROM webhooks.partitions WHERE from_at = $1
+`
+
+// PartitionForget removes a slice, its partitions gone, from the list.
+func (q *Queries) PartitionForget(ctx context.Context, db DBTX, fromAt time.Time) error {
+	_, err := db.Exec(ctx, partitionForget, fromAt)
+	return err
+}
+
+const partitionMake = `-- name: PartitionMake :one
+SELECT webhooks.make_partitions($1::timestamptz, make_interval(secs => $2::float8))::int AS made
+`
+
+type PartitionMakeParams struct {
+	Until       time.Time `json:"until"`
+	StepSeconds float64   `json:"stepSeconds"`
+}
+
+// PartitionMake makes partitions of length step until they reach until
+// (webhooks.make_partitions) and returns how many it made.
+func (q *Queries) PartitionMake(ctx context.Context, db DBTX, arg PartitionMakeParams) (int32, error) {
+	row := db.QueryRow(ctx, partitionMake, arg.Until, arg.StepSeconds)
+	var made int32
+	err := row.Scan(&made)
+	return made, err
+}
+
+const partitionState = `-- name: PartitionState :one
+SELECT webhooks.partition_state($1::text, $2::timestamptz)::text AS state,
+    ('webhooks.' || quote_ident(webhooks.partition_name($1::text, $2::timestamptz)))::text AS name
+`
+
+type PartitionStateParams struct {
+	Base   string    `json:"base"`
+	FromAt time.Time `json:"fromAt"`
+}
+
+type PartitionStateRow struct {
+	State string `json:"state"`
+	Name  string `json:"name"`
+}
+
+// PartitionState says where a slice's partition of a log table stands:
+// attached, detaching, detached or gone; and its qualified name.
+func (q *Queries) PartitionState(ctx context.Context, db DBTX, arg PartitionStateParams) (PartitionStateRow, error) {
+	row := db.QueryRow(ctx, partitionState, arg.Base, arg.FromAt)
+	var i PartitionStateRow
+	err := row.Scan(&i.State, &i.Name)
+	return i, err
 }
 
 const rateWindowDeleteStale = `-- name: RateWindowDeleteStale :exec
@@ -45,4 +122,22 @@ DELETE FROM webhooks.rate_windows WHERE window_start < now() - interval '1 minut
 func (q *Queries) RateWindowDeleteStale(ctx context.Context, db DBTX) error {
 	_, err := db.Exec(ctx, rateWindowDeleteStale)
 	return err
+}
+
+const webhookStatsDeleteBefore = `-- name: WebhookStatsDeleteBefore :execrows
+WITH stats AS (
+    DELETE FROM webhooks.webhook_stats WHERE bucket < $1
+)
+DELETE FROM webhooks.webhook_health h
+WHERE h.last_attempt_at < $1 AND NOT EXISTS (SELECT 1 FROM webhooks.webhooks w WHERE w.id = h.webhook_id)
+`
+
+// WebhookStatsDeleteBefore removes roll-up buckets older than the logs they
+// count, and the health of deleted webhooks with nothing in the logs since.
+func (q *Queries) WebhookStatsDeleteBefore(ctx context.Context, db DBTX, before time.Time) (int64, error) {
+	result, err := db.Exec(ctx, webhookStatsDeleteBefore, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

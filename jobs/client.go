@@ -25,10 +25,13 @@ const (
 // DefaultDeliverWorkers is the default of WEBHOOKS_DELIVER_WORKERS.
 const DefaultDeliverWorkers = 200
 
+// DefaultJobRetention is how long River keeps completed and cancelled jobs.
+const DefaultJobRetention = time.Hour
+
 // Config configures the River client of serve and worker.
 type Config struct {
 	ExpandWorkers  int // default 2
-	DeliverWorkers int // default 20
+	DeliverWorkers int // default DefaultDeliverWorkers
 	// ExpandBatch is how many outbox rows one transaction expands (default 500).
 	ExpandBatch int
 	// SafetyNet is how often expansion runs without a NOTIFY (default 5s).
@@ -42,6 +45,15 @@ type Config struct {
 	// (default DefaultRetention); discarded delivery jobs are kept as long,
 	// so a failure stays retryable in River UI while its log exists.
 	Retention time.Duration
+	// PartitionStep is how much time one partition of the logs covers
+	// (default DefaultPartitionStep); PartitionsAhead how many are kept
+	// ready after the current one (default DefaultPartitionsAhead).
+	PartitionStep   time.Duration
+	PartitionsAhead int
+	// JobRetention is how long River keeps completed and cancelled jobs
+	// (default DefaultJobRetention): River UI shows recent ones; the log is
+	// in messages and attempts.
+	JobRetention time.Duration
 	// ExpandOnly works the expand queue alone: for tests and benchmarks that
 	// count the delivery jobs expansion makes.
 	ExpandOnly bool
@@ -98,6 +110,9 @@ func (c Config) WithDefaults() Config {
 	c.ExpandBatch = cmp.Or(c.ExpandBatch, 500)
 	c.SafetyNet = cmp.Or(c.SafetyNet, 5*time.Second)
 	c.Retention = cmp.Or(c.Retention, DefaultRetention)
+	c.PartitionStep = cmp.Or(c.PartitionStep, DefaultPartitionStep)
+	c.PartitionsAhead = cmp.Or(c.PartitionsAhead, DefaultPartitionsAhead)
+	c.JobRetention = cmp.Or(c.JobRetention, DefaultJobRetention)
 	c.Delivery = c.Delivery.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -123,7 +138,8 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	if err := river.AddWorkerSafely(workers, deliverer); err != nil {
 		return nil, fmt.Errorf("error adding deliver worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &RetentionWorker{pool: pool, retention: config.Retention, batch: 1000}); err != nil {
+	retention := &RetentionWorker{pool: pool, retention: config.Retention, step: config.PartitionStep, ahead: config.PartitionsAhead, logger: config.Logger}
+	if err := river.AddWorkerSafely(workers, retention); err != nil {
 		return nil, fmt.Errorf("error adding retention worker: %w", err)
 	}
 	riverConfig := newRiverConfig(config, workers)
@@ -132,7 +148,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 			river.NewPeriodicJob(river.PeriodicInterval(config.SafetyNet), func() (river.JobArgs, *river.InsertOpts) {
 				return ExpandArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			river.NewPeriodicJob(river.PeriodicInterval(retentionPeriod(config.PartitionStep)), func() (river.JobArgs, *river.InsertOpts) {
 				return RetentionArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 		}
@@ -157,6 +173,8 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 		// think it stuck before then.
 		RescueStuckJobsAfter:        config.Delivery.Timeout + time.Minute,
 		DiscardedJobRetentionPeriod: config.Retention,
+		CompletedJobRetentionPeriod: config.JobRetention,
+		CancelledJobRetentionPeriod: config.JobRetention,
 		// River sends an insert notification per queue at most once per
 		// FetchCooldown; at its default (100ms) a job inserted soon after
 		// another waits for the next poll. Short, so that a delivery starts

@@ -39,12 +39,17 @@ const (
 	maxRetryAfter   = time.Hour
 )
 
-// DeliverArgs are the args of webhook_deliver: ids only; the envelope is
-// built from the outbox at each attempt.
+// DeliverArgs are the args of webhook_deliver: what finds the message, and
+// what River UI shows of it; the envelope is built from the outbox at each
+// attempt.
 type DeliverArgs struct {
 	MessageID string `json:"messageId"`
-	WebhookID string `json:"webhookId"`
-	EventType string `json:"eventType"`
+	// CapturedAt is when the message's event was captured: the partition of
+	// the logs the message is in. Zero in jobs of an earlier release, whose
+	// messages are looked for in every partition.
+	CapturedAt time.Time `json:"capturedAt,omitzero"`
+	WebhookID  string    `json:"webhookId"`
+	EventType  string    `json:"eventType"`
 	// Trigger is what made the job: TriggerManualRetry, TriggerRecover or
 	// TriggerTest; empty for expansion's (and an earlier release's) jobs,
 	// which are the schedule's.
@@ -100,7 +105,7 @@ type DeliverWorker struct {
 	gates    *gates
 	recorder *recorder
 	// loader reads the messages of concurrent deliveries in one query.
-	loader *batcher[string, *db.MessageGetForDeliveryManyRow]
+	loader *batcher[messageKey, *db.MessageGetForDeliveryManyRow]
 	hooks  *deliveryHooks
 }
 
@@ -130,12 +135,34 @@ func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Lo
 // maxLoadBatch bounds the messages read in one query.
 const maxLoadBatch = 500
 
-// load reads messages by id; a message that no longer exists is nil.
-func (w *DeliverWorker) load(ids []string) ([]*db.MessageGetForDeliveryManyRow, error) {
+// messageKey finds a message: its id, in the partition of its event's
+// capture (zero: in any).
+type messageKey struct {
+	id         string
+	capturedAt time.Time
+}
+
+// Bounds of captured_at that take in every partition.
+var (
+	capturedEver  = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	capturedNever = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// load reads messages by key, from the partitions between the earliest and
+// the latest of their captures; a message that no longer exists is nil.
+func (w *DeliverWorker) load(keys []messageKey) ([]*db.MessageGetForDeliveryManyRow, error) {
 	// Not any one job's context: the batch serves them all.
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	rows, err := db.New().MessageGetForDeliveryMany(ctx, w.pool, ids)
+	params := db.MessageGetForDeliveryManyParams{Ids: make([]string, len(keys)), CapturedFrom: keys[0].capturedAt, CapturedTo: keys[0].capturedAt}
+	for i, k := range keys {
+		params.Ids[i] = k.id
+		params.CapturedFrom, params.CapturedTo = minTime(params.CapturedFrom, k.capturedAt), maxTime(params.CapturedTo, k.capturedAt)
+	}
+	if params.CapturedFrom.IsZero() {
+		params.CapturedFrom, params.CapturedTo = capturedEver, capturedNever
+	}
+	rows, err := db.New().MessageGetForDeliveryMany(ctx, w.pool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +170,9 @@ func (w *DeliverWorker) load(ids []string) ([]*db.MessageGetForDeliveryManyRow, 
 	for i := range rows {
 		byID[rows[i].ID] = &rows[i]
 	}
-	out := make([]*db.MessageGetForDeliveryManyRow, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
+	out := make([]*db.MessageGetForDeliveryManyRow, len(keys))
+	for i, k := range keys {
+		out[i] = byID[k.id]
 	}
 	return out, nil
 }
@@ -228,7 +255,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 
 func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	queries := db.New()
-	m, err := w.loader.do(ctx, job.Args.MessageID)
+	m, err := w.loader.do(ctx, messageKey{id: job.Args.MessageID, capturedAt: job.Args.CapturedAt})
 	if err != nil {
 		return fmt.Errorf("error loading message: %w", err)
 	}
@@ -320,6 +347,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		URL: m.URL, StartedAt: result.started.Truncate(time.Microsecond), DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
 		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: w.triggeredBy(job),
+		CapturedAt: m.CapturedAt,
 	}
 	if failure != nil {
 		msg := failure.Error()

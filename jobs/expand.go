@@ -73,10 +73,12 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	ids := make([]int64, len(claimed))
+	from, to := claimed[0].CapturedAt, claimed[0].CapturedAt
 	for i, c := range claimed {
 		ids[i] = c.ID
+		from, to = minTime(from, c.CapturedAt), maxTime(to, c.CapturedAt)
 	}
-	matches, err := queries.OutboxMatch(ctx, tx, ids)
+	matches, err := queries.OutboxMatch(ctx, tx, db.OutboxMatchParams{Ids: ids, CapturedFrom: from, CapturedTo: to})
 	if err != nil {
 		return 0, fmt.Errorf("error matching webhooks: %w", err)
 	}
@@ -90,8 +92,9 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 			msg.WebhookIds = append(msg.WebhookIds, m.WebhookID)
 			msg.WorkspaceIds = append(msg.WorkspaceIds, m.WorkspaceID)
 			msg.EventTypes = append(msg.EventTypes, m.EventType)
+			msg.CapturedAts = append(msg.CapturedAts, m.CapturedAt)
 			jobs = append(jobs, river.InsertManyParams{
-				Args:       DeliverArgs{MessageID: id, WebhookID: m.WebhookID, EventType: m.EventType},
+				Args:       DeliverArgs{MessageID: id, CapturedAt: m.CapturedAt, WebhookID: m.WebhookID, EventType: m.EventType},
 				InsertOpts: &river.InsertOpts{MaxAttempts: 1 + len(w.schedule)},
 			})
 		}
@@ -106,7 +109,7 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := queries.OutboxMarkExpanded(ctx, tx, db.OutboxMarkExpandedParams{Ids: ids, Rendered: rendered}); err != nil {
+	if _, err := queries.OutboxMarkExpanded(ctx, tx, db.OutboxMarkExpandedParams{Ids: ids, Rendered: rendered, CapturedFrom: from, CapturedTo: to}); err != nil {
 		return 0, fmt.Errorf("error marking outbox rows expanded: %w", err)
 	}
 	if w.beforeCommit != nil {

@@ -38,6 +38,9 @@ type attemptRecord struct {
 	LastError *string `json:"last_error"`
 	// TriggeredBy is what made the attempt (TriggerSchedule, …).
 	TriggeredBy string `json:"triggered_by"`
+	// CapturedAt is when the message's event was captured: the partition
+	// of its message and of the attempt.
+	CapturedAt time.Time `json:"captured_at"`
 }
 
 // health is what recording an attempt tells of its webhook: for a webhook
@@ -129,7 +132,7 @@ func (r *recorder) try(batch []attemptRecord, data []byte, retry bool) ([]health
 	queries := db.New()
 	out := make([]health, len(batch))
 	if retry {
-		recorded, err := queries.AttemptRecorded(ctx, r.pool, db.AttemptRecordedParams{MessageID: batch[0].MessageID, StartedAt: batch[0].StartedAt})
+		recorded, err := queries.AttemptRecorded(ctx, r.pool, db.AttemptRecordedParams{MessageID: batch[0].MessageID, StartedAt: batch[0].StartedAt, CapturedAt: batch[0].CapturedAt})
 		if err != nil {
 			return nil, err
 		}

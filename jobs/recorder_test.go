@@ -27,16 +27,18 @@ func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
 	var outboxID int64
 	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
 	require.NoError(t, err)
-	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM webhooks.outbox`).Scan(&outboxID))
+	var capturedAt time.Time
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id, captured_at FROM webhooks.outbox`).Scan(&outboxID, &capturedAt))
 	msgID := "msg_" + ksuid.New().String()
-	_, err = pool.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type) VALUES ($1, $2, $3, $4, 'pipeline.created')`,
-		msgID, outboxID, hook, ws)
+	_, err = pool.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at) VALUES ($1, $2, $3, $4, 'pipeline.created', $5)`,
+		msgID, outboxID, hook, ws, capturedAt)
 	require.NoError(t, err)
 
 	r := newRecorder(pool, time.Hour, slog.New(slog.DiscardHandler))
 	attempt := func(started time.Time) ([]attemptRecord, []byte) {
 		batch := []attemptRecord{{MessageID: msgID, EventID: "e", WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
-			URL: "https://example.com/h", StartedAt: started.Truncate(time.Microsecond), DurationMs: 1, Succeeded: true, State: "succeeded", RiverJobID: 1}}
+			URL: "https://example.com/h", StartedAt: started.Truncate(time.Microsecond), DurationMs: 1, Succeeded: true, State: "succeeded", RiverJobID: 1,
+			CapturedAt: capturedAt}}
 		data, err := json.Marshal(batch)
 		require.NoError(t, err)
 		return batch, data

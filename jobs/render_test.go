@@ -42,16 +42,20 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 	}
 	exec(t, pool, `UPDATE investments SET name = 'Coca-Cola Co', created_at = '2020-01-01 00:00:00+00' WHERE workspace_id = $1`, ws)
 	exec(t, pool, `UPDATE deals SET signed_at = now(), closed_at = NULL, deal__stage = 'lost'`)
+	// Expansion renders the images in place: the images as captured, kept
+	// aside, are what webhooks.payload renders.
+	exec(t, pool, `CREATE TABLE captured AS SELECT id, resource_type, payload, previous_attributes FROM webhooks.outbox`)
 
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
 	waitExpanded(t, pool)
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE NOT rendered`), "every event matched, so every one is rendered")
 
-	rows, err := pool.Query(ctx, `SELECT o.event_type, o.receiver_payload::text, webhooks.payload(o.resource_type, o.payload)::text,
-			coalesce(o.receiver_previous_attributes::text, ''), coalesce(webhooks.payload(o.resource_type, o.previous_attributes::json)::text, ''),
-			o.receiver_payload::jsonb = webhooks.payload(o.resource_type, o.payload)::jsonb,
-			ARRAY(SELECT json_object_keys(o.receiver_payload)) = ARRAY(SELECT json_object_keys(webhooks.payload(o.resource_type, o.payload))),
-			o.receiver_previous_attributes::jsonb IS NOT DISTINCT FROM webhooks.payload(o.resource_type, o.previous_attributes::json)::jsonb
-		FROM webhooks.outbox o ORDER BY o.id`)
+	rows, err := pool.Query(ctx, `SELECT o.event_type, o.payload::text, webhooks.payload(c.resource_type, c.payload)::text,
+			coalesce(o.previous_attributes::text, ''), coalesce(webhooks.payload(c.resource_type, c.previous_attributes)::text, ''),
+			o.payload::jsonb = webhooks.payload(c.resource_type, c.payload)::jsonb,
+			ARRAY(SELECT json_object_keys(o.payload)) = ARRAY(SELECT json_object_keys(webhooks.payload(c.resource_type, c.payload))),
+			o.previous_attributes::jsonb IS NOT DISTINCT FROM webhooks.payload(c.resource_type, c.previous_attributes)::jsonb
+		FROM webhooks.outbox o JOIN captured c ON c.id = o.id ORDER BY o.id`)
 	require.NoError(t, err)
 	defer rows.Close()
 	n := 0
@@ -66,7 +70,7 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, 5*4+5+15, n, "every event checked")
-	require.Contains(t, queryID(t, pool, `SELECT receiver_payload ->> 'createdAt' FROM webhooks.outbox WHERE event_type = 'investment.created' LIMIT 1`), "2024-08-24T15:26:19.628Z")
+	require.Contains(t, queryID(t, pool, `SELECT payload ->> 'createdAt' FROM webhooks.outbox WHERE event_type = 'investment.created' LIMIT 1`), "2024-08-24T15:26:19.628Z")
 }
 
 // JSON has no NaN or infinity: receivers get the strings PostgreSQL's
@@ -96,7 +100,7 @@ func TestRenderNonFiniteAsStrings(t *testing.T) {
 		"neg": `{"id": "neg", "workspaceId": "` + ws + `", "amount": "-Infinity", "ratio": "-Infinity", "takenAt": null, "due": null}`,
 		"fin": `{"id": "fin", "workspaceId": "` + ws + `", "amount": 1.50, "ratio": 0.25, "takenAt": "2024-01-02T03:04:05.678Z", "due": "2024-01-02"}`,
 	} {
-		got := queryID(t, pool, `SELECT receiver_payload::text FROM webhooks.outbox WHERE resource_id = $1`, id)
+		got := queryID(t, pool, `SELECT payload::text FROM webhooks.outbox WHERE resource_id = $1 AND rendered`, id)
 		require.JSONEq(t, want, got, id)
 	}
 }

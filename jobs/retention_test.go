@@ -10,33 +10,123 @@ import (
 	"github.com/countercyclical/webhooks/jobs"
 )
 
-// TestRetention: with a retention of seconds, events older than it go, with
-// their messages and attempts, unless still being delivered; newer ones stay.
-func TestRetention(t *testing.T) {
+// TestRetentionRemovesWholePartitions: slices past the retention are
+// removed whole, with their events, messages and attempts, unless a message
+// in them is still to be delivered; later slices stay, and slices are made
+// ahead.
+func TestRetentionRemovesWholePartitions(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
 	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
 	owner := newUser(t, pool, ws, "owner")
 	hook := newWebhook(t, pool, ws, owner, "https://example.com/h")
-	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 2500) n`, ws, owner)
-	exec(t, pool, `UPDATE webhooks.outbox SET expanded_at = now(), event_id = webhooks.gen_id()`)
-	exec(t, pool, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state)
-		SELECT 'msg_' || lpad(id::text, 27, '0'), id, $1, workspace_id, event_type, CASE WHEN id % 500 = 0 THEN 'retrying' ELSE 'succeeded' END
-		FROM webhooks.outbox`, hook)
-	exec(t, pool, `INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded)
-		SELECT id, '', webhook_id, workspace_id, event_type, 1, 'https://example.com/h', now(), 1, true FROM webhooks.messages`)
-	// 2,000 of them are a minute old; 4 of those still retrying.
-	exec(t, pool, `UPDATE webhooks.outbox SET captured_at = now() - interval '1 minute' WHERE id <= (SELECT min(id) + 1999 FROM webhooks.outbox)`)
-	retrying := count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id WHERE o.captured_at < now() - interval '30 seconds' AND m.state = 'retrying'`)
-	require.Positive(t, retrying)
+	today := queryID(t, pool, `SELECT min(from_at)::text FROM webhooks.partitions`)
+	// Three days before today's slice: the oldest with a message still
+	// retrying, the next two done.
+	exec(t, pool, `SELECT webhooks.add_partition(d, d + interval '1 day')
+		FROM generate_series($1::timestamptz - interval '3 days', $1::timestamptz - interval '1 day', interval '1 day') d`, today)
+	seed := func(from string, state string) {
+		t.Helper()
+		exec(t, pool, `INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, payload, captured_at, expanded_at)
+			SELECT webhooks.gen_id(), 'pipeline.created', 'pipeline', 'p' || i, $1, '{}', $2::timestamptz + i * interval '1 second', now()
+			FROM generate_series(1, 1000) i`, ws, from)
+		exec(t, pool, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, captured_at)
+			SELECT 'msg_' || lpad(o.id::text, 27, '0'), o.id, $1, o.workspace_id, o.event_type,
+				CASE WHEN o.id % 500 = 0 THEN $3 ELSE 'succeeded' END, o.captured_at
+			FROM webhooks.outbox o WHERE o.captured_at >= $2::timestamptz AND o.captured_at < $2::timestamptz + interval '1 day'`, hook, from, state)
+		exec(t, pool, `INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, captured_at)
+			SELECT m.id, '', m.webhook_id, m.workspace_id, m.event_type, 1, 'https://example.com/h', m.captured_at, 1, m.state = 'succeeded', m.captured_at
+			FROM webhooks.messages m WHERE m.captured_at >= $1::timestamptz AND m.captured_at < $1::timestamptz + interval '1 day'`, from)
+	}
+	held := queryID(t, pool, `SELECT ($1::timestamptz - interval '3 days')::text`, today)
+	seed(held, "retrying")
+	seed(queryID(t, pool, `SELECT ($1::timestamptz - interval '2 days')::text`, today), "failed")
+	seed(queryID(t, pool, `SELECT ($1::timestamptz - interval '1 day')::text`, today), "cancelled")
+	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'today')`, ws, owner)
+	require.Equal(t, 4, count(t, pool, `SELECT count(DISTINCT tableoid) FROM webhooks.outbox`))
+	before := count(t, pool, `SELECT count(*) FROM webhooks.partitions`)
 
-	client := startClient(t, pool, jobs.Config{ExpandOnly: true, Retention: 30 * time.Second})
+	// A retention of an hour takes in every slice before today's.
+	client := startClient(t, pool, jobs.Config{ExpandOnly: true, Retention: time.Hour, PartitionsAhead: 10})
 	_, err := client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return count(t, pool, `SELECT count(*) FROM webhooks.outbox`) == 500+retrying
+		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < $1::timestamptz`, today) == 1000
 	}, time.Minute, 20*time.Millisecond)
-	require.Equal(t, 500+retrying, count(t, pool, `SELECT count(*) FROM webhooks.messages`))
-	require.Equal(t, 500+retrying, count(t, pool, `SELECT count(*) FROM webhooks.delivery_attempts`))
-	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < now() - interval '30 seconds' AND id NOT IN (SELECT outbox_id FROM webhooks.messages WHERE state = 'retrying')`))
+
+	// The held slice is whole: its 1,000 events, messages and attempts.
+	for _, table := range []string{"outbox", "messages", "delivery_attempts"} {
+		require.Equal(t, 1000, count(t, pool, `SELECT count(*) FROM webhooks.`+table+` WHERE captured_at < $1::timestamptz`, today), table)
+		require.Equal(t, 1000, count(t, pool, `SELECT count(*) FROM webhooks.`+table+` WHERE captured_at >= $1::timestamptz AND captured_at < $1::timestamptz + interval '1 day'`, held), table)
+		// The removed slices' tables are gone, not emptied.
+		require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM pg_class WHERE relnamespace = 'webhooks'::regnamespace
+			AND relname LIKE $1 || '\_%' AND relkind = 'r' AND relname < webhooks.partition_name($1, $2::timestamptz)`, table, today), table)
+	}
+	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at >= $1::timestamptz`, today), "today's event stays")
+	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today), "the held slice alone is listed")
+
+	// Slices are made ahead: ten after the current one.
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at > now()`) >= 10
+	}, time.Minute, 20*time.Millisecond)
+	require.Greater(t, count(t, pool, `SELECT count(*) FROM webhooks.partitions`), before-2)
+
+	// Once its message is delivered, the held slice goes too.
+	exec(t, pool, `UPDATE webhooks.messages SET state = 'succeeded' WHERE state = 'retrying'`)
+	_, err = client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < $1::timestamptz`, today) == 0
+	}, time.Minute, 20*time.Millisecond)
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today))
+}
+
+// TestRetentionFinishesAnInterruptedRemoval: a slice whose removal stopped
+// half way (one partition dropped, one detached, one attached) is removed
+// at the next run.
+func TestRetentionFinishesAnInterruptedRemoval(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	today := queryID(t, pool, `SELECT min(from_at)::text FROM webhooks.partitions`)
+	from := queryID(t, pool, `SELECT ($1::timestamptz - interval '1 day')::text`, today)
+	exec(t, pool, `SELECT webhooks.add_partition($1::timestamptz, $2::timestamptz)`, from, today)
+	exec(t, pool, `ALTER TABLE webhooks.delivery_attempts DETACH PARTITION webhooks.`+queryID(t, pool, `SELECT webhooks.partition_name('delivery_attempts', $1::timestamptz)`, from))
+	exec(t, pool, `DROP TABLE webhooks.`+queryID(t, pool, `SELECT webhooks.partition_name('delivery_attempts', $1::timestamptz)`, from))
+	exec(t, pool, `ALTER TABLE webhooks.messages DETACH PARTITION webhooks.`+queryID(t, pool, `SELECT webhooks.partition_name('messages', $1::timestamptz)`, from))
+	require.Equal(t, "gone", queryID(t, pool, `SELECT webhooks.partition_state('delivery_attempts', $1::timestamptz)`, from))
+	require.Equal(t, "detached", queryID(t, pool, `SELECT webhooks.partition_state('messages', $1::timestamptz)`, from))
+	require.Equal(t, "attached", queryID(t, pool, `SELECT webhooks.partition_state('outbox', $1::timestamptz)`, from))
+
+	client := startClient(t, pool, jobs.Config{ExpandOnly: true, Retention: time.Hour})
+	_, err := client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at = $1::timestamptz`, from) == 0
+	}, time.Minute, 20*time.Millisecond)
+	for _, table := range []string{"outbox", "messages", "delivery_attempts"} {
+		require.Equal(t, "gone", queryID(t, pool, `SELECT webhooks.partition_state($1, $2::timestamptz)`, table, from), table)
+	}
+}
+
+// TestCaptureIntoNewestPartition: with slices an hour long made ahead, an
+// app's write lands in the slice of its capture time, and a row with no
+// slice is refused rather than kept anywhere (there is no DEFAULT).
+func TestCaptureIntoNewestPartition(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(t, pool, ws, "owner")
+	last := queryID(t, pool, `SELECT max(to_at)::text FROM webhooks.partitions`)
+	require.Equal(t, 3, count(t, pool, `SELECT webhooks.make_partitions($1::timestamptz + interval '3 hours', interval '1 hour')`, last))
+	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
+	require.Equal(t, queryID(t, pool, `SELECT 'webhooks.' || webhooks.partition_name('outbox', from_at) FROM webhooks.partitions WHERE from_at <= now() AND to_at > now()`),
+		queryID(t, pool, `SELECT tableoid::regclass::text FROM webhooks.outbox`))
+	// An hour-long slice lands where the day-long ones end.
+	exec(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload, captured_at)
+		VALUES ('pipeline.created', 'pipeline', 'p', $1, '{}', $2::timestamptz + interval '90 minutes')`, ws, last)
+	require.Equal(t, queryID(t, pool, `SELECT 'webhooks.' || webhooks.partition_name('outbox', $1::timestamptz + interval '1 hour')`, last),
+		queryID(t, pool, `SELECT tableoid::regclass::text FROM webhooks.outbox WHERE captured_at > now() + interval '1 day'`))
+	_, err := pool.Exec(t.Context(), `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload, captured_at)
+		VALUES ('pipeline.created', 'pipeline', 'p', $1, '{}', $2::timestamptz + interval '3 hours')`, ws, last)
+	require.ErrorContains(t, err, "no partition of relation")
 }

@@ -46,7 +46,9 @@ func TestViews(t *testing.T) {
 	b.job(t, down, "discarded")
 
 	var baseTables []string
-	rows, err := b.pool.Query(ctx, `SELECT 'webhooks.' || table_name FROM information_schema.tables WHERE table_schema = 'webhooks' AND table_type = 'BASE TABLE'`)
+	rows, err := b.pool.Query(ctx, `SELECT 'webhooks.' || table_name FROM information_schema.tables t
+		WHERE table_schema = 'webhooks' AND table_type = 'BASE TABLE'
+		  AND NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = format('webhooks.%I', t.table_name)::regclass)`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var name string
@@ -54,7 +56,7 @@ func TestViews(t *testing.T) {
 		baseTables = append(baseTables, name)
 	}
 	require.NoError(t, rows.Err())
-	require.Len(t, baseTables, 10, "a new table is refused to webhooks_reader below: count it here")
+	require.Len(t, baseTables, 13, "a new table is refused to webhooks_reader below: count it here")
 
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)

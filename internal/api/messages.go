@@ -149,14 +149,16 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rows, err := s.queries.DeliveryAttemptList(r.Context(), s.config.Pool, m.WebhooksMessage.ID)
+	rows, err := s.queries.DeliveryAttemptList(r.Context(), s.config.Pool, db.DeliveryAttemptListParams{MessageID: m.WebhooksMessage.ID, CapturedAt: m.WebhooksMessage.CapturedAt})
 	if err != nil {
 		s.internalError(w, r, "error listing attempts", err)
 		return
 	}
 	// The envelope comes from what deliveries load and build it from, so
 	// that it is the body they send, not a likeness of it.
-	delivery, err := s.queries.MessageGetForDeliveryMany(r.Context(), s.config.Pool, []string{m.WebhooksMessage.ID})
+	delivery, err := s.queries.MessageGetForDeliveryMany(r.Context(), s.config.Pool, db.MessageGetForDeliveryManyParams{
+		Ids: []string{m.WebhooksMessage.ID}, CapturedFrom: m.WebhooksMessage.CapturedAt, CapturedTo: m.WebhooksMessage.CapturedAt,
+	})
 	if err == nil && len(delivery) == 0 { // removed by retention meanwhile
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", m.WebhooksMessage.ID))
 		return
@@ -234,7 +236,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, fmt.Errorf("error resetting message: %w", err)
 		}
-		return []jobs.DeliverArgs{{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerManualRetry}}, nil
+		return []jobs.DeliverArgs{{MessageID: row.ID, CapturedAt: row.CapturedAt, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerManualRetry}}, nil
 	})
 	if err != nil {
 		s.internalError(w, r, "error retrying message", err)
@@ -285,7 +287,7 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		args := make([]jobs.DeliverArgs, len(rows))
 		for i, row := range rows {
-			args[i] = jobs.DeliverArgs{MessageID: row.ID, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerRecover}
+			args[i] = jobs.DeliverArgs{MessageID: row.ID, CapturedAt: row.CapturedAt, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerRecover}
 		}
 		return args, nil
 	})
@@ -335,7 +337,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer tx.Rollback(r.Context()) //nolint:errcheck
-	outboxID, err := s.queries.OutboxInsertTest(r.Context(), tx, db.OutboxInsertTestParams{
+	event, err := s.queries.OutboxInsertTest(r.Context(), tx, db.OutboxInsertTestParams{
 		EventType: name, ResourceType: resourceType, ResourceID: "test_" + ksuid.New().String(), WorkspaceID: p.WorkspaceID,
 		Actor: &p.UserID, Payload: payload, PreviousAttributes: previous,
 	})
@@ -344,7 +346,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msgID := "msg_" + ksuid.New().String()
-	if err := s.queries.MessageInsert(r.Context(), tx, db.MessageInsertParams{ID: msgID, OutboxID: outboxID, WebhookID: wh.ID, WorkspaceID: p.WorkspaceID, EventType: name}); err != nil {
+	if err := s.queries.MessageInsert(r.Context(), tx, db.MessageInsertParams{ID: msgID, OutboxID: event.ID, WebhookID: wh.ID, WorkspaceID: p.WorkspaceID, EventType: name, CapturedAt: event.CapturedAt}); err != nil {
 		s.internalError(w, r, "error recording test message", err)
 		return
 	}
@@ -352,7 +354,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error enqueuing test", errors.New("no River client configured"))
 		return
 	}
-	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, WebhookID: wh.ID, EventType: name, Trigger: jobs.TriggerTest}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
+	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, CapturedAt: event.CapturedAt, WebhookID: wh.ID, EventType: name, Trigger: jobs.TriggerTest}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
 		s.internalError(w, r, "error enqueuing test", err)
 		return
 	}

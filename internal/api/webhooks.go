@@ -85,9 +85,7 @@ func (s *Server) withHealth(ctx context.Context, webhooks []webhookJSON) error {
 			rate := math.Round(float64(row.Succeeded24h)*1000/float64(row.Attempts24h)) / 10
 			h.SuccessRate24h = &rate
 		}
-		if t, ok := row.LastAttemptAt.(time.Time); ok { // sqlc cannot tell max() is a timestamptz
-			h.LastAttemptAt = optionalTime(&t)
-		}
+		h.LastAttemptAt = optionalTime(row.LastAttemptAt)
 		health[row.WebhookID] = h
 	}
 	for i := range webhooks {

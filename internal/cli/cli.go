@@ -83,6 +83,9 @@ const envUsage = `Environment:
   WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_TIMEOUT   per attempt (5s, 15s)
   WEBHOOKS_MAX_INFLIGHT   deliveries under way per webhook, at most (10)
   WEBHOOKS_RETENTION      events, messages, attempts kept this long (720h)
+  WEBHOOKS_PARTITION_STEP time one partition of the logs covers (24h)
+  WEBHOOKS_PARTITIONS_AHEAD   partitions kept ready after the current one (4)
+  WEBHOOKS_JOB_RETENTION  how long River keeps completed and cancelled jobs (1h)
   WEBHOOKS_LOG_FORMAT     text or json (default text)
   RIVERUI_USERNAME, RIVERUI_PASSWORD   River UI's basic auth; without both it is not served
 `

@@ -60,6 +60,7 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 		{"WEBHOOKS_EXPAND_WORKERS", &config.ExpandWorkers},
 		{"WEBHOOKS_DELIVER_WORKERS", &config.DeliverWorkers},
 		{"WEBHOOKS_MAX_INFLIGHT", &config.Delivery.MaxInflight},
+		{"WEBHOOKS_PARTITIONS_AHEAD", &config.PartitionsAhead},
 	}
 	for _, v := range ints {
 		if s := c.env(v.name); s != "" {
@@ -78,6 +79,8 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 		{"WEBHOOKS_CONNECT_TIMEOUT", &config.Delivery.ConnectTimeout},
 		{"WEBHOOKS_TIMEOUT", &config.Delivery.Timeout},
 		{"WEBHOOKS_RETENTION", &config.Retention},
+		{"WEBHOOKS_PARTITION_STEP", &config.PartitionStep},
+		{"WEBHOOKS_JOB_RETENTION", &config.JobRetention},
 	}
 	for _, v := range durations {
 		if s := c.env(v.name); s != "" {
@@ -87,6 +90,9 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 			}
 			*v.dst = d
 		}
+	}
+	if config.PartitionStep != 0 && config.PartitionStep%time.Second != 0 {
+		return config, fmt.Errorf("WEBHOOKS_PARTITION_STEP=%q is not a whole number of seconds, such as 24h or 10m", c.env("WEBHOOKS_PARTITION_STEP"))
 	}
 	if s := c.env("WEBHOOKS_RETRY_SCHEDULE"); s != "" {
 		for i, part := range strings.Split(s, ",") {

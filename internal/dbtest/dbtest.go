@@ -79,7 +79,26 @@ func NewDB(t testing.TB) string {
 			t.Errorf("dbtest: error dropping database %s: %v", name, err)
 		}
 	})
-	return urlWithDatabase(t, name)
+	url := urlWithDatabase(t, name)
+	if err := makePartitions(ctx, url); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return url
+}
+
+// makePartitions brings a database made from the template up to today: the
+// template's partitions of the logs were made ahead of the day it was built,
+// which may be days ago.
+func makePartitions(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("error connecting to %s: %w", url, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SELECT webhooks.make_partitions(now() + interval '5 days', interval '1 day')"); err != nil {
+		return fmt.Errorf("error making partitions: %w", err)
+	}
+	return nil
 }
 
 // NewPool creates a migrated database for this test alone (see NewDB) and a
@@ -140,6 +159,9 @@ func (s *sharedDB) get(t testing.TB) (*pgxpool.Pool, error) {
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{template}.Sanitize()); err != nil {
 		return nil, fmt.Errorf("error creating database %s: %w", name, err)
+	}
+	if err := makePartitions(ctx, urlWithDatabase(t, name)); err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.New(ctx, urlWithDatabase(t, name))
 	if err != nil {

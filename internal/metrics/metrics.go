@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/countercyclical/webhooks/db"
 )
 
 // Deliveries counts attempts by outcome: succeeded, or the error class.
@@ -33,6 +35,7 @@ type dbCollector struct {
 	pool                         *pgxpool.Pool
 	logger                       *slog.Logger
 	backlog, lag, queue, scrapeE *prometheus.Desc
+	ahead                        *prometheus.Desc
 	// queues have a series for each state even when it is 0.
 	queues []string
 }
@@ -54,7 +57,9 @@ func Handler(pool *pgxpool.Pool, logger *slog.Logger, queues ...string) http.Han
 		lag:     prometheus.NewDesc("webhooks_expansion_lag_seconds", "Age of the oldest event not yet expanded (0 when none).", nil, nil),
 		queue:   prometheus.NewDesc("webhooks_river_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil),
 		scrapeE: prometheus.NewDesc("webhooks_metrics_database_up", "Whether the database answered this scrape.", nil, nil),
-		queues:  queues,
+		ahead: prometheus.NewDesc("webhooks_partitions_ahead",
+			"Partitions of the logs ready after the current one; the app's writes fail once none is left (alert below 2).", nil, nil),
+		queues: queues,
 	})
 	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 }
@@ -64,6 +69,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lag
 	ch <- c.queue
 	ch <- c.scrapeE
+	ch <- c.ahead
 }
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
@@ -80,6 +86,13 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(backlog))
+	ahead, err := db.New().PartitionCountAhead(ctx, c.pool)
+	if err != nil {
+		c.logger.Warn("metrics: error counting partitions", "error", err)
+		up = 0
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.ahead, prometheus.GaugeValue, float64(ahead))
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
 
 	rows, err := c.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 
+	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/metrics"
 	"github.com/countercyclical/webhooks/internal/portal"
@@ -102,8 +103,19 @@ func ready(ctx context.Context, pool *pgxpool.Pool) error {
 	if dirty || version != migrations.Latest() {
 		return fmt.Errorf("database at migration %d (dirty %v), this build needs %d: run `webhooks migrate up`", version, dirty, migrations.Latest())
 	}
+	ahead, err := db.New().PartitionCountAhead(ctx, pool)
+	if err != nil {
+		return fmt.Errorf("error counting partitions: %w", err)
+	}
+	if ahead < minPartitionsAhead {
+		return fmt.Errorf("%d partitions of the logs ready after the current one, fewer than %d: the app's writes fail once none is left; is a worker running (its webhooks_retention job makes them)?", ahead, minPartitionsAhead)
+	}
 	return nil
 }
+
+// minPartitionsAhead is the fewest partitions ready after the current one
+// that /readyz accepts.
+const minPartitionsAhead = 2
 
 // basicAuth guards a handler with one username and password, compared in
 // constant time.

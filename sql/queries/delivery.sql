@@ -1,21 +1,24 @@
 -- name: MessageGetForDeliveryMany :many
 -- MessageGetForDeliveryMany returns what deliveries need, by primary keys:
 -- each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
--- secrets.
+-- secrets. The messages' events were captured between captured_from and
+-- captured_to: only those partitions are read.
 SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is
     -- rendered here. json, not jsonb: the table's column order reaches the
     -- receiver.
-    coalesce(o.receiver_payload, webhooks.payload(o.resource_type, o.payload))::json AS payload,
-    coalesce(o.receiver_previous_attributes, webhooks.payload(o.resource_type, o.previous_attributes::json))::json AS previous_attributes,
+    (CASE WHEN o.rendered THEN o.payload ELSE webhooks.payload(o.resource_type, o.payload) END)::json AS payload,
+    (CASE WHEN o.rendered THEN o.previous_attributes ELSE webhooks.payload(o.resource_type, o.previous_attributes) END)::json AS previous_attributes,
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
     coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at
 FROM webhooks.messages m
-JOIN webhooks.outbox o ON o.id = m.outbox_id
+JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
-WHERE m.id = ANY (@ids::text[]);
+WHERE m.id = ANY (@ids::text[])
+  AND m.captured_at >= @captured_from AND m.captured_at <= @captured_to
+  AND o.captured_at >= @captured_from AND o.captured_at <= @captured_to;
 
 -- name: AttemptRecordMany :many
 -- AttemptRecordMany writes a batch of attempts, their messages' states and
@@ -52,5 +55,5 @@ SELECT webhooks.park_deliveries(@webhook_id::text, @wake::timestamptz, @spacing_
 -- the connection), and a batch is written whole or not at all.
 SELECT EXISTS (
     SELECT 1 FROM webhooks.delivery_attempts
-    WHERE message_id = @message_id AND started_at = @started_at
+    WHERE message_id = @message_id AND started_at = @started_at AND captured_at = @captured_at
 )::boolean AS recorded;

@@ -9,14 +9,14 @@ WHERE id = @id;
 
 -- name: MessageGet :one
 SELECT sqlc.embed(m), o.event_id
-FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = @id AND m.workspace_id = @workspace_id;
 
 -- name: MessageList :many
 -- MessageList pages through a webhook's messages, newest first, before the
 -- cursor (created_at, id), with optional filters.
 SELECT sqlc.embed(m), o.event_id
-FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.webhook_id = @webhook_id
   AND (sqlc.narg(state)::text IS NULL OR m.state = sqlc.narg(state))
   AND (sqlc.narg(event_type)::text IS NULL OR m.event_type = sqlc.narg(event_type))
@@ -31,7 +31,7 @@ LIMIT @max;
 -- one under way is left alone (no row).
 UPDATE webhooks.messages SET state = 'pending', updated_at = now()
 WHERE id = @id AND state IN ('succeeded', 'failed', 'cancelled')
-RETURNING id, webhook_id, event_type;
+RETURNING id, webhook_id, event_type, captured_at;
 
 -- name: MessageResetFailedSince :many
 -- MessageResetFailedSince makes up to max failed messages of a webhook,
@@ -44,19 +44,20 @@ WHERE id IN (
     LIMIT @max
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, webhook_id, event_type;
+RETURNING id, webhook_id, event_type, captured_at;
 
 -- name: DeliveryAttemptList :many
-SELECT * FROM webhooks.delivery_attempts WHERE message_id = @message_id ORDER BY attempt, id;
+SELECT * FROM webhooks.delivery_attempts WHERE message_id = @message_id AND captured_at = @captured_at ORDER BY attempt, id;
 
 -- name: OutboxInsertTest :one
 -- OutboxInsertTest records an example event for one webhook's test: expanded
 -- already, so that no other webhook gets it.
-INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, expanded_at,
-    receiver_payload, receiver_previous_attributes)
-VALUES (webhooks.gen_id(), @event_type, @resource_type, @resource_id, @workspace_id, @actor, @payload, sqlc.narg(previous_attributes), now(),
-    webhooks.payload(@resource_type, @payload), webhooks.payload(@resource_type, (sqlc.narg(previous_attributes)::jsonb)::json))
-RETURNING id;
+INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes,
+    rendered, expanded_at)
+VALUES (webhooks.gen_id(), @event_type, @resource_type, @resource_id, @workspace_id, @actor,
+    webhooks.payload(@resource_type, @payload), webhooks.payload(@resource_type, sqlc.narg(previous_attributes)::json), true, now())
+RETURNING id, captured_at;
 
 -- name: MessageInsert :exec
-INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type) VALUES (@id, @outbox_id, @webhook_id, @workspace_id, @event_type);
+INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at)
+VALUES (@id, @outbox_id, @webhook_id, @workspace_id, @event_type, @captured_at);
