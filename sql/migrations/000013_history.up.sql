@@ -370,21 +370,25 @@ BEGIN
     ), last_success AS (
         SELECT i.webhook_id, max(i.started_at) FILTER (WHERE i.succeeded) AS at FROM inserted i GROUP BY 1
     )
-    -- A success in the batch restarts the count of failures after it;
-    -- a batch of failures adds to it.
+    -- The failures counted are those after the last success known, the
+    -- batch's or an earlier one's: a success newer than any before restarts
+    -- the count; other batches add to it. (Attempts recorded out of their
+    -- order, by concurrent processes, may be counted a little off.)
     INSERT INTO webhooks.webhook_health AS h (webhook_id, last_attempt_at, last_success_at, last_failure_at, failures_since_success)
     SELECT i.webhook_id, max(i.started_at), max(i.started_at) FILTER (WHERE i.succeeded), max(i.started_at) FILTER (WHERE NOT i.succeeded),
-        count(*) FILTER (WHERE NOT i.succeeded AND i.started_at > coalesce(l.at, '-infinity'))
-    FROM inserted i JOIN last_success l ON l.webhook_id = i.webhook_id
+        count(*) FILTER (WHERE NOT i.succeeded AND i.started_at > coalesce(greatest(l.at, k.last_success_at), '-infinity'))
+    FROM inserted i
+    JOIN last_success l ON l.webhook_id = i.webhook_id
+    LEFT JOIN webhooks.webhook_health k ON k.webhook_id = i.webhook_id
     GROUP BY i.webhook_id
     ORDER BY i.webhook_id
     ON CONFLICT (webhook_id) DO UPDATE
     SET last_attempt_at = greatest(h.last_attempt_at, excluded.last_attempt_at),
         last_success_at = greatest(h.last_success_at, excluded.last_success_at),
         last_failure_at = greatest(h.last_failure_at, excluded.last_failure_at),
-        failures_since_success = CASE WHEN excluded.last_success_at IS NULL
-            THEN h.failures_since_success + excluded.failures_since_success
-            ELSE excluded.failures_since_success END;
+        failures_since_success = CASE WHEN excluded.last_success_at > coalesce(h.last_success_at, '-infinity')
+            THEN excluded.failures_since_success
+            ELSE h.failures_since_success + excluded.failures_since_success END;
 
     UPDATE webhooks.webhooks w
     SET failing_since = NULL, last_success_at = now()

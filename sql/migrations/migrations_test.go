@@ -108,3 +108,103 @@ func TestResourceDefaults(t *testing.T) {
 	_, err := tx.Exec(ctx, `INSERT INTO investments (workspace_id, created_by, name, visibility) VALUES ($1, $2, 'n', 'Everyone')`, workspaceID, userID)
 	require.ErrorContains(t, err, "investments_visibility_check")
 }
+
+// TestHistoryMigrationKeepsData: 000013 partitions an installation's logs
+// with their rows: events expanded and not, messages in every state with
+// their attempts. What the views and a delivery read is what they read
+// before, the roll-ups count the attempts, ids go on, and down brings it
+// all back.
+func TestHistoryMigrationKeepsData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	require.NoError(t, migrations.Down(ctx, pool, 1))
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := pool.Exec(ctx, sql, args...)
+		require.NoError(t, err, sql)
+	}
+	exec(`INSERT INTO workspaces (id, name) VALUES ('ws', 'Acme')`)
+	exec(`INSERT INTO users (id, email) VALUES ('u', 'u@example.com')`)
+	exec(`INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ('ws', 'u', 'owner')`)
+	exec(`INSERT INTO webhooks.webhooks (id, workspace_id, created_by, name, url, event_types) VALUES ('wh', 'ws', 'u', 'CRM', 'https://example.com/h', '{*}')`)
+	// Four events: three expanded (one rendered at expansion), one not.
+	exec(`INSERT INTO pipelines (workspace_id, created_by, name) SELECT 'ws', 'u', 'p' || n FROM generate_series(1, 4) n`)
+	exec(`UPDATE webhooks.outbox SET captured_at = now() - (5 - id) * interval '1 day'`)
+	exec(`UPDATE webhooks.outbox SET expanded_at = now(), event_id = 'ev' || id WHERE id < 4`)
+	exec(`UPDATE webhooks.outbox SET receiver_payload = webhooks.payload(resource_type, payload) WHERE id = 1`)
+	exec(`INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, attempts) VALUES
+		('msg_000000000000000000000000001', 1, 'wh', 'ws', 'pipeline.created', 'succeeded', 2),
+		('msg_000000000000000000000000002', 2, 'wh', 'ws', 'pipeline.created', 'retrying', 1),
+		('msg_000000000000000000000000003', 3, 'wh', 'ws', 'pipeline.created', 'pending', 0)`)
+	exec(`INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, status_code, triggered_by) VALUES
+		('msg_000000000000000000000000001', 'ev1', 'wh', 'ws', 'pipeline.created', 1, 'https://example.com/h', now() - interval '3 hours', 5, false, 500, 'schedule'),
+		('msg_000000000000000000000000001', 'ev1', 'wh', 'ws', 'pipeline.created', 2, 'https://example.com/h', now() - interval '2 hours', 5, true, 200, 'manual_retry'),
+		('msg_000000000000000000000000002', 'ev2', 'wh', 'ws', 'pipeline.created', 1, 'https://example.com/h', now() - interval '30 minutes', 5, false, 503, 'schedule')`)
+
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for name, sql := range map[string]string{
+			"outbox":          `SELECT string_agg(format('%s %s %s %s %s', id, event_id, captured_at, expanded_at, resource_id), ';' ORDER BY id) FROM webhooks.outbox`,
+			"messages":        `SELECT string_agg(format('%s %s %s %s', id, outbox_id, state, attempts), ';' ORDER BY id) FROM webhooks.messages`,
+			"attempts":        `SELECT string_agg(format('%s %s %s %s %s %s', id, message_id, attempt, started_at, succeeded, triggered_by), ';' ORDER BY id) FROM webhooks.delivery_attempts`,
+			"delivery_log":    `SELECT string_agg(format('%s', l), ';' ORDER BY attempt_id) FROM webhooks.delivery_log l`,
+			"message_status":  `SELECT string_agg(format('%s', s), ';' ORDER BY message_id) FROM webhooks.message_status s`,
+			"endpoint_health": `SELECT string_agg(format('%s', h), ';') FROM webhooks.endpoint_health h`,
+			"backlog":         `SELECT format('%s %s', unexpanded, oldest_captured_at) FROM webhooks.outbox_backlog`,
+			"received":        `SELECT string_agg(coalesce(receiver_payload, webhooks.payload(resource_type, payload))::text, ';' ORDER BY id) FROM webhooks.outbox`,
+		} {
+			var v *string
+			require.NoError(t, pool.QueryRow(ctx, sql).Scan(&v), name)
+			require.NotNil(t, v, name)
+			out[name] = *v
+		}
+		return out
+	}
+	before := snapshot()
+
+	require.NoError(t, migrations.Up(ctx, pool))
+	count := func(sql string) int {
+		t.Helper()
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, sql).Scan(&n), sql)
+		return n
+	}
+	for name, sql := range map[string]string{
+		"outbox":          `SELECT string_agg(format('%s %s %s %s %s', id, event_id, captured_at, expanded_at, resource_id), ';' ORDER BY id) FROM webhooks.outbox`,
+		"messages":        `SELECT string_agg(format('%s %s %s %s', id, outbox_id, state, attempts), ';' ORDER BY id) FROM webhooks.messages`,
+		"attempts":        `SELECT string_agg(format('%s %s %s %s %s %s', id, message_id, attempt, started_at, succeeded, triggered_by), ';' ORDER BY id) FROM webhooks.delivery_attempts`,
+		"delivery_log":    `SELECT string_agg(format('%s', l), ';' ORDER BY attempt_id) FROM webhooks.delivery_log l`,
+		"message_status":  `SELECT string_agg(format('%s', s), ';' ORDER BY message_id) FROM webhooks.message_status s`,
+		"endpoint_health": `SELECT string_agg(format('%s', h), ';') FROM webhooks.endpoint_health h`,
+		"backlog":         `SELECT format('%s %s', unexpanded, oldest_captured_at) FROM webhooks.outbox_backlog`,
+		"received":        `SELECT string_agg((CASE WHEN rendered THEN payload ELSE webhooks.payload(resource_type, payload) END)::text, ';' ORDER BY id) FROM webhooks.outbox`,
+	} {
+		var v string
+		require.NoError(t, pool.QueryRow(ctx, sql).Scan(&v), name)
+		require.Equal(t, before[name], v, name)
+	}
+	// Each row sits in the slice of its event's capture, beside its event.
+	require.Equal(t, 4, count(`SELECT count(DISTINCT tableoid) FROM webhooks.outbox`))
+	require.Zero(t, count(`SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
+		WHERE m.captured_at <> o.captured_at OR replace(m.tableoid::regclass::text, 'messages', 'outbox') <> o.tableoid::regclass::text`))
+	require.Zero(t, count(`SELECT count(*) FROM webhooks.delivery_attempts a JOIN webhooks.messages m ON m.id = a.message_id
+		WHERE a.captured_at <> m.captured_at`))
+	require.Equal(t, 1, count(`SELECT count(*) FROM webhooks.outbox WHERE rendered`))
+	// The roll-ups count the attempts.
+	require.Equal(t, 3, count(`SELECT sum(attempts) FROM webhooks.webhook_stats`))
+	require.Equal(t, 1, count(`SELECT sum(succeeded) FROM webhooks.webhook_stats`))
+	require.Equal(t, 1, count(`SELECT failures_since_success FROM webhooks.webhook_health WHERE webhook_id = 'wh'`))
+	// Ids go on; the app's next write is captured.
+	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'after')`)
+	require.Equal(t, 5, count(`SELECT max(id) FROM webhooks.outbox`))
+
+	require.NoError(t, migrations.Down(ctx, pool, 1))
+	require.Equal(t, 5, count(`SELECT count(*) FROM webhooks.outbox`))
+	require.Equal(t, 3, count(`SELECT count(*) FROM webhooks.messages`))
+	require.Equal(t, 3, count(`SELECT count(*) FROM webhooks.delivery_attempts`))
+	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'after down')`)
+	require.Equal(t, 6, count(`SELECT max(id) FROM webhooks.outbox`))
+	require.NoError(t, migrations.Up(ctx, pool))
+	require.Equal(t, 6, count(`SELECT count(*) FROM webhooks.outbox`))
+}
