@@ -122,8 +122,9 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg MessageInsertP
 }
 
 const messageList = `-- name: MessageList :many
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, o.event_id
-FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at,
+    (SELECT o.event_id FROM webhooks.outbox o WHERE o.id = m.outbox_id AND o.captured_at = m.captured_at) AS event_id
+FROM webhooks.messages m
 WHERE m.webhook_id = $1
   AND ($2::text IS NULL OR m.state = $2)
   AND ($3::text IS NULL OR m.event_type = $3)
@@ -151,7 +152,9 @@ type MessageListRow struct {
 }
 
 // MessageList pages through a webhook's messages, newest first, before the
-// cursor (created_at, id), with optional filters.
+// cursor (created_at, id), with optional filters. The event id is read
+// for the page's rows alone: joined, the planner hashed every message of
+// the webhook with every event to find the newest 21.
 func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParams) ([]MessageListRow, error) {
 	rows, err := db.Query(ctx, messageList,
 		arg.WebhookID,

@@ -61,6 +61,10 @@ type benchFlags struct {
 	noisyTimeout                  time.Duration
 	json                          bool
 	cpuProfile                    string
+	// The soak (soak.go).
+	soak, retention time.Duration
+	history         int
+	rateGiven       bool
 }
 
 func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
@@ -79,6 +83,9 @@ func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
 	fs.DurationVar(&f.noisyTimeout, "noisy-timeout", 15*time.Second, "the sender's request timeout in the noisy phase (with --noisy)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (pprof) to the file")
+	fs.DurationVar(&f.soak, "soak", 0, "instead of the latency phase, offer --rate events/s (default: 60% of the saturation measured) to --webhooks webhooks this long, printing a line a minute")
+	fs.DurationVar(&f.retention, "retention", 10*time.Minute, "the soak's WEBHOOKS_RETENTION (with --soak); partitions are a tenth of it, at least a minute")
+	fs.IntVar(&f.history, "history", 0, "attempts written in bulk, before the soak, within its retention (with --soak)")
 	return fs
 }
 
@@ -106,6 +113,16 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 		return f, usageError{fmt.Sprintf("bench takes flags only, not %q", fs.Arg(0))}
 	case !f.noisy && (given["noisy-backlog"] || given["noisy-timeout"]):
 		return f, usageError{"bench: --noisy-backlog and --noisy-timeout need --noisy"}
+	case f.soak == 0 && (given["retention"] || given["history"]):
+		return f, usageError{"bench: --retention and --history need --soak"}
+	}
+	f.rateGiven = given["rate"]
+	atLeast("history", f.history, 0)
+	if given["soak"] {
+		positive("soak", f.soak)
+		if f.retention < time.Minute {
+			problems = append(problems, fmt.Sprintf("--retention must be at least 1m, not %s", f.retention))
+		}
 	}
 	atLeast("events", f.events, 1)
 	atLeast("webhooks", f.hooks, 1)
@@ -195,6 +212,11 @@ func (c *command) bench(ctx context.Context, args []string) error {
 	if err := pool.QueryRow(ctx, "SHOW server_version").Scan(&report.PostgreSQL); err != nil {
 		return fmt.Errorf("error reading the server version: %w", err)
 	}
+	if f.soak > 0 {
+		if err := b.slicePartitions(ctx); err != nil {
+			return err
+		}
+	}
 	if err := b.seed(ctx); err != nil {
 		return err
 	}
@@ -211,6 +233,9 @@ func (c *command) bench(ctx context.Context, args []string) error {
 	report.Phases = append(report.Phases, saturation)
 	if err := b.vacuum(ctx); err != nil {
 		return err
+	}
+	if f.soak > 0 {
+		return b.runSoak(ctx, saturation.PerS)
 	}
 	latency, err := b.latency(ctx)
 	if err != nil {
@@ -444,7 +469,7 @@ func (b *benchRun) saturation(ctx context.Context) (benchPhase, error) {
 	} else {
 		// MaxInflight as many as the workers: the cap per webhook is not
 		// what this phase measures.
-		stop, err := b.startInProcess(ctx, jobs.DeliveryConfig{MaxInflight: b.flags.workers})
+		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
 		if err != nil {
 			return benchPhase{}, err
 		}
@@ -486,7 +511,7 @@ func (b *benchRun) latency(ctx context.Context) (latencyResult, error) {
 	}
 	total := int(float64(b.flags.rate) * b.flags.duration.Seconds())
 	ph := b.recv.newPhase("latency", total, true)
-	stop, err := b.startInProcess(ctx, jobs.DeliveryConfig{MaxInflight: b.flags.workers})
+	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
 	if err != nil {
 		return latencyResult{}, err
 	}
@@ -569,7 +594,7 @@ func (b *benchRun) noisy(ctx context.Context) (benchNoisy, error) {
 	if err := b.disableWebhooks(ctx); err != nil {
 		return result, err
 	}
-	stop, err := b.startInProcess(ctx, jobs.DeliveryConfig{Timeout: b.flags.noisyTimeout})
+	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{Timeout: b.flags.noisyTimeout}})
 	if err != nil {
 		return result, err
 	}
@@ -661,9 +686,9 @@ func (b *benchRun) queueBacklog(ctx context.Context, hanging string) error {
 
 // startInProcess starts a River client in this process that expands and
 // delivers, as serve's and worker's does, and returns what stops it.
-func (b *benchRun) startInProcess(ctx context.Context, delivery jobs.DeliveryConfig) (func(), error) {
-	delivery.Policy = b.policy
-	config := jobs.Config{Work: true, DeliverWorkers: b.flags.workers, Delivery: delivery}
+func (b *benchRun) startInProcess(ctx context.Context, config jobs.Config) (func(), error) {
+	config.Delivery.Policy = b.policy
+	config.Work, config.DeliverWorkers = true, b.flags.workers
 	client, err := jobs.NewClient(b.pool, config)
 	if err != nil {
 		return nil, err

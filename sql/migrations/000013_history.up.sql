@@ -165,14 +165,16 @@ CREATE TABLE webhooks.messages (
     PRIMARY KEY (id, captured_at),
     CONSTRAINT messages_outbox_id_webhook_id_key UNIQUE (outbox_id, webhook_id, captured_at)
 ) PARTITION BY RANGE (captured_at);
--- A webhook's messages, newest first (the API's and the page's list).
-CREATE INDEX messages_webhook_id_idx ON webhooks.messages (webhook_id, created_at);
+-- A webhook's messages, newest first (the API's and the page's list), in
+-- the list's order, id included: without it a page sorted every message of
+-- the webhook to find its first 21.
+CREATE INDEX messages_webhook_id_idx ON webhooks.messages (webhook_id, created_at, id);
 -- The state filter, recover and retention's hold read only the messages
 -- that did not succeed: most do, so this index stays small, and a message
 -- enters it only when it leaves pending for good or for a retry.
-CREATE INDEX messages_webhook_id_state_idx ON webhooks.messages (webhook_id, state, created_at) WHERE state <> 'succeeded';
+CREATE INDEX messages_webhook_id_state_idx ON webhooks.messages (webhook_id, state, created_at, id) WHERE state <> 'succeeded';
 -- The event-type filter reads a webhook's messages of that type alone.
-CREATE INDEX messages_webhook_id_event_type_idx ON webhooks.messages (webhook_id, event_type, created_at);
+CREATE INDEX messages_webhook_id_event_type_idx ON webhooks.messages (webhook_id, event_type, created_at, id);
 
 -- delivery_attempts: a row per HTTP attempt, as in 000005 and 000010, with
 -- its event's captured_at. Appended, never updated, removed with its

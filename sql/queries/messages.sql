@@ -14,9 +14,12 @@ WHERE m.id = @id AND m.workspace_id = @workspace_id;
 
 -- name: MessageList :many
 -- MessageList pages through a webhook's messages, newest first, before the
--- cursor (created_at, id), with optional filters.
-SELECT sqlc.embed(m), o.event_id
-FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
+-- cursor (created_at, id), with optional filters. The event id is read
+-- for the page's rows alone: joined, the planner hashed every message of
+-- the webhook with every event to find the newest 21.
+SELECT sqlc.embed(m),
+    (SELECT o.event_id FROM webhooks.outbox o WHERE o.id = m.outbox_id AND o.captured_at = m.captured_at) AS event_id
+FROM webhooks.messages m
 WHERE m.webhook_id = @webhook_id
   AND (sqlc.narg(state)::text IS NULL OR m.state = sqlc.narg(state))
   AND (sqlc.narg(event_type)::text IS NULL OR m.event_type = sqlc.narg(event_type))
