@@ -20,6 +20,10 @@ import (
 const (
 	QueueExpand  = "outbox_expand"
 	QueueDeliver = "webhook_deliver"
+	// QueueMaintenance runs retention and partition upkeep: on the expand
+	// queue, under steady load, expansion's jobs (each working until the
+	// outbox is empty) held every worker, and retention waited for minutes.
+	QueueMaintenance = "webhooks_maintenance"
 )
 
 // DefaultDeliverWorkers is the default of WEBHOOKS_DELIVER_WORKERS.
@@ -185,8 +189,9 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 		riverConfig.Queues = map[string]river.QueueConfig{
 			// Expansion wakes within milliseconds of a commit.
 			// Polls back up notifications River skipped (see FetchCooldown).
-			QueueExpand:  {MaxWorkers: config.ExpandWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond},
-			QueueDeliver: {MaxWorkers: config.DeliverWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 250 * time.Millisecond},
+			QueueExpand:      {MaxWorkers: config.ExpandWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond},
+			QueueDeliver:     {MaxWorkers: config.DeliverWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 250 * time.Millisecond},
+			QueueMaintenance: {MaxWorkers: 1},
 		}
 		if config.ExpandOnly {
 			delete(riverConfig.Queues, QueueDeliver)

@@ -38,6 +38,7 @@ func NewNoopClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], er
 	}
 	riverConfig := newRiverConfig(config, workers)
 	delete(riverConfig.Queues, QueueExpand)
+	delete(riverConfig.Queues, QueueMaintenance)
 	client, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
 	if err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)

@@ -35,12 +35,11 @@ type RetentionArgs struct{}
 // Kind is the job's kind.
 func (RetentionArgs) Kind() string { return "webhooks_retention" }
 
-// InsertOpts runs retention beside expansion, off the delivery queue, one
-// at a time. A completed run does not hold the next back (River's default
+// InsertOpts runs retention on its own queue, one at a time. A completed run does not hold the next back (River's default
 // unique states include completed, which kept the periodic job from being
 // inserted again until River deleted the completed one).
 func (RetentionArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueExpand, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return river.InsertOpts{Queue: QueueMaintenance, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 	}}}
 }
