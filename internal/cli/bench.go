@@ -689,6 +689,11 @@ func (b *benchRun) queueBacklog(ctx context.Context, hanging string) error {
 func (b *benchRun) startInProcess(ctx context.Context, config jobs.Config) (func(), error) {
 	config.Delivery.Policy = b.policy
 	config.Work, config.DeliverWorkers = true, b.flags.workers
+	if b.flags.soak > 0 {
+		// Every phase's retention job keeps the soak's partitions: one
+		// with the default step made day-long slices after them.
+		config.PartitionStep, config.Retention, config.JobRetention = b.soakStep(), b.flags.retention, b.flags.retention
+	}
 	client, err := jobs.NewClient(b.pool, config)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,62 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/countercyclical/webhooks/internal/dbtest"
+)
+
+// BenchmarkRemoveDay times the removal of one day-long slice past the
+// retention (its three partitions detached concurrently and dropped) by the
+// number of deliveries it holds, each an event, a message and an attempt:
+// the time should not grow with them. Each iteration fills a slice anew,
+// untimed.
+func BenchmarkRemoveDay(b *testing.B) {
+	for _, rows := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			ctx := context.Background()
+			pool, err := pgxpool.New(ctx, dbtest.NewDB(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			w := &RetentionWorker{pool: pool, retention: time.Hour, step: DefaultPartitionStep, ahead: DefaultPartitionsAhead, logger: slog.New(slog.DiscardHandler)}
+			var first time.Time
+			if err := pool.QueryRow(ctx, `SELECT min(from_at) FROM webhooks.partitions`).Scan(&first); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				from := first.Add(-time.Duration(i+1) * 24 * time.Hour)
+				if _, err := pool.Exec(ctx, `SELECT webhooks.add_partition($1, $1 + interval '1 day')`, from); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := pool.Exec(ctx, `WITH o AS (
+						INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, payload, rendered, captured_at, expanded_at)
+						SELECT webhooks.gen_id(), 'investment.created', 'investment', 'r' || n, 'ws', json_build_object('id', 'r' || n, 'name', 'Investment ' || n), true,
+							$1::timestamptz + n * interval '1 ms', now()
+						FROM generate_series(1, $2::int) n
+						RETURNING id, event_id, captured_at
+					), m AS (
+						INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, attempts, captured_at)
+						SELECT 'msg_' || lpad(o.id::text, 27, '0'), o.id, 'wh', 'ws', 'investment.created', 'succeeded', 1, o.captured_at FROM o
+						RETURNING id, captured_at
+					)
+					INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, captured_at)
+					SELECT m.id, '', 'wh', 'ws', 'investment.created', 1, 'https://example.com/h', m.captured_at, 1, true, m.captured_at FROM m`, from, rows); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := w.remove(ctx, from); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
