@@ -64,6 +64,35 @@ func TestReadyz(t *testing.T) {
 	require.Contains(t, body, "run `webhooks migrate up`")
 }
 
+// TestReadyzPartitionsAhead: with fewer than two partitions of the logs
+// ready after the current one, the app's writes are close to failing:
+// /readyz says so, and the metric shows how many are left.
+func TestReadyzPartitionsAhead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	url := start(t, server.Config{Pool: pool})
+	_, body := get(t, url+"/metrics", "", "")
+	require.Regexp(t, `webhooks_partitions_ahead [4-9]\n`, body)
+
+	// Only the current slice and the next one are left.
+	_, err := pool.Exec(ctx, `DO $$
+		DECLARE p record;
+		BEGIN
+			FOR p IN SELECT from_at FROM webhooks.partitions WHERE from_at > now() + interval '1 day' LOOP
+				EXECUTE format('DROP TABLE webhooks.%I, webhooks.%I, webhooks.%I', webhooks.partition_name('outbox', p.from_at),
+					webhooks.partition_name('messages', p.from_at), webhooks.partition_name('delivery_attempts', p.from_at));
+				DELETE FROM webhooks.partitions WHERE from_at = p.from_at;
+			END LOOP;
+		END $$`)
+	require.NoError(t, err)
+	code, body := get(t, url+"/readyz", "", "")
+	require.Equal(t, 503, code)
+	require.Contains(t, body, "1 partitions of the logs ready after the current one, fewer than 2")
+	_, body = get(t, url+"/metrics", "", "")
+	require.Contains(t, body, "webhooks_partitions_ahead 1\n")
+}
+
 func TestReadyzDatabaseDown(t *testing.T) {
 	t.Parallel()
 	// Nothing listens on port 1: the database is down.
