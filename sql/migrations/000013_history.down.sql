@@ -5,6 +5,7 @@ DROP VIEW webhooks.message_status;
 DROP VIEW webhooks.endpoint_health;
 DROP VIEW webhooks.outbox_backlog;
 DROP INDEX river_job_webhooks_available_idx;
+ALTER TABLE river_job RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay);
 
 ALTER TABLE webhooks.delivery_attempts RENAME TO delivery_attempts_partitioned;
 ALTER TABLE webhooks.messages RENAME TO messages_partitioned;
