@@ -404,8 +404,8 @@ func (b *benchRun) writeHistory(ctx context.Context, hooks []string) error {
 		n := min(chunk, events-done)
 		if _, err := b.pool.Exec(ctx, `WITH o AS (
 				INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, payload, rendered, captured_at, expanded_at)
-				SELECT webhooks.gen_id(), 'investment.created', 'investment', 'hist' || ($3::int + i), $1,
-					json_build_object('id', 'hist' || ($3::int + i), 'tickerSymbol', 'KO', 'name', 'Investment ' || i, 'workspaceId', $1),
+				SELECT webhooks.gen_id(), 'investment.created', 'investment', 'hist' || ($3::int + i), $1::text,
+					json_build_object('id', 'hist' || ($3::int + i), 'tickerSymbol', 'KO', 'name', 'Investment ' || i, 'workspaceId', $1::text),
 					true, t, t
 				FROM generate_series(1, $4::int) i
 				CROSS JOIN LATERAL (SELECT now() - make_interval(secs => $5::float8 * (1 - ($3::int + i)::float8 / $6::int)) - interval '1 minute' AS t) at (t)
