@@ -34,7 +34,7 @@ func BenchmarkRemoveDay(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()
 				from := first.Add(-time.Duration(i+1) * 24 * time.Hour)
-				if _, err := pool.Exec(ctx, `SELECT webhooks.add_partition($1, $1 + interval '1 day')`, from); err != nil {
+				if _, err := pool.Exec(ctx, `SELECT webhooks.add_partition($1::timestamptz, $1::timestamptz + interval '1 day')`, from); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := pool.Exec(ctx, `WITH o AS (
