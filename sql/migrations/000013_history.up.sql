@@ -207,10 +207,12 @@ ALTER SEQUENCE webhooks.delivery_attempts_id_seq OWNED BY webhooks.delivery_atte
 CREATE INDEX delivery_attempts_message_id_idx ON webhooks.delivery_attempts (message_id, attempt);
 CREATE INDEX delivery_attempts_webhook_id_idx ON webhooks.delivery_attempts (webhook_id, started_at);
 
--- Slices a day long (UTC) from the oldest event kept to four days ahead.
+-- Slices a day long (UTC) from the oldest event kept, or yesterday, to four
+-- days ahead: yesterday's, so that rows dated shortly before the migration
+-- (a host's backfill, a test's) still find a partition just after midnight.
 SELECT webhooks.add_partition(d, d + interval '1 day')
 FROM generate_series(
-    date_bin('1 day', least(now(), (SELECT min(captured_at) FROM webhooks.outbox_unpartitioned)), timestamptz '2000-01-01 00:00:00+00'),
+    date_bin('1 day', least(now() - interval '1 day', (SELECT min(captured_at) FROM webhooks.outbox_unpartitioned)), timestamptz '2000-01-01 00:00:00+00'),
     now() + interval '4 days',
     interval '1 day') AS d;
 
