@@ -51,7 +51,7 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 	_, err := client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < $1::timestamptz`, today) == 1000
+		return count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today) == 1
 	}, time.Minute, 20*time.Millisecond)
 
 	// The held slice is whole: its 1,000 events, messages and attempts.
@@ -71,14 +71,19 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 	}, time.Minute, 20*time.Millisecond)
 	require.Greater(t, count(t, pool, `SELECT count(*) FROM webhooks.partitions`), before-2)
 
-	// Once its message is delivered, the held slice goes too.
+	// Once its message is delivered, the held slice goes too, at the next
+	// run (inserted once this one has finished: one runs at a time).
 	exec(t, pool, `UPDATE webhooks.messages SET state = 'succeeded' WHERE state = 'retrying'`)
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM river_job WHERE kind = 'webhooks_retention' AND finalized_at IS NULL`) == 0
+	}, time.Minute, 20*time.Millisecond)
 	_, err = client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
 	require.NoError(t, err)
+	// The slice is forgotten last, once its partitions are gone.
 	require.Eventually(t, func() bool {
-		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < $1::timestamptz`, today) == 0
+		return count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today) == 0
 	}, time.Minute, 20*time.Millisecond)
-	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today))
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at < $1::timestamptz`, today))
 }
 
 // TestRetentionFinishesAnInterruptedRemoval: a slice whose removal stopped
