@@ -232,19 +232,22 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 	report.Lost, report.Duplicates = result.Lost, result.Duplicates
 	w := max(min(10, len(report.Minutes)/3), 1)
 	report.Windows = [2]soakWindow{
-		soakWindowOf(report.Minutes, latencies, 2, min(1+w, len(report.Minutes))),
+		soakWindowOf(report.Minutes, latencies, min(2, len(report.Minutes)), min(1+w, len(report.Minutes))),
 		soakWindowOf(report.Minutes, latencies, len(report.Minutes)-w+1, len(report.Minutes)),
 	}
-	if err := b.pool.QueryRow(ctx, `SELECT
-		(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhooks.outbox'))::float8 / greatest((SELECT count(*) FROM webhooks.outbox), 1),
-		(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhooks.messages'))::float8 / greatest((SELECT count(*) FROM webhooks.messages), 1),
-		(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhooks.delivery_attempts'))::float8 / greatest((SELECT count(*) FROM webhooks.delivery_attempts), 1),
-		((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhooks.outbox')) + (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhooks.messages'))
-			+ (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhooks.delivery_attempts')))::float8 / greatest((SELECT count(*) FROM webhooks.messages), 1),
-		pg_total_relation_size('river_job')::float8 / greatest((SELECT count(*) FROM river_job), 1)`).Scan(
-		&report.BytesPerEvent, &report.BytesPerMessage, &report.BytesPerAttempt, &report.LogBytesPerDelivery, &report.RiverBytesPerJob); err != nil {
-		return fmt.Errorf("error measuring bytes per row: %w", err)
+	bytes, jobRows, err := b.soakSizes(ctx)
+	if err != nil {
+		return err
 	}
+	var events, messages, attempts int64
+	if err := b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhooks.outbox), (SELECT count(*) FROM webhooks.messages),
+		(SELECT count(*) FROM webhooks.delivery_attempts)`).Scan(&events, &messages, &attempts); err != nil {
+		return fmt.Errorf("error counting rows: %w", err)
+	}
+	per := func(b, rows int64) float64 { return float64(b) / float64(max(rows, 1)) }
+	report.BytesPerEvent, report.BytesPerMessage, report.BytesPerAttempt = per(bytes["outbox"], events), per(bytes["messages"], messages), per(bytes["attempts"], attempts)
+	report.LogBytesPerDelivery = per(bytes["outbox"]+bytes["messages"]+bytes["attempts"], messages)
+	report.RiverBytesPerJob = per(bytes["river_job"], jobRows)
 	if f.json {
 		enc := json.NewEncoder(b.c.stdout)
 		enc.SetIndent("", "  ")
