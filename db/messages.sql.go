@@ -59,7 +59,7 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, arg Delivery
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, o.event_id
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, o.event_id
 FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = $1 AND m.workspace_id = $2
 `
@@ -90,6 +90,7 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg MessageGetParams)
 		&i.WebhooksMessage.LastError,
 		&i.WebhooksMessage.UpdatedAt,
 		&i.WebhooksMessage.CapturedAt,
+		&i.WebhooksMessage.OpenState,
 		&i.EventID,
 	)
 	return i, err
@@ -122,22 +123,27 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg MessageInsertP
 }
 
 const messageList = `-- name: MessageList :many
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at,
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state,
     (SELECT o.event_id FROM webhooks.outbox o WHERE o.id = m.outbox_id AND o.captured_at = m.captured_at) AS event_id
 FROM webhooks.messages m
 WHERE m.webhook_id = $1
   AND ($2::text IS NULL OR m.state = $2)
-  AND ($3::text IS NULL OR m.event_type = $3)
-  AND ($4::timestamptz IS NULL OR m.created_at >= $4)
-  AND ($5::timestamptz IS NULL OR m.created_at < $5)
-  AND ($6::timestamptz IS NULL OR (m.created_at, m.id) < ($6, $7::text))
+  AND ($3::text IS NULL OR m.open_state = $3)
+  AND ($4::timestamptz IS NULL
+       OR (m.captured_at >= $4 AND m.created_at >= $4))
+  AND ($5::text IS NULL OR m.event_type = $5)
+  AND ($6::timestamptz IS NULL OR m.created_at >= $6)
+  AND ($7::timestamptz IS NULL OR m.created_at < $7)
+  AND ($8::timestamptz IS NULL OR (m.created_at, m.id) < ($8, $9::text))
 ORDER BY m.created_at DESC, m.id DESC
-LIMIT $8
+LIMIT $10
 `
 
 type MessageListParams struct {
 	WebhookID       string     `json:"webhookId"`
 	State           *string    `json:"state"`
+	OpenState       *string    `json:"openState"`
+	PendingFrom     *time.Time `json:"pendingFrom"`
 	EventType       *string    `json:"eventType"`
 	Since           *time.Time `json:"since"`
 	Until           *time.Time `json:"until"`
@@ -154,11 +160,16 @@ type MessageListRow struct {
 // MessageList pages through a webhook's messages, newest first, before the
 // cursor (created_at, id), with optional filters. The event id is read
 // for the page's rows alone: joined, the planner hashed every message of
-// the webhook with every event to find the newest 21.
+// the webhook with every event to find the newest 21. A filter on a state
+// that is not pending or succeeded is on open_state, whose index holds
+// those messages alone; pending is looked for from pending_from on
+// (MessagePendingFrom).
 func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParams) ([]MessageListRow, error) {
 	rows, err := db.Query(ctx, messageList,
 		arg.WebhookID,
 		arg.State,
+		arg.OpenState,
+		arg.PendingFrom,
 		arg.EventType,
 		arg.Since,
 		arg.Until,
@@ -186,6 +197,7 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 			&i.WebhooksMessage.LastError,
 			&i.WebhooksMessage.UpdatedAt,
 			&i.WebhooksMessage.CapturedAt,
+			&i.WebhooksMessage.OpenState,
 			&i.EventID,
 		); err != nil {
 			return nil, err
@@ -198,11 +210,30 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 	return items, nil
 }
 
+const messagePendingFrom = `-- name: MessagePendingFrom :one
+SELECT (p.f IS NOT NULL)::boolean AS pending, coalesce(p.f, now())::timestamptz AS pending_from
+FROM (SELECT webhooks.message_pending_from($1::text) AS f) p
+`
+
+type MessagePendingFromRow struct {
+	Pending     bool      `json:"pending"`
+	PendingFrom time.Time `json:"pendingFrom"`
+}
+
+// MessagePendingFrom says whether a webhook has messages pending and when
+// the oldest was captured (webhooks.message_pending_from).
+func (q *Queries) MessagePendingFrom(ctx context.Context, db DBTX, webhookID string) (MessagePendingFromRow, error) {
+	row := db.QueryRow(ctx, messagePendingFrom, webhookID)
+	var i MessagePendingFromRow
+	err := row.Scan(&i.Pending, &i.PendingFrom)
+	return i, err
+}
+
 const messageResetFailedSince = `-- name: MessageResetFailedSince :many
 UPDATE webhooks.messages SET state = 'pending', updated_at = now()
 WHERE id IN (
     SELECT m.id FROM webhooks.messages m
-    WHERE m.webhook_id = $1 AND m.state = 'failed' AND m.created_at >= $2
+    WHERE m.webhook_id = $1 AND m.open_state = 'failed' AND m.created_at >= $2
     ORDER BY m.created_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED

@@ -157,6 +157,18 @@ type WebhooksApiKey struct {
 	RevokedAt   *time.Time `json:"revokedAt"`
 }
 
+type WebhooksCaptureQueue struct {
+	ID                 int64     `json:"id"`
+	EventType          string    `json:"eventType"`
+	ResourceType       string    `json:"resourceType"`
+	ResourceID         string    `json:"resourceId"`
+	WorkspaceID        string    `json:"workspaceId"`
+	Actor              *string   `json:"actor"`
+	Payload            []byte    `json:"payload"`
+	PreviousAttributes []byte    `json:"previousAttributes"`
+	CapturedAt         time.Time `json:"capturedAt"`
+}
+
 type WebhooksDeliveryAttempt struct {
 	ID              int64     `json:"id"`
 	MessageID       string    `json:"messageId"`
@@ -230,6 +242,7 @@ type WebhooksMessage struct {
 	LastError      *string   `json:"lastError"`
 	UpdatedAt      time.Time `json:"updatedAt"`
 	CapturedAt     time.Time `json:"capturedAt"`
+	OpenState      *string   `json:"openState"`
 }
 
 type WebhooksMessageStatus struct {

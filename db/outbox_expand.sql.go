@@ -38,23 +38,21 @@ func (q *Queries) MessageInsertMany(ctx context.Context, db DBTX, arg MessageIns
 }
 
 const outboxClaim = `-- name: OutboxClaim :many
-SELECT id, captured_at, resource_type, payload, previous_attributes FROM webhooks.outbox
-WHERE expanded_at IS NULL
+SELECT id, resource_type, payload, previous_attributes FROM webhooks.capture_queue
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 `
 
 type OutboxClaimRow struct {
-	ID                 int64     `json:"id"`
-	CapturedAt         time.Time `json:"capturedAt"`
-	ResourceType       string    `json:"resourceType"`
-	Payload            []byte    `json:"payload"`
-	PreviousAttributes []byte    `json:"previousAttributes"`
+	ID                 int64  `json:"id"`
+	ResourceType       string `json:"resourceType"`
+	Payload            []byte `json:"payload"`
+	PreviousAttributes []byte `json:"previousAttributes"`
 }
 
-// OutboxClaim locks a batch of unexpanded events, skipping those another
-// expander holds.
+// OutboxClaim locks a batch of captured events, in id order, skipping those
+// another expander holds.
 func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]OutboxClaimRow, error) {
 	rows, err := db.Query(ctx, outboxClaim, max)
 	if err != nil {
@@ -66,7 +64,6 @@ func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]Outbox
 		var i OutboxClaimRow
 		if err := rows.Scan(
 			&i.ID,
-			&i.CapturedAt,
 			&i.ResourceType,
 			&i.Payload,
 			&i.PreviousAttributes,
@@ -81,36 +78,33 @@ func (q *Queries) OutboxClaim(ctx context.Context, db DBTX, max int32) ([]Outbox
 	return items, nil
 }
 
-const outboxMarkExpanded = `-- name: OutboxMarkExpanded :execrows
-UPDATE webhooks.outbox o
-SET expanded_at = now(), event_id = webhooks.gen_id(),
-    payload = coalesce(r.payload, o.payload),
-    previous_attributes = CASE WHEN r.id IS NULL THEN o.previous_attributes ELSE r.previous END,
-    rendered = r.id IS NOT NULL
-FROM unnest($3::bigint[]) AS c (id)
-LEFT JOIN json_to_recordset($4::json) AS r (id bigint, payload json, previous json) ON r.id = c.id
-WHERE o.id = c.id AND o.expanded_at IS NULL
-  AND o.captured_at >= $1 AND o.captured_at <= $2
+const outboxExpand = `-- name: OutboxExpand :execrows
+WITH moved AS (
+    DELETE FROM webhooks.capture_queue q WHERE q.id = ANY ($2::bigint[])
+    RETURNING q.id, q.event_type, q.resource_type, q.resource_id, q.workspace_id, q.actor, q.payload, q.previous_attributes, q.captured_at
+)
+INSERT INTO webhooks.outbox (id, event_id, event_type, resource_type, resource_id, workspace_id, actor, payload,
+    previous_attributes, rendered, captured_at, expanded_at)
+SELECT m.id, webhooks.gen_id(), m.event_type, m.resource_type, m.resource_id, m.workspace_id, m.actor,
+    coalesce(r.payload, m.payload), CASE WHEN r.id IS NULL THEN m.previous_attributes ELSE r.previous END,
+    r.id IS NOT NULL, m.captured_at, now()
+FROM moved m
+LEFT JOIN json_to_recordset($1::json) AS r (id bigint, payload json, previous json) ON r.id = m.id
+ORDER BY m.id
 `
 
-type OutboxMarkExpandedParams struct {
-	CapturedFrom time.Time `json:"capturedFrom"`
-	CapturedTo   time.Time `json:"capturedTo"`
-	Ids          []int64   `json:"ids"`
-	Rendered     []byte    `json:"rendered"`
+type OutboxExpandParams struct {
+	Rendered []byte  `json:"rendered"`
+	Ids      []int64 `json:"ids"`
 }
 
-// OutboxMarkExpanded stamps the claimed events with their event ids and
-// replaces the payload of those that have messages with what receivers get,
-// rendered by the expander: rendered is a JSON array of {id, payload,
-// previous}. The others keep the image as captured.
-func (q *Queries) OutboxMarkExpanded(ctx context.Context, db DBTX, arg OutboxMarkExpandedParams) (int64, error) {
-	result, err := db.Exec(ctx, outboxMarkExpanded,
-		arg.CapturedFrom,
-		arg.CapturedTo,
-		arg.Ids,
-		arg.Rendered,
-	)
+// OutboxExpand moves the claimed events from the queue into the outbox,
+// written once: stamped with their event ids and, for those that have
+// messages, with what receivers get, rendered by the expander (rendered is
+// a JSON array of {id, payload, previous}). The others keep the image as
+// captured.
+func (q *Queries) OutboxExpand(ctx context.Context, db DBTX, arg OutboxExpandParams) (int64, error) {
+	result, err := db.Exec(ctx, outboxExpand, arg.Rendered, arg.Ids)
 	if err != nil {
 		return 0, err
 	}
@@ -119,20 +113,13 @@ func (q *Queries) OutboxMarkExpanded(ctx context.Context, db DBTX, arg OutboxMar
 
 const outboxMatch = `-- name: OutboxMatch :many
 SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type
-FROM webhooks.outbox o
+FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
 WHERE o.id = ANY ($1::bigint[])
-  AND o.captured_at >= $2 AND o.captured_at <= $3
   AND webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
 ORDER BY o.id, w.id
 `
-
-type OutboxMatchParams struct {
-	Ids          []int64   `json:"ids"`
-	CapturedFrom time.Time `json:"capturedFrom"`
-	CapturedTo   time.Time `json:"capturedTo"`
-}
 
 type OutboxMatchRow struct {
 	OutboxID    int64     `json:"outboxId"`
@@ -142,12 +129,12 @@ type OutboxMatchRow struct {
 	EventType   string    `json:"eventType"`
 }
 
-// OutboxMatch pairs each event with every enabled webhook of its workspace
-// that subscribes to its type and whose creator may read the row now. A
-// webhook gets the events captured after it was made, not a backlog older
-// than itself.
-func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, arg OutboxMatchParams) ([]OutboxMatchRow, error) {
-	rows, err := db.Query(ctx, outboxMatch, arg.Ids, arg.CapturedFrom, arg.CapturedTo)
+// OutboxMatch pairs each claimed event with every enabled webhook of its
+// workspace that subscribes to its type and whose creator may read the row
+// now. A webhook gets the events captured after it was made, not a backlog
+// older than itself.
+func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]OutboxMatchRow, error) {
+	rows, err := db.Query(ctx, outboxMatch, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +157,25 @@ func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, arg OutboxMatchParam
 		return nil, err
 	}
 	return items, nil
+}
+
+const outboxRequeue = `-- name: OutboxRequeue :execrows
+WITH stranded AS (
+    DELETE FROM webhooks.outbox WHERE expanded_at IS NULL
+    RETURNING id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, captured_at
+)
+INSERT INTO webhooks.capture_queue (id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, captured_at)
+SELECT id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, captured_at FROM stranded
+`
+
+// OutboxRequeue moves events found unexpanded in the outbox into the queue:
+// a capture that began before migration 000014 wrote there.
+func (q *Queries) OutboxRequeue(ctx context.Context, db DBTX) (int64, error) {
+	result, err := db.Exec(ctx, outboxRequeue)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const trackedTimestampColumns = `-- name: TrackedTimestampColumns :many

@@ -37,7 +37,7 @@ func BenchmarkCommitToExpansion(b *testing.B) {
 		start := time.Now()
 		for {
 			var expanded bool
-			require.NoError(b, pool.QueryRow(ctx, `SELECT expanded_at IS NOT NULL FROM webhooks.outbox WHERE resource_type = 'pipeline' ORDER BY id DESC LIMIT 1`).Scan(&expanded))
+			require.NoError(b, pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM webhooks.capture_queue)`).Scan(&expanded))
 			if expanded {
 				break
 			}

@@ -40,6 +40,9 @@ type ExpandWorker struct {
 
 // Work expands batches until none is left.
 func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) error {
+	if _, err := db.New().OutboxRequeue(ctx, w.pool); err != nil {
+		return fmt.Errorf("error requeueing unexpanded outbox rows: %w", err)
+	}
 	for {
 		n, err := w.ExpandBatch(ctx)
 		if err != nil {
@@ -51,9 +54,9 @@ func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) err
 	}
 }
 
-// ExpandBatch claims up to a batch of unexpanded rows and, in one
-// transaction, records a message per (event, webhook), inserts their
-// delivery jobs and marks the rows expanded. Rows another expander holds are
+// ExpandBatch claims up to a batch of captured events from the queue and, in
+// one transaction, records a message per (event, webhook), inserts their
+// delivery jobs and moves the events into the outbox. Rows another expander holds are
 // skipped, so any number of processes share the work and none expands a row
 // twice; a crash rolls the whole batch back for another to take. It returns
 // how many rows it expanded.
@@ -73,12 +76,10 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	ids := make([]int64, len(claimed))
-	from, to := claimed[0].CapturedAt, claimed[0].CapturedAt
 	for i, c := range claimed {
 		ids[i] = c.ID
-		from, to = minTime(from, c.CapturedAt), maxTime(to, c.CapturedAt)
 	}
-	matches, err := queries.OutboxMatch(ctx, tx, db.OutboxMatchParams{Ids: ids, CapturedFrom: from, CapturedTo: to})
+	matches, err := queries.OutboxMatch(ctx, tx, ids)
 	if err != nil {
 		return 0, fmt.Errorf("error matching webhooks: %w", err)
 	}
@@ -109,8 +110,8 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := queries.OutboxMarkExpanded(ctx, tx, db.OutboxMarkExpandedParams{Ids: ids, Rendered: rendered, CapturedFrom: from, CapturedTo: to}); err != nil {
-		return 0, fmt.Errorf("error marking outbox rows expanded: %w", err)
+	if _, err := queries.OutboxExpand(ctx, tx, db.OutboxExpandParams{Ids: ids, Rendered: rendered}); err != nil {
+		return 0, fmt.Errorf("error moving events into the outbox: %w", err)
 	}
 	if w.beforeCommit != nil {
 		w.beforeCommit()

@@ -41,7 +41,7 @@ func TestScopingMatrix(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
 	team := queryID(t, pool, `INSERT INTO teams (workspace_id, name) VALUES ($1, 'Deals') RETURNING id`, ws)
-	exec(t, pool, `DELETE FROM webhooks.outbox`)
+	exec(t, pool, `DELETE FROM webhooks.capture_queue`)
 
 	var viewers []*viewer
 	for _, role := range []string{"owner", "admin", "member", "guest"} {
@@ -87,7 +87,7 @@ func TestScopingMatrix(t *testing.T) {
 		r := resources[i]
 		exec(t, pool, fmt.Sprintf(`DELETE FROM %s WHERE id = $1`, tables[r.typ]), r.id)
 	}
-	require.Equal(t, 3*len(resources), count(t, pool, `SELECT count(*) FROM webhooks.outbox`))
+	require.Equal(t, 3*len(resources), count(t, pool, `SELECT count(*) FROM webhooks.capture_queue`))
 
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
 	waitExpanded(t, pool)
@@ -180,7 +180,7 @@ func TestDisabledAndNewWebhooks(t *testing.T) {
 	subscribed := newWebhook(t, pool, ws, owner, "https://example.com/s", "memo.created", "pipeline.*")
 	queryID(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p') RETURNING id`, ws, owner)
 	inv := queryID(t, pool, `INSERT INTO investments (workspace_id, created_by, name) VALUES ($1, $2, 'i') RETURNING id`, ws, owner)
-	exec(t, pool, `UPDATE webhooks.outbox SET captured_at = now() - interval '1 hour' WHERE resource_id = $1`, inv)
+	exec(t, pool, `UPDATE webhooks.capture_queue SET captured_at = now() - interval '1 hour' WHERE resource_id = $1`, inv)
 	late := queryID(t, pool, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types) VALUES ($1, $2, 'late', 'https://example.com/l', '{*}') RETURNING id`, ws, owner)
 
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
@@ -219,4 +219,24 @@ func TestThreeClientsExpandTogether(t *testing.T) {
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(DISTINCT args ->> 'messageId') FROM river_job WHERE kind = 'webhook_deliver'`))
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages`))
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN river_job j ON j.args ->> 'messageId' = m.id`))
+}
+
+// TestExpandRequeuesStrandedEvents: an event left unexpanded in the outbox
+// (written by a capture that began before migration 000014 moved capture to
+// the queue) is moved to the queue and expanded like any other.
+func TestExpandRequeuesStrandedEvents(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(t, pool, ws, "owner")
+	hook := newWebhook(t, pool, ws, owner, "https://example.com/h")
+	stranded := queryID(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload)
+		VALUES ('pipeline.created', 'pipeline', 'p1', $1, json_build_object('id', 'p1', 'workspace_id', $1::text, 'created_by', $2::text, 'visibility', 'Workspace'))
+		RETURNING id::text`, ws, owner)
+	startClient(t, pool, jobs.Config{ExpandOnly: true})
+	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p2')`, ws, owner)
+	waitExpanded(t, pool)
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`))
+	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE id = $1::bigint AND rendered AND event_id IS NOT NULL`, stranded))
+	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.messages WHERE webhook_id = $1`, hook))
 }

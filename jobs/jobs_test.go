@@ -77,7 +77,7 @@ func startClient(t testing.TB, pool *pgxpool.Pool, config jobs.Config) *river.Cl
 func waitExpanded(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`) == 0
+		return count(t, pool, `SELECT count(*) FROM webhooks.capture_queue`) == 0
 	}, 2*time.Minute, 20*time.Millisecond, "outbox rows left unexpanded")
 }
 

@@ -28,7 +28,7 @@ func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
 	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
 	require.NoError(t, err)
 	var capturedAt time.Time
-	require.NoError(t, pool.QueryRow(ctx, `SELECT id, captured_at FROM webhooks.outbox`).Scan(&outboxID, &capturedAt))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id, captured_at FROM webhooks.capture_queue`).Scan(&outboxID, &capturedAt))
 	msgID := "msg_" + ksuid.New().String()
 	_, err = pool.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at) VALUES ($1, $2, $3, $4, 'pipeline.created', $5)`,
 		msgID, outboxID, hook, ws, capturedAt)

@@ -42,9 +42,9 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 	}
 	exec(t, pool, `UPDATE investments SET name = 'Coca-Cola Co', created_at = '2020-01-01 00:00:00+00' WHERE workspace_id = $1`, ws)
 	exec(t, pool, `UPDATE deals SET signed_at = now(), closed_at = NULL, deal__stage = 'lost'`)
-	// Expansion renders the images in place: the images as captured, kept
+	// Expansion renders the images into the outbox: the images as captured, kept
 	// aside, are what webhooks.payload renders.
-	exec(t, pool, `CREATE TABLE captured AS SELECT id, resource_type, payload, previous_attributes FROM webhooks.outbox`)
+	exec(t, pool, `CREATE TABLE captured AS SELECT id, resource_type, payload, previous_attributes FROM webhooks.capture_queue`)
 
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
 	waitExpanded(t, pool)

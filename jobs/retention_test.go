@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
@@ -43,12 +44,19 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 	seed(queryID(t, pool, `SELECT ($1::timestamptz - interval '2 days')::text`, today), "failed")
 	seed(queryID(t, pool, `SELECT ($1::timestamptz - interval '1 day')::text`, today), "cancelled")
 	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'today')`, ws, owner)
-	require.Equal(t, 4, count(t, pool, `SELECT count(DISTINCT tableoid) FROM webhooks.outbox`))
+	require.Equal(t, 3, count(t, pool, `SELECT count(DISTINCT tableoid) FROM webhooks.outbox`), "today's event is queued until expanded")
 	before := count(t, pool, `SELECT count(*) FROM webhooks.partitions`)
 
-	// A retention of an hour takes in every slice before today's.
+	// A retention of an hour takes in every slice before today's. The held
+	// slice's retrying message waits for its delivery job, due in an hour
+	// (this client works no deliveries).
 	client := startClient(t, pool, jobs.Config{ExpandOnly: true, Retention: time.Hour, PartitionsAhead: 10})
-	_, err := client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
+	var retrying jobs.DeliverArgs
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT id, captured_at, webhook_id, event_type FROM webhooks.messages WHERE state = 'retrying'`).
+		Scan(&retrying.MessageID, &retrying.CapturedAt, &retrying.WebhookID, &retrying.EventType))
+	retryJob, err := client.Insert(t.Context(), retrying, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	_, err = client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		return count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today) == 1
@@ -62,6 +70,7 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 		require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM pg_class WHERE relnamespace = 'webhooks'::regnamespace
 			AND relname LIKE $1 || '\_%' AND relkind = 'r' AND relname < webhooks.partition_name($1, $2::timestamptz)`, table, today), table)
 	}
+	waitExpanded(t, pool)
 	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE captured_at >= $1::timestamptz`, today), "today's event stays")
 	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.partitions WHERE from_at < $1::timestamptz`, today), "the held slice alone is listed")
 
@@ -71,9 +80,12 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 	}, time.Minute, 20*time.Millisecond)
 	require.Greater(t, count(t, pool, `SELECT count(*) FROM webhooks.partitions`), before-2)
 
-	// Once its message is delivered, the held slice goes too, at the next
-	// run (inserted once this one has finished: one runs at a time).
-	exec(t, pool, `UPDATE webhooks.messages SET state = 'succeeded' WHERE state = 'retrying'`)
+	// Once its message is done with (its job cancelled), the held slice goes
+	// too, at the next run (inserted once this one has finished: one runs at
+	// a time).
+	_, err = client.JobCancel(t.Context(), retryJob.Job.ID)
+	require.NoError(t, err)
+	exec(t, pool, `UPDATE webhooks.messages SET state = 'cancelled' WHERE state = 'retrying'`)
 	require.Eventually(t, func() bool {
 		return count(t, pool, `SELECT count(*) FROM river_job WHERE kind = 'webhooks_retention' AND finalized_at IS NULL`) == 0
 	}, time.Minute, 20*time.Millisecond)
@@ -114,8 +126,9 @@ func TestRetentionFinishesAnInterruptedRemoval(t *testing.T) {
 }
 
 // TestCaptureIntoNewestPartition: with slices an hour long made ahead, an
-// app's write lands in the slice of its capture time, and a row with no
-// slice is refused rather than kept anywhere (there is no DEFAULT).
+// app's write, once expanded, lands in the slice of its capture time, and a
+// row with no slice is refused rather than kept anywhere (there is no
+// DEFAULT).
 func TestCaptureIntoNewestPartition(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
@@ -124,6 +137,8 @@ func TestCaptureIntoNewestPartition(t *testing.T) {
 	last := queryID(t, pool, `SELECT max(to_at)::text FROM webhooks.partitions`)
 	require.Equal(t, 3, count(t, pool, `SELECT webhooks.make_partitions($1::timestamptz + interval '3 hours', interval '1 hour')`, last))
 	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
+	startClient(t, pool, jobs.Config{ExpandOnly: true})
+	waitExpanded(t, pool)
 	require.Equal(t, queryID(t, pool, `SELECT 'webhooks.' || webhooks.partition_name('outbox', from_at) FROM webhooks.partitions WHERE from_at <= now() AND to_at > now()`),
 		queryID(t, pool, `SELECT tableoid::regclass::text FROM webhooks.outbox`))
 	// An hour-long slice lands where the day-long ones end.

@@ -67,7 +67,12 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 			if !slices.Contains(messageStates, v) {
 				f.fail("status", "must be one of %v, got %q", messageStates, v)
 			}
-			params.State = &v
+			switch v {
+			case "pending", "succeeded":
+				params.State = &v
+			default:
+				params.OpenState = &v
+			}
 		case "eventType": // judged by judgeInput: valid UTF-8, no NUL
 			params.EventType = &v
 		case "since", "until":
@@ -90,6 +95,22 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	if len(f.errors) > 0 {
 		writeProblem(w, http.StatusBadRequest, "bad query parameters; see errors", f.errors...)
 		return
+	}
+	if params.State != nil && *params.State == "pending" {
+		// Pending messages are no older than the webhook's oldest delivery
+		// job still to run; with none, none is pending.
+		p, err := s.queries.MessagePendingFrom(r.Context(), s.config.Pool, wh.ID)
+		if err != nil {
+			s.internalError(w, r, "error listing messages", err)
+			return
+		}
+		if !p.Pending {
+			writeJSON(w, http.StatusOK, newPage([]db.MessageListRow{}, limit,
+				func(row db.MessageListRow) messageJSON { return toMessageJSON(row.WebhooksMessage, row.EventID) },
+				func(row db.MessageListRow) cursor { return cursor{CreatedAt: row.WebhooksMessage.CreatedAt, ID: row.WebhooksMessage.ID} }))
+			return
+		}
+		params.PendingFrom = &p.PendingFrom
 	}
 	rows, err := s.queries.MessageList(r.Context(), s.config.Pool, params)
 	if err != nil {

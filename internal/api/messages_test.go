@@ -202,3 +202,88 @@ func TestMessageShowsEnvelope(t *testing.T) {
 	res = b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries", nil)
 	require.NotContains(t, string(res.body), `"envelope"`)
 }
+
+// TestDeliveriesStateFilters: each status filter lists the messages in that
+// state alone. Messages that are not pending or succeeded are read through
+// their own index (open_state); pending ones are those waiting for a
+// delivery job, found from the webhook's oldest job still to run.
+func TestDeliveriesStateFilters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	// Expansion alone: delivery jobs wait, their messages pending.
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, ExpandOnly: true, SafetyNet: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{River: client}}))
+	t.Cleanup(srv.Close)
+	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
+	b.ws = newWorkspace(t, pool, "Acme")
+	key := b.ws.keys["owner"]
+	hooks := make([]string, 2)
+	for i := range hooks {
+		body := validWebhook()
+		body["events"] = []string{"pipeline.*"}
+		res := b.do(t, key, "POST", "/v1/webhooks", body)
+		require.Equal(t, http.StatusCreated, res.status, string(res.body))
+		hooks[i] = res.json(t)["id"].(string)
+	}
+	hook := hooks[0]
+	list := func(status string) []string {
+		t.Helper()
+		res := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status="+status, nil)
+		require.Equal(t, http.StatusOK, res.status, string(res.body))
+		var ids []string
+		for _, m := range res.json(t)["data"].([]any) {
+			ids = append(ids, m.(map[string]any)["id"].(string))
+		}
+		return ids
+	}
+
+	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 6) n`,
+		b.ws.id, b.ws.users["owner"])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(list("pending")) == 6 }, time.Minute, 20*time.Millisecond)
+
+	// Outcomes, oldest first: one message in each state, two still pending.
+	var ids []string
+	rows, err := pool.Query(ctx, `SELECT id FROM webhooks.messages WHERE webhook_id = $1 ORDER BY created_at, id`, hook)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, ids, 6)
+	states := []string{"succeeded", "failed", "retrying", "cancelled"}
+	for i, state := range states {
+		_, err := pool.Exec(ctx, `UPDATE webhooks.messages SET state = $1 WHERE id = $2`, state, ids[i])
+		require.NoError(t, err)
+	}
+	for i, state := range states {
+		require.Equal(t, []string{ids[i]}, list(state), state)
+	}
+	require.Empty(t, list("delivering"))
+	// Newest first.
+	require.Equal(t, []string{ids[5], ids[4]}, list("pending"))
+
+	// The other webhook's messages are its own.
+	res := b.do(t, key, "GET", "/v1/webhooks/"+hooks[1]+"/deliveries?status=pending", nil)
+	require.Len(t, res.json(t)["data"].([]any), 6)
+
+	// With its delivery jobs gone, no message of the webhook waits.
+	jobRows, err := client.JobList(ctx, river.NewJobListParams().Kinds("webhook_deliver").First(100))
+	require.NoError(t, err)
+	for _, j := range jobRows.Jobs {
+		var args jobs.DeliverArgs
+		require.NoError(t, json.Unmarshal(j.EncodedArgs, &args))
+		if args.WebhookID == hook {
+			_, err := client.JobCancel(ctx, j.ID)
+			require.NoError(t, err)
+		}
+	}
+	require.Empty(t, list("pending"))
+	require.Equal(t, []string{ids[2]}, list("retrying"))
+}

@@ -270,7 +270,7 @@ func TestChaos(t *testing.T) {
 		bound += r.jobs
 	}
 	var captured, notLogged, notSucceeded, discarded int
-	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.outbox`).Scan(&captured), "counting events")
+	must(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhooks.outbox) + (SELECT count(*) FROM webhooks.capture_queue)`).Scan(&captured), "counting events")
 	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM unnest($1::text[]) AS r(id)
 		WHERE NOT EXISTS (SELECT 1 FROM webhooks.delivery_log l WHERE l.message_id = r.id AND l.outcome = 'succeeded')`, recv.ids()).Scan(&notLogged), "reading the log")
 	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.message_status WHERE state <> 'succeeded'`).Scan(&notSucceeded), "reading message states")

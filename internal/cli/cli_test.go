@@ -344,7 +344,7 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	var types int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(DISTINCT resource_type) FROM webhooks.outbox`).Scan(&types))
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(DISTINCT resource_type) FROM (SELECT resource_type FROM webhooks.capture_queue UNION ALL SELECT resource_type FROM webhooks.outbox) e`).Scan(&types))
 	require.Equal(t, 6, types, "a few resources of each type, captured")
 }
 

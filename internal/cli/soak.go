@@ -299,7 +299,7 @@ func (b *benchRun) soakReads(ctx context.Context, hook string) (map[string]float
 		},
 		"failed": func() error {
 			state := "failed"
-			_, err := q.MessageList(ctx, b.pool, db.MessageListParams{WebhookID: hook, State: &state, Max: 21})
+			_, err := q.MessageList(ctx, b.pool, db.MessageListParams{WebhookID: hook, OpenState: &state, Max: 21})
 			return err
 		},
 		"event_type": func() error {

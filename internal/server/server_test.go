@@ -147,7 +147,7 @@ func TestMetrics(t *testing.T) {
 	require.NoError(t, pool.QueryRow(context.Background(), `INSERT INTO users (email) VALUES ('u@example.com') RETURNING id`).Scan(&user))
 	_, err := pool.Exec(context.Background(), `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' FROM generate_series(1, 3)`, ws, user)
 	require.NoError(t, err)
-	_, err = pool.Exec(context.Background(), `UPDATE webhooks.outbox SET captured_at = now() - interval '90 seconds'`)
+	_, err = pool.Exec(context.Background(), `UPDATE webhooks.capture_queue SET captured_at = now() - interval '90 seconds'`)
 	require.NoError(t, err)
 
 	url := start(t, server.Config{Pool: pool})

@@ -98,6 +98,6 @@ func BenchmarkCapture(b *testing.B) {
 // requireOutbox makes sure the benchmark measured capture, not nothing.
 func requireOutbox(b *testing.B, pool *pgxpool.Pool) {
 	var n int
-	require.NoError(b, pool.QueryRow(context.Background(), `SELECT count(*) FROM webhooks.outbox WHERE resource_type = 'bench'`).Scan(&n))
+	require.NoError(b, pool.QueryRow(context.Background(), `SELECT count(*) FROM webhooks.capture_queue WHERE resource_type = 'bench'`).Scan(&n))
 	require.Positive(b, n)
 }

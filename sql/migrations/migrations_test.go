@@ -111,14 +111,14 @@ func TestResourceDefaults(t *testing.T) {
 
 // TestHistoryMigrationKeepsData: 000013 partitions an installation's logs
 // with their rows: events expanded and not, messages in every state with
-// their attempts. What the views and a delivery read is what they read
-// before, the roll-ups count the attempts, ids go on, and down brings it
-// all back.
+// their attempts; 000014 moves the events not yet expanded into the capture
+// queue. What the views and a delivery read is what they read before, the
+// roll-ups count the attempts, ids go on, and down brings it all back.
 func TestHistoryMigrationKeepsData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	require.NoError(t, migrations.Down(ctx, pool, 1))
+	require.NoError(t, migrations.Down(ctx, pool, 2))
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		_, err := pool.Exec(ctx, sql, args...)
@@ -144,18 +144,18 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 
 	// What the views, the tables and a receiver see; received is how the
 	// payload a receiver gets is read, which the migration changes.
-	snapshot := func(received string) map[string]string {
+	snapshot := func(events, received string) map[string]string {
 		t.Helper()
 		out := map[string]string{}
 		for name, sql := range map[string]string{
-			"outbox":          `SELECT string_agg(format('%s %s %s %s %s', id, event_id, captured_at, expanded_at, resource_id), ';' ORDER BY id) FROM webhooks.outbox`,
+			"outbox":          `SELECT string_agg(format('%s %s %s %s %s', id, event_id, captured_at, expanded_at, resource_id), ';' ORDER BY id) FROM ` + events,
 			"messages":        `SELECT string_agg(format('%s %s %s %s', id, outbox_id, state, attempts), ';' ORDER BY id) FROM webhooks.messages`,
 			"attempts":        `SELECT string_agg(format('%s %s %s %s %s %s', id, message_id, attempt, started_at, succeeded, triggered_by), ';' ORDER BY id) FROM webhooks.delivery_attempts`,
 			"delivery_log":    `SELECT string_agg(format('%s', l), ';' ORDER BY attempt_id) FROM webhooks.delivery_log l`,
 			"message_status":  `SELECT string_agg(format('%s', s), ';' ORDER BY message_id) FROM webhooks.message_status s`,
 			"endpoint_health": `SELECT string_agg(format('%s', h), ';') FROM webhooks.endpoint_health h`,
 			"backlog":         `SELECT format('%s %s', unexpanded, oldest_captured_at) FROM webhooks.outbox_backlog`,
-			"received":        `SELECT string_agg((` + received + `)::text, ';' ORDER BY id) FROM webhooks.outbox`,
+			"received":        `SELECT string_agg((` + received + `)::text, ';' ORDER BY id) FROM ` + events,
 		} {
 			var v *string
 			require.NoError(t, pool.QueryRow(ctx, sql).Scan(&v), name)
@@ -164,7 +164,7 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 		}
 		return out
 	}
-	before := snapshot(`coalesce(receiver_payload, webhooks.payload(resource_type, payload))`)
+	before := snapshot(`webhooks.outbox`, `coalesce(receiver_payload, webhooks.payload(resource_type, payload))`)
 
 	require.NoError(t, migrations.Up(ctx, pool))
 	count := func(sql string) int {
@@ -173,9 +173,13 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, sql).Scan(&n), sql)
 		return n
 	}
-	require.Equal(t, before, snapshot(`CASE WHEN rendered THEN payload ELSE webhooks.payload(resource_type, payload) END`))
+	// The event not yet expanded is in the queue, as captured.
+	events := `(SELECT id, event_id, captured_at, expanded_at, resource_id, resource_type, payload, rendered FROM webhooks.outbox
+		UNION ALL SELECT id, NULL, captured_at, NULL, resource_id, resource_type, payload, false FROM webhooks.capture_queue) e`
+	require.Equal(t, before, snapshot(events, `CASE WHEN rendered THEN payload ELSE webhooks.payload(resource_type, payload) END`))
+	require.Equal(t, 4, count(`SELECT id FROM webhooks.capture_queue`))
 	// Each row sits in the slice of its event's capture, beside its event.
-	require.Equal(t, 4, count(`SELECT count(DISTINCT tableoid) FROM webhooks.outbox`))
+	require.Equal(t, 3, count(`SELECT count(DISTINCT tableoid) FROM webhooks.outbox`))
 	require.Zero(t, count(`SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
 		WHERE m.captured_at <> o.captured_at OR replace(m.tableoid::regclass::text, 'messages', 'outbox') <> o.tableoid::regclass::text`))
 	require.Zero(t, count(`SELECT count(*) FROM webhooks.delivery_attempts a JOIN webhooks.messages m ON m.id = a.message_id
@@ -185,16 +189,26 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 	require.Equal(t, 3, count(`SELECT sum(attempts) FROM webhooks.webhook_stats`))
 	require.Equal(t, 1, count(`SELECT sum(succeeded) FROM webhooks.webhook_stats`))
 	require.Equal(t, 1, count(`SELECT failures_since_success FROM webhooks.webhook_health WHERE webhook_id = 'wh'`))
-	// Ids go on; the app's next write is captured.
+	// The state index holds the retrying message, not the pending one.
+	require.Equal(t, 1, count(`SELECT count(*) FROM webhooks.messages WHERE open_state = 'retrying'`))
+	require.Equal(t, 1, count(`SELECT count(*) FROM webhooks.messages WHERE open_state IS NOT NULL`))
+	// Ids go on; the app's next write is captured, into the queue.
 	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'after')`)
-	require.Equal(t, 5, count(`SELECT max(id) FROM webhooks.outbox`))
+	require.Equal(t, 5, count(`SELECT max(id) FROM webhooks.capture_queue`))
 
+	// Down to 000012: the queue's events are back in the outbox, unexpanded.
 	require.NoError(t, migrations.Down(ctx, pool, 1))
 	require.Equal(t, 5, count(`SELECT count(*) FROM webhooks.outbox`))
+	require.Equal(t, 2, count(`SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`))
+	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'at 13')`)
+	require.Equal(t, 6, count(`SELECT max(id) FROM webhooks.outbox`))
+	require.NoError(t, migrations.Down(ctx, pool, 1))
+	require.Equal(t, 6, count(`SELECT count(*) FROM webhooks.outbox`))
 	require.Equal(t, 3, count(`SELECT count(*) FROM webhooks.messages`))
 	require.Equal(t, 3, count(`SELECT count(*) FROM webhooks.delivery_attempts`))
 	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'after down')`)
-	require.Equal(t, 6, count(`SELECT max(id) FROM webhooks.outbox`))
+	require.Equal(t, 7, count(`SELECT max(id) FROM webhooks.outbox`))
 	require.NoError(t, migrations.Up(ctx, pool))
-	require.Equal(t, 6, count(`SELECT count(*) FROM webhooks.outbox`))
+	require.Equal(t, 3, count(`SELECT count(*) FROM webhooks.outbox`))
+	require.Equal(t, 4, count(`SELECT count(*) FROM webhooks.capture_queue`))
 }

@@ -16,18 +16,30 @@ WHERE m.id = @id AND m.workspace_id = @workspace_id;
 -- MessageList pages through a webhook's messages, newest first, before the
 -- cursor (created_at, id), with optional filters. The event id is read
 -- for the page's rows alone: joined, the planner hashed every message of
--- the webhook with every event to find the newest 21.
+-- the webhook with every event to find the newest 21. A filter on a state
+-- that is not pending or succeeded is on open_state, whose index holds
+-- those messages alone; pending is looked for from pending_from on
+-- (MessagePendingFrom).
 SELECT sqlc.embed(m),
     (SELECT o.event_id FROM webhooks.outbox o WHERE o.id = m.outbox_id AND o.captured_at = m.captured_at) AS event_id
 FROM webhooks.messages m
 WHERE m.webhook_id = @webhook_id
   AND (sqlc.narg(state)::text IS NULL OR m.state = sqlc.narg(state))
+  AND (sqlc.narg(open_state)::text IS NULL OR m.open_state = sqlc.narg(open_state))
+  AND (sqlc.narg(pending_from)::timestamptz IS NULL
+       OR (m.captured_at >= sqlc.narg(pending_from) AND m.created_at >= sqlc.narg(pending_from)))
   AND (sqlc.narg(event_type)::text IS NULL OR m.event_type = sqlc.narg(event_type))
   AND (sqlc.narg(since)::timestamptz IS NULL OR m.created_at >= sqlc.narg(since))
   AND (sqlc.narg(until)::timestamptz IS NULL OR m.created_at < sqlc.narg(until))
   AND (sqlc.narg(before_created_at)::timestamptz IS NULL OR (m.created_at, m.id) < (sqlc.narg(before_created_at), sqlc.narg(before_id)::text))
 ORDER BY m.created_at DESC, m.id DESC
 LIMIT @max;
+
+-- name: MessagePendingFrom :one
+-- MessagePendingFrom says whether a webhook has messages pending and when
+-- the oldest was captured (webhooks.message_pending_from).
+SELECT (p.f IS NOT NULL)::boolean AS pending, coalesce(p.f, now())::timestamptz AS pending_from
+FROM (SELECT webhooks.message_pending_from(@webhook_id::text) AS f) p;
 
 -- name: MessageResetForRetry :one
 -- MessageResetForRetry makes a finished message pending again, for a retry;
@@ -42,7 +54,7 @@ RETURNING id, webhook_id, event_type, captured_at;
 UPDATE webhooks.messages SET state = 'pending', updated_at = now()
 WHERE id IN (
     SELECT m.id FROM webhooks.messages m
-    WHERE m.webhook_id = @webhook_id AND m.state = 'failed' AND m.created_at >= @since
+    WHERE m.webhook_id = @webhook_id AND m.open_state = 'failed' AND m.created_at >= @since
     ORDER BY m.created_at
     LIMIT @max
     FOR UPDATE SKIP LOCKED

@@ -1,23 +1,21 @@
 -- name: OutboxClaim :many
--- OutboxClaim locks a batch of unexpanded events, skipping those another
--- expander holds.
-SELECT id, captured_at, resource_type, payload, previous_attributes FROM webhooks.outbox
-WHERE expanded_at IS NULL
+-- OutboxClaim locks a batch of captured events, in id order, skipping those
+-- another expander holds.
+SELECT id, resource_type, payload, previous_attributes FROM webhooks.capture_queue
 ORDER BY id
 LIMIT @max
 FOR UPDATE SKIP LOCKED;
 
 -- name: OutboxMatch :many
--- OutboxMatch pairs each event with every enabled webhook of its workspace
--- that subscribes to its type and whose creator may read the row now. A
--- webhook gets the events captured after it was made, not a backlog older
--- than itself.
+-- OutboxMatch pairs each claimed event with every enabled webhook of its
+-- workspace that subscribes to its type and whose creator may read the row
+-- now. A webhook gets the events captured after it was made, not a backlog
+-- older than itself.
 SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type
-FROM webhooks.outbox o
+FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
 WHERE o.id = ANY (@ids::bigint[])
-  AND o.captured_at >= @captured_from AND o.captured_at <= @captured_to
   AND webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
 ORDER BY o.id, w.id;
 
@@ -26,20 +24,34 @@ INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_ty
 SELECT unnest(@ids::text[]), unnest(@outbox_ids::bigint[]), unnest(@webhook_ids::text[]),
     unnest(@workspace_ids::text[]), unnest(@event_types::text[]), unnest(@captured_ats::timestamptz[]);
 
--- name: OutboxMarkExpanded :execrows
--- OutboxMarkExpanded stamps the claimed events with their event ids and
--- replaces the payload of those that have messages with what receivers get,
--- rendered by the expander: rendered is a JSON array of {id, payload,
--- previous}. The others keep the image as captured.
-UPDATE webhooks.outbox o
-SET expanded_at = now(), event_id = webhooks.gen_id(),
-    payload = coalesce(r.payload, o.payload),
-    previous_attributes = CASE WHEN r.id IS NULL THEN o.previous_attributes ELSE r.previous END,
-    rendered = r.id IS NOT NULL
-FROM unnest(@ids::bigint[]) AS c (id)
-LEFT JOIN json_to_recordset(@rendered::json) AS r (id bigint, payload json, previous json) ON r.id = c.id
-WHERE o.id = c.id AND o.expanded_at IS NULL
-  AND o.captured_at >= @captured_from AND o.captured_at <= @captured_to;
+-- name: OutboxExpand :execrows
+-- OutboxExpand moves the claimed events from the queue into the outbox,
+-- written once: stamped with their event ids and, for those that have
+-- messages, with what receivers get, rendered by the expander (rendered is
+-- a JSON array of {id, payload, previous}). The others keep the image as
+-- captured.
+WITH moved AS (
+    DELETE FROM webhooks.capture_queue q WHERE q.id = ANY (@ids::bigint[])
+    RETURNING q.*
+)
+INSERT INTO webhooks.outbox (id, event_id, event_type, resource_type, resource_id, workspace_id, actor, payload,
+    previous_attributes, rendered, captured_at, expanded_at)
+SELECT m.id, webhooks.gen_id(), m.event_type, m.resource_type, m.resource_id, m.workspace_id, m.actor,
+    coalesce(r.payload, m.payload), CASE WHEN r.id IS NULL THEN m.previous_attributes ELSE r.previous END,
+    r.id IS NOT NULL, m.captured_at, now()
+FROM moved m
+LEFT JOIN json_to_recordset(@rendered::json) AS r (id bigint, payload json, previous json) ON r.id = m.id
+ORDER BY m.id;
+
+-- name: OutboxRequeue :execrows
+-- OutboxRequeue moves events found unexpanded in the outbox into the queue:
+-- a capture that began before migration 000014 wrote there.
+WITH stranded AS (
+    DELETE FROM webhooks.outbox WHERE expanded_at IS NULL
+    RETURNING id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, captured_at
+)
+INSERT INTO webhooks.capture_queue (id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, captured_at)
+SELECT id, event_type, resource_type, resource_id, workspace_id, actor, payload, previous_attributes, captured_at FROM stranded;
 
 -- name: TrackedTimestampColumns :many
 -- TrackedTimestampColumns lists the timestamp columns of tracked tables,
