@@ -107,7 +107,9 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		if !p.Pending {
 			writeJSON(w, http.StatusOK, newPage([]db.MessageListRow{}, limit,
 				func(row db.MessageListRow) messageJSON { return toMessageJSON(row.WebhooksMessage, row.EventID) },
-				func(row db.MessageListRow) cursor { return cursor{CreatedAt: row.WebhooksMessage.CreatedAt, ID: row.WebhooksMessage.ID} }))
+				func(row db.MessageListRow) cursor {
+					return cursor{CreatedAt: row.WebhooksMessage.CreatedAt, ID: row.WebhooksMessage.ID}
+				}))
 			return
 		}
 		params.PendingFrom = &p.PendingFrom
