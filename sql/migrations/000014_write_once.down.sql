@@ -131,4 +131,6 @@ DROP INDEX webhooks.messages_webhook_id_open_state_idx;
 ALTER TABLE webhooks.messages DROP COLUMN open_state;
 CREATE INDEX messages_webhook_id_state_idx ON webhooks.messages (webhook_id, state, created_at, id) WHERE state <> 'succeeded';
 
+ALTER TABLE webhooks.messages ADD CONSTRAINT messages_outbox_id_webhook_id_key UNIQUE (outbox_id, webhook_id, captured_at);
+
 DROP TABLE webhooks.capture_queue;
