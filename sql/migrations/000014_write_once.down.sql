@@ -131,6 +131,10 @@ DROP INDEX webhooks.messages_webhook_id_open_state_idx;
 ALTER TABLE webhooks.messages DROP COLUMN open_state;
 CREATE INDEX messages_webhook_id_state_idx ON webhooks.messages (webhook_id, state, created_at, id) WHERE state <> 'succeeded';
 
+DROP INDEX webhooks.messages_webhook_id_idx;
+CREATE INDEX messages_webhook_id_idx ON webhooks.messages (webhook_id, created_at, id);
+DROP INDEX webhooks.messages_webhook_id_event_type_idx;
+CREATE INDEX messages_webhook_id_event_type_idx ON webhooks.messages (webhook_id, event_type, created_at, id);
 ALTER TABLE webhooks.messages ADD CONSTRAINT messages_outbox_id_webhook_id_key UNIQUE (outbox_id, webhook_id, captured_at);
 
 DROP TABLE webhooks.capture_queue;

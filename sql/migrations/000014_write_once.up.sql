@@ -142,7 +142,21 @@ CREATE INDEX messages_webhook_id_open_state_idx ON webhooks.messages (webhook_id
 -- index cost about 70 bytes a message and nothing read it.
 ALTER TABLE webhooks.messages DROP CONSTRAINT messages_outbox_id_webhook_id_key;
 
--- add_partition as in 000013, with the generated column.
+-- A webhook's messages in the list's order, and of one type, without the
+-- id. Messages made by one expansion share created_at, so without the id
+-- their keys are equal and deduplicated into one entry (measured: 31 and 35
+-- bytes a message, against 137 and 164 with the id; an index led by the
+-- webhook takes inserts in its middle, where pages split in half). The list
+-- sorts such a group by id as it reads it (an incremental sort), a batch
+-- of rows at most.
+DROP INDEX webhooks.messages_webhook_id_idx;
+CREATE INDEX messages_webhook_id_idx ON webhooks.messages (webhook_id, created_at);
+DROP INDEX webhooks.messages_webhook_id_event_type_idx;
+CREATE INDEX messages_webhook_id_event_type_idx ON webhooks.messages (webhook_id, event_type, created_at);
+
+-- add_partition as in 000013, with the generated column. Messages keep a
+-- fillfactor of 70, the room their HOT updates use: measured, 84 % of
+-- updates were HOT at 70 and 64 % at 85, for about the same bytes.
 CREATE OR REPLACE FUNCTION webhooks.add_partition(from_at timestamptz, to_at timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
