@@ -259,6 +259,7 @@ type WebhooksMessageStatus struct {
 	CreatedAt      time.Time `json:"createdAt"`
 	UpdatedAt      time.Time `json:"updatedAt"`
 	NextAttemptAt  time.Time `json:"nextAttemptAt"`
+	OpenState      *string   `json:"openState"`
 }
 
 type WebhooksOutbox struct {

@@ -40,9 +40,6 @@ type ExpandWorker struct {
 
 // Work expands batches until none is left.
 func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) error {
-	if _, err := db.New().OutboxRequeue(ctx, w.pool); err != nil {
-		return fmt.Errorf("error requeueing unexpanded outbox rows: %w", err)
-	}
 	for {
 		n, err := w.ExpandBatch(ctx)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -223,7 +224,8 @@ func TestThreeClientsExpandTogether(t *testing.T) {
 
 // TestExpandRequeuesStrandedEvents: an event left unexpanded in the outbox
 // (written by a capture that began before migration 000014 moved capture to
-// the queue) is moved to the queue and expanded like any other.
+// the queue) is moved to the queue by the retention job, which runs at
+// start, and expanded like any other.
 func TestExpandRequeuesStrandedEvents(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
@@ -235,8 +237,10 @@ func TestExpandRequeuesStrandedEvents(t *testing.T) {
 		RETURNING id::text`, ws, owner)
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
 	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p2')`, ws, owner)
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`) == 0
+	}, time.Minute, 20*time.Millisecond)
 	waitExpanded(t, pool)
-	require.Zero(t, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`))
 	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE id = $1::bigint AND rendered AND event_id IS NOT NULL`, stranded))
 	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.messages WHERE webhook_id = $1`, hook))
 }

@@ -64,8 +64,17 @@ func retentionPeriod(step time.Duration) time.Duration {
 
 // Work makes partitions ahead, removes those past the retention, and
 // deletes what else has expired (roll-ups, rate windows, portal sessions).
+// First it requeues events left unexpanded in the outbox (OutboxRequeue),
+// for the expander's next run.
 func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	queries := db.New()
+	requeued, err := queries.OutboxRequeue(ctx, w.pool)
+	if err != nil {
+		return fmt.Errorf("error requeueing unexpanded outbox rows: %w", err)
+	}
+	if requeued > 0 {
+		w.logger.InfoContext(ctx, "unexpanded outbox rows requeued", "events", requeued)
+	}
 	made, err := queries.PartitionMake(ctx, w.pool, db.PartitionMakeParams{
 		Until: time.Now().Add(time.Duration(w.ahead+1) * w.step), StepSeconds: w.step.Seconds(),
 	})

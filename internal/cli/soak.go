@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -294,17 +295,16 @@ func (b *benchRun) soakReads(ctx context.Context, hook string) (map[string]float
 			return err
 		},
 		"deliveries": func() error {
-			_, err := q.MessageList(ctx, b.pool, db.MessageListParams{WebhookID: hook, Max: 21})
+			_, err := api.ListMessages(ctx, b.pool, db.MessageListParams{WebhookID: hook, Max: 21}, "")
 			return err
 		},
 		"failed": func() error {
-			state := "failed"
-			_, err := q.MessageList(ctx, b.pool, db.MessageListParams{WebhookID: hook, OpenState: &state, Max: 21})
+			_, err := api.ListMessages(ctx, b.pool, db.MessageListParams{WebhookID: hook, Max: 21}, "failed")
 			return err
 		},
 		"event_type": func() error {
 			eventType := "investment.deleted"
-			_, err := q.MessageList(ctx, b.pool, db.MessageListParams{WebhookID: hook, EventType: &eventType, Max: 21})
+			_, err := api.ListMessages(ctx, b.pool, db.MessageListParams{WebhookID: hook, EventType: &eventType, Max: 21}, "")
 			return err
 		},
 		"endpoint_health": func() error {

@@ -126,6 +126,21 @@ BEGIN
 END
 $$;
 
+DROP VIEW webhooks.message_status;
+CREATE VIEW webhooks.message_status AS
+SELECT m.id AS message_id, o.event_id, m.event_type, m.webhook_id, w.name AS webhook_name, m.workspace_id,
+    m.state, m.attempts::bigint AS attempts,
+    m.last_status_code, m.last_error, m.created_at, m.updated_at,
+    (SELECT j.scheduled_at FROM river_job j
+     WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = m.id AND j.state IN ('available', 'scheduled', 'retryable')
+     ORDER BY j.id DESC LIMIT 1) AS next_attempt_at
+FROM webhooks.messages m
+JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
+LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id;
+GRANT SELECT ON webhooks.message_status TO webhooks_reader;
+
+ALTER FUNCTION webhooks.record_attempts(json, float8) RESET plan_cache_mode;
+
 DROP FUNCTION webhooks.message_pending_from(text);
 DROP INDEX webhooks.messages_webhook_id_open_state_idx;
 ALTER TABLE webhooks.messages DROP COLUMN open_state;

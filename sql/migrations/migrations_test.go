@@ -148,11 +148,12 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 		t.Helper()
 		out := map[string]string{}
 		for name, sql := range map[string]string{
-			"outbox":          `SELECT string_agg(format('%s %s %s %s %s', id, event_id, captured_at, expanded_at, resource_id), ';' ORDER BY id) FROM ` + events,
-			"messages":        `SELECT string_agg(format('%s %s %s %s', id, outbox_id, state, attempts), ';' ORDER BY id) FROM webhooks.messages`,
-			"attempts":        `SELECT string_agg(format('%s %s %s %s %s %s', id, message_id, attempt, started_at, succeeded, triggered_by), ';' ORDER BY id) FROM webhooks.delivery_attempts`,
-			"delivery_log":    `SELECT string_agg(format('%s', l), ';' ORDER BY attempt_id) FROM webhooks.delivery_log l`,
-			"message_status":  `SELECT string_agg(format('%s', s), ';' ORDER BY message_id) FROM webhooks.message_status s`,
+			"outbox":       `SELECT string_agg(format('%s %s %s %s %s', id, event_id, captured_at, expanded_at, resource_id), ';' ORDER BY id) FROM ` + events,
+			"messages":     `SELECT string_agg(format('%s %s %s %s', id, outbox_id, state, attempts), ';' ORDER BY id) FROM webhooks.messages`,
+			"attempts":     `SELECT string_agg(format('%s %s %s %s %s %s', id, message_id, attempt, started_at, succeeded, triggered_by), ';' ORDER BY id) FROM webhooks.delivery_attempts`,
+			"delivery_log": `SELECT string_agg(format('%s', l), ';' ORDER BY attempt_id) FROM webhooks.delivery_log l`,
+			"message_status": `SELECT string_agg(format('%s %s %s %s %s %s %s %s %s %s %s %s %s', message_id, event_id, event_type, webhook_id, webhook_name,
+				workspace_id, state, attempts, last_status_code, last_error, created_at, updated_at, next_attempt_at), ';' ORDER BY message_id) FROM webhooks.message_status s`,
 			"endpoint_health": `SELECT string_agg(format('%s', h), ';') FROM webhooks.endpoint_health h`,
 			"backlog":         `SELECT format('%s %s', unexpanded, oldest_captured_at) FROM webhooks.outbox_backlog`,
 			"received":        `SELECT string_agg((` + received + `)::text, ';' ORDER BY id) FROM ` + events,
