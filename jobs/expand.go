@@ -53,10 +53,10 @@ func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) err
 
 // ExpandBatch claims up to a batch of captured events from the queue and, in
 // one transaction, records a message per (event, webhook), inserts their
-// delivery jobs and moves the events into the outbox. Rows another expander holds are
-// skipped, so any number of processes share the work and none expands a row
-// twice; a crash rolls the whole batch back for another to take. It returns
-// how many rows it expanded.
+// delivery jobs and moves the events into the outbox. Rows another expander
+// holds are skipped, so any number of processes share the work and none
+// expands a row twice; a crash rolls the whole batch back for another to
+// take. It returns how many rows it expanded.
 func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	queries := db.New()
 	tx, err := w.pool.Begin(ctx)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -220,27 +219,4 @@ func TestThreeClientsExpandTogether(t *testing.T) {
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(DISTINCT args ->> 'messageId') FROM river_job WHERE kind = 'webhook_deliver'`))
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages`))
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN river_job j ON j.args ->> 'messageId' = m.id`))
-}
-
-// TestExpandRequeuesStrandedEvents: an event left unexpanded in the outbox
-// (written by a capture that began before migration 000014 moved capture to
-// the queue) is moved to the queue by the retention job, which runs at
-// start, and expanded like any other.
-func TestExpandRequeuesStrandedEvents(t *testing.T) {
-	t.Parallel()
-	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	hook := newWebhook(t, pool, ws, owner, "https://example.com/h")
-	stranded := queryID(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload)
-		VALUES ('pipeline.created', 'pipeline', 'p1', $1, json_build_object('id', 'p1', 'workspace_id', $1::text, 'created_by', $2::text, 'visibility', 'Workspace'))
-		RETURNING id::text`, ws, owner)
-	startClient(t, pool, jobs.Config{ExpandOnly: true})
-	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p2')`, ws, owner)
-	require.Eventually(t, func() bool {
-		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`) == 0
-	}, time.Minute, 20*time.Millisecond)
-	waitExpanded(t, pool)
-	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE id = $1::bigint AND rendered AND event_id IS NOT NULL`, stranded))
-	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.messages WHERE webhook_id = $1`, hook))
 }

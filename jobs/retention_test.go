@@ -150,3 +150,26 @@ func TestCaptureIntoNewestPartition(t *testing.T) {
 		VALUES ('pipeline.created', 'pipeline', 'p', $1, '{}', $2::timestamptz + interval '3 hours')`, ws, last)
 	require.ErrorContains(t, err, "no partition of relation")
 }
+
+// TestRetentionRequeuesStrandedEvents: an event left unexpanded in the outbox
+// (written by a capture that began before migration 000014 moved capture to
+// the queue) is moved to the queue by the retention job, which runs at
+// start, and expanded like any other.
+func TestRetentionRequeuesStrandedEvents(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(t, pool, ws, "owner")
+	hook := newWebhook(t, pool, ws, owner, "https://example.com/h")
+	stranded := queryID(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload)
+		VALUES ('pipeline.created', 'pipeline', 'p1', $1, json_build_object('id', 'p1', 'workspace_id', $1::text, 'created_by', $2::text, 'visibility', 'Workspace'))
+		RETURNING id::text`, ws, owner)
+	startClient(t, pool, jobs.Config{ExpandOnly: true})
+	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p2')`, ws, owner)
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`) == 0
+	}, time.Minute, 20*time.Millisecond)
+	waitExpanded(t, pool)
+	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE id = $1::bigint AND rendered AND event_id IS NOT NULL`, stranded))
+	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.messages WHERE webhook_id = $1`, hook))
+}
