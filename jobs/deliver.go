@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -162,7 +163,20 @@ func (w *DeliverWorker) load(keys []messageKey) ([]*db.MessageGetForDeliveryMany
 	if params.CapturedFrom.IsZero() {
 		params.CapturedFrom, params.CapturedTo = capturedEver, capturedNever
 	}
-	rows, err := db.New().MessageGetForDeliveryMany(ctx, w.pool, params)
+	// A plan for any captures, kept for the session: the plan for this
+	// batch's captures prunes the partitions they are not in, so PostgreSQL
+	// always chose it over the one it keeps, and planning it took longer
+	// than running it (1.54 ms and 0.42 ms a batch in the soak, measured
+	// with pg_stat_statements). The plan kept prunes them as it starts.
+	var rows []db.MessageGetForDeliveryManyRow
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			return err
+		}
+		var err error
+		rows, err = db.New().MessageGetForDeliveryMany(ctx, tx, params)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
