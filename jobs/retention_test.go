@@ -56,6 +56,14 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 		Scan(&retrying.MessageID, &retrying.CapturedAt, &retrying.WebhookID, &retrying.EventType))
 	retryJob, err := client.Insert(t.Context(), retrying, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
+	nextAttempt := func() *time.Time {
+		t.Helper()
+		var next *time.Time
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT next_attempt_at FROM webhooks.message_status WHERE message_id = $1`, retrying.MessageID).Scan(&next))
+		return next
+	}
+	require.NotNil(t, nextAttempt(), "message_status shows when the job runs")
+	require.WithinDuration(t, retryJob.Job.ScheduledAt, *nextAttempt(), time.Microsecond)
 	_, err = client.Insert(t.Context(), jobs.RetentionArgs{}, nil)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -85,6 +93,7 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 	// a time).
 	_, err = client.JobCancel(t.Context(), retryJob.Job.ID)
 	require.NoError(t, err)
+	require.Nil(t, nextAttempt(), "a cancelled job runs no more")
 	exec(t, pool, `UPDATE webhooks.messages SET state = 'cancelled' WHERE state = 'retrying'`)
 	require.Eventually(t, func() bool {
 		return count(t, pool, `SELECT count(*) FROM river_job WHERE kind = 'webhooks_retention' AND finalized_at IS NULL`) == 0

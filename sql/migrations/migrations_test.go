@@ -118,7 +118,8 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	require.NoError(t, migrations.Down(ctx, pool, 2))
+	// To 000012, before the history's migrations.
+	require.NoError(t, migrations.Down(ctx, pool, int(migrations.Latest())-12))
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		_, err := pool.Exec(ctx, sql, args...)
@@ -197,8 +198,8 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'after')`)
 	require.Equal(t, 5, count(`SELECT max(id) FROM webhooks.capture_queue`))
 
-	// Down to 000012: the queue's events are back in the outbox, unexpanded.
-	require.NoError(t, migrations.Down(ctx, pool, 1))
+	// Down to 000013: the queue's events are back in the outbox, unexpanded.
+	require.NoError(t, migrations.Down(ctx, pool, int(migrations.Latest())-13))
 	require.Equal(t, 5, count(`SELECT count(*) FROM webhooks.outbox`))
 	require.Equal(t, 2, count(`SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NULL`))
 	exec(`INSERT INTO pipelines (workspace_id, created_by, name) VALUES ('ws', 'u', 'at 13')`)
