@@ -326,21 +326,23 @@ type WebhooksTrackedTable struct {
 }
 
 type WebhooksWebhook struct {
-	ID                 string     `json:"id"`
-	WorkspaceID        string     `json:"workspaceId"`
-	CreatedBy          string     `json:"createdBy"`
-	Name               string     `json:"name"`
-	URL                string     `json:"url"`
-	EventTypes         []string   `json:"eventTypes"`
-	Description        string     `json:"description"`
-	Enabled            bool       `json:"enabled"`
-	DisabledReason     *string    `json:"disabledReason"`
-	DisabledAt         *time.Time `json:"disabledAt"`
-	RateLimitPerSecond *int32     `json:"rateLimitPerSecond"`
-	CreatedAt          time.Time  `json:"createdAt"`
-	UpdatedAt          time.Time  `json:"updatedAt"`
-	FailingSince       *time.Time `json:"failingSince"`
-	LastSuccessAt      *time.Time `json:"lastSuccessAt"`
+	ID                 string          `json:"id"`
+	WorkspaceID        string          `json:"workspaceId"`
+	CreatedBy          string          `json:"createdBy"`
+	Name               string          `json:"name"`
+	URL                string          `json:"url"`
+	EventTypes         []string        `json:"eventTypes"`
+	Description        string          `json:"description"`
+	Enabled            bool            `json:"enabled"`
+	DisabledReason     *string         `json:"disabledReason"`
+	DisabledAt         *time.Time      `json:"disabledAt"`
+	RateLimitPerSecond *int32          `json:"rateLimitPerSecond"`
+	CreatedAt          time.Time       `json:"createdAt"`
+	UpdatedAt          time.Time       `json:"updatedAt"`
+	FailingSince       *time.Time      `json:"failingSince"`
+	LastSuccessAt      *time.Time      `json:"lastSuccessAt"`
+	Filter             json.RawMessage `json:"filter"`
+	ChangedColumns     []string        `json:"changedColumns"`
 }
 
 type WebhooksWebhookHealth struct {

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -112,7 +113,8 @@ func (q *Queries) OutboxExpand(ctx context.Context, db DBTX, arg OutboxExpandPar
 }
 
 const outboxMatch = `-- name: OutboxMatch :many
-SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type
+SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type,
+    w.filter, w.changed_columns
 FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
@@ -122,17 +124,20 @@ ORDER BY o.id, w.id
 `
 
 type OutboxMatchRow struct {
-	OutboxID    int64     `json:"outboxId"`
-	CapturedAt  time.Time `json:"capturedAt"`
-	WebhookID   string    `json:"webhookId"`
-	WorkspaceID string    `json:"workspaceId"`
-	EventType   string    `json:"eventType"`
+	OutboxID       int64           `json:"outboxId"`
+	CapturedAt     time.Time       `json:"capturedAt"`
+	WebhookID      string          `json:"webhookId"`
+	WorkspaceID    string          `json:"workspaceId"`
+	EventType      string          `json:"eventType"`
+	Filter         json.RawMessage `json:"filter"`
+	ChangedColumns []string        `json:"changedColumns"`
 }
 
 // OutboxMatch pairs each claimed event with every enabled webhook of its
 // workspace that subscribes to its type and whose creator may read the row
 // now. A webhook gets the events captured after it was made, not a backlog
-// older than itself.
+// older than itself. The webhook's filters come along for the expander to
+// apply to the rendered payload.
 func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]OutboxMatchRow, error) {
 	rows, err := db.Query(ctx, outboxMatch, ids)
 	if err != nil {
@@ -148,6 +153,8 @@ func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]Outb
 			&i.WebhookID,
 			&i.WorkspaceID,
 			&i.EventType,
+			&i.Filter,
+			&i.ChangedColumns,
 		); err != nil {
 			return nil, err
 		}

@@ -10,6 +10,53 @@ import (
 	"time"
 )
 
+const trackedColumnList = `-- name: TrackedColumnList :many
+SELECT t.resource_type, a.attname::text AS column_name, format_type(a.atttypid, a.atttypmod)::text AS data_type,
+    a.attnotnull AS not_null, (a.attname::text = ANY (t.ignore_columns))::boolean AS ignored
+FROM webhooks.tracked_tables t
+JOIN pg_catalog.pg_attribute a ON a.attrelid = t.table_name AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.attname::text <> ALL (t.exclude_columns)
+ORDER BY t.resource_type, a.attnum
+`
+
+type TrackedColumnListRow struct {
+	ResourceType string `json:"resourceType"`
+	ColumnName   string `json:"columnName"`
+	DataType     string `json:"dataType"`
+	NotNull      bool   `json:"notNull"`
+	Ignored      bool   `json:"ignored"`
+}
+
+// TrackedColumnList lists the columns of tracked tables that receivers get
+// (all but the excluded), in table order, as the catalog says now: their
+// type, whether they may be null, and whether tracking ignores them (a
+// change to ignored columns alone is no event).
+func (q *Queries) TrackedColumnList(ctx context.Context, db DBTX) ([]TrackedColumnListRow, error) {
+	rows, err := db.Query(ctx, trackedColumnList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TrackedColumnListRow
+	for rows.Next() {
+		var i TrackedColumnListRow
+		if err := rows.Scan(
+			&i.ResourceType,
+			&i.ColumnName,
+			&i.DataType,
+			&i.NotNull,
+			&i.Ignored,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const trackedTableList = `-- name: TrackedTableList :many
 SELECT table_name::text AS table_name, resource_type, key_column, exclude_columns, ignore_columns, tracked_at
 FROM webhooks.tracked_tables

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -28,7 +29,7 @@ func (q *Queries) WebhookDelete(ctx context.Context, db DBTX, arg WebhookDeleteP
 }
 
 const webhookGetByID = `-- name: WebhookGetByID :one
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
 `
 
 type WebhookGetByIDParams struct {
@@ -57,6 +58,8 @@ func (q *Queries) WebhookGetByID(ctx context.Context, db DBTX, arg WebhookGetByI
 		&i.UpdatedAt,
 		&i.FailingSince,
 		&i.LastSuccessAt,
+		&i.Filter,
+		&i.ChangedColumns,
 	)
 	return i, err
 }
@@ -108,19 +111,23 @@ func (q *Queries) WebhookHealthList(ctx context.Context, db DBTX, webhookIds []s
 }
 
 const webhookInsert = `-- name: WebhookInsert :one
-INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at
+INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second,
+    filter, changed_columns)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+    $8, $9)
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns
 `
 
 type WebhookInsertParams struct {
-	WorkspaceID        string   `json:"workspaceId"`
-	CreatedBy          string   `json:"createdBy"`
-	Name               string   `json:"name"`
-	URL                string   `json:"url"`
-	EventTypes         []string `json:"eventTypes"`
-	Description        string   `json:"description"`
-	RateLimitPerSecond *int32   `json:"rateLimitPerSecond"`
+	WorkspaceID        string          `json:"workspaceId"`
+	CreatedBy          string          `json:"createdBy"`
+	Name               string          `json:"name"`
+	URL                string          `json:"url"`
+	EventTypes         []string        `json:"eventTypes"`
+	Description        string          `json:"description"`
+	RateLimitPerSecond *int32          `json:"rateLimitPerSecond"`
+	Filter             json.RawMessage `json:"filter"`
+	ChangedColumns     []string        `json:"changedColumns"`
 }
 
 func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertParams) (WebhooksWebhook, error) {
@@ -132,6 +139,8 @@ func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertP
 		arg.EventTypes,
 		arg.Description,
 		arg.RateLimitPerSecond,
+		arg.Filter,
+		arg.ChangedColumns,
 	)
 	var i WebhooksWebhook
 	err := row.Scan(
@@ -150,12 +159,14 @@ func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertP
 		&i.UpdatedAt,
 		&i.FailingSince,
 		&i.LastSuccessAt,
+		&i.Filter,
+		&i.ChangedColumns,
 	)
 	return i, err
 }
 
 const webhookList = `-- name: WebhookList :many
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at FROM webhooks.webhooks
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns FROM webhooks.webhooks
 WHERE workspace_id = $1
   AND ($2::text IS NULL OR created_by = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::text))
@@ -204,6 +215,8 @@ func (q *Queries) WebhookList(ctx context.Context, db DBTX, arg WebhookListParam
 			&i.UpdatedAt,
 			&i.FailingSince,
 			&i.LastSuccessAt,
+			&i.Filter,
+			&i.ChangedColumns,
 		); err != nil {
 			return nil, err
 		}
@@ -223,7 +236,7 @@ SET enabled = $1,
     disabled_at = CASE WHEN $1::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
     updated_at = now()
 WHERE id = $3 AND workspace_id = $4
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns
 `
 
 type WebhookSetEnabledParams struct {
@@ -260,6 +273,8 @@ func (q *Queries) WebhookSetEnabled(ctx context.Context, db DBTX, arg WebhookSet
 		&i.UpdatedAt,
 		&i.FailingSince,
 		&i.LastSuccessAt,
+		&i.Filter,
+		&i.ChangedColumns,
 	)
 	return i, err
 }
@@ -267,19 +282,22 @@ func (q *Queries) WebhookSetEnabled(ctx context.Context, db DBTX, arg WebhookSet
 const webhookUpdate = `-- name: WebhookUpdate :one
 UPDATE webhooks.webhooks
 SET name = $1, url = $2, event_types = $3, description = $4,
-    rate_limit_per_second = $5, updated_at = now()
-WHERE id = $6 AND workspace_id = $7
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at
+    rate_limit_per_second = $5, filter = $6,
+    changed_columns = $7, updated_at = now()
+WHERE id = $8 AND workspace_id = $9
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns
 `
 
 type WebhookUpdateParams struct {
-	Name               string   `json:"name"`
-	URL                string   `json:"url"`
-	EventTypes         []string `json:"eventTypes"`
-	Description        string   `json:"description"`
-	RateLimitPerSecond *int32   `json:"rateLimitPerSecond"`
-	ID                 string   `json:"id"`
-	WorkspaceID        string   `json:"workspaceId"`
+	Name               string          `json:"name"`
+	URL                string          `json:"url"`
+	EventTypes         []string        `json:"eventTypes"`
+	Description        string          `json:"description"`
+	RateLimitPerSecond *int32          `json:"rateLimitPerSecond"`
+	Filter             json.RawMessage `json:"filter"`
+	ChangedColumns     []string        `json:"changedColumns"`
+	ID                 string          `json:"id"`
+	WorkspaceID        string          `json:"workspaceId"`
 }
 
 func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateParams) (WebhooksWebhook, error) {
@@ -289,6 +307,8 @@ func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateP
 		arg.EventTypes,
 		arg.Description,
 		arg.RateLimitPerSecond,
+		arg.Filter,
+		arg.ChangedColumns,
 		arg.ID,
 		arg.WorkspaceID,
 	)
@@ -309,6 +329,8 @@ func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateP
 		&i.UpdatedAt,
 		&i.FailingSince,
 		&i.LastSuccessAt,
+		&i.Filter,
+		&i.ChangedColumns,
 	)
 	return i, err
 }

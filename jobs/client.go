@@ -132,7 +132,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	config = config.WithDefaults()
 
 	workers := river.NewWorkers()
-	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule}
+	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule, logger: config.Logger}
 	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger, config.hooks)
 	if err != nil {
 		return nil, err

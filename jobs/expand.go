@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,7 @@ type ExpandWorker struct {
 	client   *river.Client[pgx.Tx]
 	batch    int
 	schedule []time.Duration
+	logger   *slog.Logger
 	// beforeCommit, in tests, holds a batch open to crash the process in it.
 	beforeCommit func()
 }
@@ -80,6 +82,11 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("error matching webhooks: %w", err)
 	}
+	events, err := w.render(ctx, tx, claimed, matches)
+	if err != nil {
+		return 0, err
+	}
+	matches = w.filter(ctx, matches, events)
 	if len(matches) > 0 {
 		msg := db.MessageInsertManyParams{}
 		jobs := make([]river.InsertManyParams, 0, len(matches))
@@ -103,7 +110,7 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
 		}
 	}
-	rendered, err := w.render(ctx, tx, claimed, matches)
+	rendered, err := renderedJSON(events, matches)
 	if err != nil {
 		return 0, err
 	}
@@ -119,23 +126,22 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
-// renderedEvent is one event as receivers get it, for OutboxMarkExpanded.
+// renderedEvent is one event as receivers get it, for OutboxExpand.
 type renderedEvent struct {
 	ID       int64           `json:"id"`
 	Payload  json.RawMessage `json:"payload"`
 	Previous json.RawMessage `json:"previous,omitempty"`
 }
 
-// render renders, once, the events that have messages, with the timestamp
-// columns of their tables as the catalog says now; it returns them as a JSON
-// array.
-func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.OutboxClaimRow, matches []db.OutboxMatchRow) ([]byte, error) {
-	matched := make(map[int64]bool, len(matches))
+// render renders, once, the events that some webhook subscribes to, with
+// the timestamp columns of their tables as the catalog says now.
+func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.OutboxClaimRow, matches []db.OutboxMatchRow) (map[int64]*renderedEvent, error) {
+	events := make(map[int64]*renderedEvent, len(matches))
 	for _, m := range matches {
-		matched[m.OutboxID] = true
+		events[m.OutboxID] = nil
 	}
-	if len(matched) == 0 {
-		return []byte("[]"), nil
+	if len(events) == 0 {
+		return events, nil
 	}
 	columns, err := db.New().TrackedTimestampColumns(ctx, tx)
 	if err != nil {
@@ -148,9 +154,8 @@ func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.Outbo
 		}
 		timestamps[c.ResourceType][c.ColumnName] = true
 	}
-	events := make([]renderedEvent, 0, len(matched))
 	for _, c := range claimed {
-		if !matched[c.ID] {
+		if _, ok := events[c.ID]; !ok {
 			continue
 		}
 		payload, err := renderPayload(c.Payload, timestamps[c.ResourceType])
@@ -161,9 +166,21 @@ func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.Outbo
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", c.ID, err)
 		}
-		events = append(events, renderedEvent{ID: c.ID, Payload: payload, Previous: previous})
+		events[c.ID] = &renderedEvent{ID: c.ID, Payload: payload, Previous: previous}
 	}
-	data, err := json.Marshal(events)
+	return events, nil
+}
+
+// renderedJSON is the JSON array of the rendered events that have
+// messages, in id order; the others keep their image as captured.
+func renderedJSON(events map[int64]*renderedEvent, matches []db.OutboxMatchRow) ([]byte, error) {
+	kept := make([]*renderedEvent, 0, len(events))
+	for i, m := range matches {
+		if i == 0 || matches[i-1].OutboxID != m.OutboxID { // matches are in event order
+			kept = append(kept, events[m.OutboxID])
+		}
+	}
+	data, err := json.Marshal(kept)
 	if err != nil {
 		return nil, fmt.Errorf("error encoding rendered events: %w", err)
 	}

@@ -43,7 +43,7 @@ func renderPayload(image []byte, timestampColumns map[string]bool) ([]byte, erro
 		if i > 0 {
 			out.WriteByte(',')
 		}
-		name, _ := json.Marshal(camelCase(key))
+		name, _ := json.Marshal(PayloadKey(key))
 		out.Write(name)
 		out.WriteByte(':')
 		if timestampColumns[key] {
@@ -55,8 +55,9 @@ func renderPayload(image []byte, timestampColumns map[string]bool) ([]byte, erro
 	return out.Bytes(), nil
 }
 
-// camelCase is webhooks.camel_case: ticker_symbol → tickerSymbol.
-func camelCase(name string) string {
+// PayloadKey is a column's key in payloads, as webhooks.camel_case makes
+// it: ticker_symbol → tickerSymbol.
+func PayloadKey(name string) string {
 	if !strings.Contains(name, "_") {
 		return name
 	}

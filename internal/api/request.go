@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,11 @@ type fields struct {
 
 func (f *fields) fail(field, format string, args ...any) {
 	f.errors = append(f.errors, fieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// failed reports whether field has an error already.
+func (f *fields) failed(field string) bool {
+	return slices.ContainsFunc(f.errors, func(e fieldError) bool { return e.Field == field })
 }
 
 // unknown reports fields not in known.

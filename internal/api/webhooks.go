@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/filter"
+	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
 
@@ -54,6 +58,8 @@ type webhookJSON struct {
 	DisabledReason     *string   `json:"disabledReason"`
 	DisabledAt         *timeJSON `json:"disabledAt"`
 	RateLimitPerSecond *int32    `json:"rateLimitPerSecond"`
+	Filter             any       `json:"filter"`
+	ChangedColumns     []string  `json:"changedColumns"`
 	CreatedAt          timeJSON  `json:"createdAt"`
 	UpdatedAt          timeJSON  `json:"updatedAt"`
 	Secret             string    `json:"secret,omitempty"`
@@ -99,8 +105,17 @@ func toJSON(w db.WebhooksWebhook) webhookJSON {
 		ID: w.ID, WorkspaceID: w.WorkspaceID, CreatedBy: w.CreatedBy, Name: w.Name, URL: w.URL,
 		Events: w.EventTypes, Description: w.Description, Enabled: w.Enabled,
 		DisabledReason: w.DisabledReason, DisabledAt: optionalTime(w.DisabledAt),
-		RateLimitPerSecond: w.RateLimitPerSecond, CreatedAt: timeJSON(w.CreatedAt), UpdatedAt: timeJSON(w.UpdatedAt),
+		RateLimitPerSecond: w.RateLimitPerSecond, Filter: filterJSON(w.Filter), ChangedColumns: w.ChangedColumns,
+		CreatedAt: timeJSON(w.CreatedAt), UpdatedAt: timeJSON(w.UpdatedAt),
 	}
+}
+
+// filterJSON is a stored filter as the API shows it: null when none.
+func filterJSON(raw json.RawMessage) any {
+	if raw == nil {
+		return nil
+	}
+	return raw
 }
 
 // NewSecret returns a fresh signing secret: whsec_ and 32 random bytes.
@@ -152,15 +167,22 @@ type webhookInput struct {
 	Events                 []string
 	RateLimit              *int64
 	RateLimitPresent       bool
+	Filter                 json.RawMessage // nil: none
+	FilterPresent          bool
+	ChangedColumns         []string // nil: none
+	ChangedColumnsPresent  bool
 }
 
-func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, creating bool) (webhookInput, bool) {
+// readWebhookInput reads and validates a create (current is nil) or a
+// patch of current.
+func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, current *db.WebhooksWebhook) (webhookInput, bool) {
+	creating := current == nil
 	raw, ok := readObject(w, r, !creating)
 	if !ok {
 		return webhookInput{}, false
 	}
 	f := &fields{raw: raw}
-	f.unknown("name", "url", "events", "description", "rateLimitPerSecond")
+	f.unknown("name", "url", "events", "description", "rateLimitPerSecond", "filter", "changedColumns")
 	var in webhookInput
 
 	if name, ok := f.string("name", creating); ok {
@@ -205,12 +227,104 @@ func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, creati
 			in.RateLimit, in.RateLimitPresent = limit, true
 		}
 	}
+	if value, present := raw["filter"]; present {
+		in.FilterPresent = true
+		if !isNull(value) {
+			if parsed, err := filter.Parse(value); err != nil {
+				var fe *filter.Error
+				if errors.As(err, &fe) && fe.Path != "" {
+					f.fail("filter", "%s: %s", fe.Path, fe.Reason)
+				} else {
+					f.fail("filter", "%v", err)
+				}
+			} else if bytes.Contains(value, []byte(`\u0000`)) {
+				f.fail("filter", "must not contain NUL characters")
+			} else if parsed != nil { // {} is no filter
+				in.Filter = value
+			}
+		}
+	}
+	if value, present := raw["changedColumns"]; present {
+		in.ChangedColumnsPresent = true
+		if !isNull(value) {
+			if columns, ok := f.strings("changedColumns", false); ok {
+				events := in.Events
+				if events == nil && current != nil {
+					events = current.EventTypes
+				}
+				if !f.failed("events") {
+					if msg := s.checkChangedColumns(r.Context(), events, columns); msg != "" {
+						f.fail("changedColumns", "%s", msg)
+					} else {
+						in.ChangedColumns = columns
+					}
+				}
+			}
+		}
+	} else if in.Events != nil && current != nil && current.ChangedColumns != nil {
+		// New events must still cover the columns kept.
+		if msg := s.checkChangedColumns(r.Context(), in.Events, current.ChangedColumns); msg != "" {
+			f.fail("changedColumns", "%s (set for the events before; change or clear changedColumns with them)", msg)
+		}
+	}
 	if len(f.errors) > 0 {
 		slices.SortFunc(f.errors, func(a, b fieldError) int { return strings.Compare(a.Field, b.Field) })
 		writeProblem(w, http.StatusUnprocessableEntity, "the webhook is not valid; see errors", f.errors...)
 		return webhookInput{}, false
 	}
 	return in, true
+}
+
+// maxChangedColumns bounds a webhook's changedColumns.
+const maxChangedColumns = 100
+
+// checkChangedColumns validates changedColumns against the columns of the
+// tables whose updated events the webhook subscribes to.
+func (s *Server) checkChangedColumns(ctx context.Context, events, columns []string) string {
+	switch {
+	case len(columns) == 0:
+		return "must name at least one column, or be null for any change"
+	case len(columns) > maxChangedColumns:
+		return fmt.Sprintf("must name at most %d columns", maxChangedColumns)
+	}
+	updated := map[string]bool{} // resource types whose updates the events take
+	all := false
+	for _, e := range events {
+		resource, op, _ := strings.Cut(e, ".")
+		switch {
+		case e == "*":
+			all = true
+		case op == "*" || op == "updated":
+			updated[resource] = true
+		}
+	}
+	if !all && len(updated) == 0 {
+		return "applies to *.updated events, and events names none"
+	}
+	rows, err := s.queries.TrackedColumnList(ctx, s.config.Pool)
+	if err != nil {
+		return "could not be checked against the tracked tables; try again"
+	}
+	known := map[string]bool{}   // payload keys of those resources
+	tracked := map[string]bool{} // of them, the ones a change of makes an event
+	for _, c := range rows {
+		if all || updated[c.ResourceType] {
+			key := jobs.PayloadKey(c.ColumnName)
+			known[key] = true
+			tracked[key] = tracked[key] || !c.Ignored
+		}
+	}
+	for i, c := range columns {
+		switch {
+		case !known[c]:
+			return fmt.Sprintf("changedColumns[%d] %q is not a column of the subscribed resources, as payloads name it (lowerCamelCase); see GET /v1/event-types", i, c)
+		case !tracked[c]:
+			return fmt.Sprintf("changedColumns[%d] %q is ignored by tracking: a change to it alone is no event", i, c)
+		case slices.Contains(columns[:i], c):
+			return fmt.Sprintf("changedColumns[%d] %q is named twice", i, c)
+		}
+	}
+	return ""
 }
 
 // checkEvents validates event types against the catalogue; "*" and
@@ -252,7 +366,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	if !mayManageWebhooks(w, p) {
 		return
 	}
-	in, ok := s.readWebhookInput(w, r, true)
+	in, ok := s.readWebhookInput(w, r, nil)
 	if !ok {
 		return
 	}
@@ -270,6 +384,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	wh, err := s.queries.WebhookInsert(r.Context(), tx, db.WebhookInsertParams{
 		WorkspaceID: p.WorkspaceID, CreatedBy: p.UserID, Name: *in.Name, URL: *in.URL,
 		EventTypes: in.Events, Description: description, RateLimitPerSecond: int32Ptr(in.RateLimit),
+		Filter: in.Filter, ChangedColumns: in.ChangedColumns,
 	})
 	if err != nil {
 		s.internalError(w, r, "error inserting webhook", err)
@@ -357,13 +472,14 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := s.readWebhookInput(w, r, false)
+	in, ok := s.readWebhookInput(w, r, &wh)
 	if !ok {
 		return
 	}
 	params := db.WebhookUpdateParams{
 		ID: wh.ID, WorkspaceID: p.WorkspaceID, Name: wh.Name, URL: wh.URL, EventTypes: wh.EventTypes,
 		Description: wh.Description, RateLimitPerSecond: wh.RateLimitPerSecond,
+		Filter: wh.Filter, ChangedColumns: wh.ChangedColumns,
 	}
 	if in.Name != nil {
 		params.Name = *in.Name
@@ -379,6 +495,12 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.RateLimitPresent {
 		params.RateLimitPerSecond = int32Ptr(in.RateLimit)
+	}
+	if in.FilterPresent {
+		params.Filter = in.Filter
+	}
+	if in.ChangedColumnsPresent {
+		params.ChangedColumns = in.ChangedColumns
 	}
 	updated, err := s.queries.WebhookUpdate(r.Context(), s.config.Pool, params)
 	if s.gone(w, r, wh.ID, err) {

@@ -10,8 +10,10 @@ FOR UPDATE SKIP LOCKED;
 -- OutboxMatch pairs each claimed event with every enabled webhook of its
 -- workspace that subscribes to its type and whose creator may read the row
 -- now. A webhook gets the events captured after it was made, not a backlog
--- older than itself.
-SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type
+-- older than itself. The webhook's filters come along for the expander to
+-- apply to the rendered payload.
+SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type,
+    w.filter, w.changed_columns
 FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))

@@ -1,6 +1,8 @@
 -- name: WebhookInsert :one
-INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second)
-VALUES (@workspace_id, @created_by, @name, @url, @event_types, @description, sqlc.narg(rate_limit_per_second))
+INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second,
+    filter, changed_columns)
+VALUES (@workspace_id, @created_by, @name, @url, @event_types, @description, sqlc.narg(rate_limit_per_second),
+    sqlc.narg(filter), sqlc.narg(changed_columns))
 RETURNING *;
 
 -- name: WebhookGetByID :one
@@ -21,7 +23,8 @@ LIMIT @max;
 -- name: WebhookUpdate :one
 UPDATE webhooks.webhooks
 SET name = @name, url = @url, event_types = @event_types, description = @description,
-    rate_limit_per_second = sqlc.narg(rate_limit_per_second), updated_at = now()
+    rate_limit_per_second = sqlc.narg(rate_limit_per_second), filter = sqlc.narg(filter),
+    changed_columns = sqlc.narg(changed_columns), updated_at = now()
 WHERE id = @id AND workspace_id = @workspace_id
 RETURNING *;
 

@@ -1,0 +1,1 @@
+ALTER TABLE webhooks.webhooks DROP COLUMN filter, DROP COLUMN changed_columns;
