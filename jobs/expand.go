@@ -82,11 +82,13 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("error matching webhooks: %w", err)
 	}
-	events, err := w.render(ctx, tx, claimed, matches)
-	if err != nil {
-		return 0, err
+	var timestamps map[string]map[string]bool
+	if len(matches) > 0 {
+		if timestamps, err = timestampColumns(ctx, tx); err != nil {
+			return 0, err
+		}
+		matches = w.filter(ctx, matches, claimed, timestamps)
 	}
-	matches = w.filter(ctx, matches, events)
 	if len(matches) > 0 {
 		msg := db.MessageInsertManyParams{}
 		jobs := make([]river.InsertManyParams, 0, len(matches))
@@ -110,7 +112,7 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
 		}
 	}
-	rendered, err := renderedJSON(events, matches)
+	rendered, err := render(claimed, matches, timestamps)
 	if err != nil {
 		return 0, err
 	}
@@ -133,16 +135,9 @@ type renderedEvent struct {
 	Previous json.RawMessage `json:"previous,omitempty"`
 }
 
-// render renders, once, the events that some webhook subscribes to, with
-// the timestamp columns of their tables as the catalog says now.
-func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.OutboxClaimRow, matches []db.OutboxMatchRow) (map[int64]*renderedEvent, error) {
-	events := make(map[int64]*renderedEvent, len(matches))
-	for _, m := range matches {
-		events[m.OutboxID] = nil
-	}
-	if len(events) == 0 {
-		return events, nil
-	}
+// timestampColumns reads the timestamp columns of each tracked table, by
+// resource type, as the catalog says now.
+func timestampColumns(ctx context.Context, tx pgx.Tx) (map[string]map[string]bool, error) {
 	columns, err := db.New().TrackedTimestampColumns(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("error reading timestamp columns: %w", err)
@@ -154,8 +149,19 @@ func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.Outbo
 		}
 		timestamps[c.ResourceType][c.ColumnName] = true
 	}
+	return timestamps, nil
+}
+
+// render renders, once, the events that have messages, and returns them as
+// a JSON array; the others keep their image as captured.
+func render(claimed []db.OutboxClaimRow, matches []db.OutboxMatchRow, timestamps map[string]map[string]bool) ([]byte, error) {
+	matched := make(map[int64]bool, len(matches))
+	for _, m := range matches {
+		matched[m.OutboxID] = true
+	}
+	events := make([]renderedEvent, 0, len(matched))
 	for _, c := range claimed {
-		if _, ok := events[c.ID]; !ok {
+		if !matched[c.ID] {
 			continue
 		}
 		payload, err := renderPayload(c.Payload, timestamps[c.ResourceType])
@@ -166,21 +172,9 @@ func (w *ExpandWorker) render(ctx context.Context, tx pgx.Tx, claimed []db.Outbo
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", c.ID, err)
 		}
-		events[c.ID] = &renderedEvent{ID: c.ID, Payload: payload, Previous: previous}
+		events = append(events, renderedEvent{ID: c.ID, Payload: payload, Previous: previous})
 	}
-	return events, nil
-}
-
-// renderedJSON is the JSON array of the rendered events that have
-// messages, in id order; the others keep their image as captured.
-func renderedJSON(events map[int64]*renderedEvent, matches []db.OutboxMatchRow) ([]byte, error) {
-	kept := make([]*renderedEvent, 0, len(events))
-	for i, m := range matches {
-		if i == 0 || matches[i-1].OutboxID != m.OutboxID { // matches are in event order
-			kept = append(kept, events[m.OutboxID])
-		}
-	}
-	data, err := json.Marshal(kept)
+	data, err := json.Marshal(events)
 	if err != nil {
 		return nil, fmt.Errorf("error encoding rendered events: %w", err)
 	}

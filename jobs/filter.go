@@ -13,31 +13,47 @@ import (
 
 // filter keeps the matches whose event passes the webhook's filters: its
 // payload filter, and for *.updated events its changed columns (one of
-// them must be among the event's previous attributes). Each filter is
-// parsed and each payload decoded at most once a batch, and only for
-// webhooks that have filters, so that unfiltered webhooks cost what they
-// cost before. A filter that cannot be parsed (the API refuses them; only
-// a write by hand could store one) lets its events through and is logged:
-// a receiver can drop an event it did not want, not get back one it missed.
-func (w *ExpandWorker) filter(ctx context.Context, matches []db.OutboxMatchRow, events map[int64]*renderedEvent) []db.OutboxMatchRow {
+// them must be among the event's previous attributes). Both are judged on
+// the event as receivers get it, but read from the captured image, so that
+// an event every filter turns away is never rendered. Each filter is
+// parsed and each image decoded at most once a batch, and only for
+// webhooks that have filters: unfiltered webhooks cost what they cost
+// before. A filter that cannot be parsed (the API refuses them; only a
+// write by hand could store one) lets its events through and is logged: a
+// receiver can drop an event it did not want, not get back one it missed.
+func (w *ExpandWorker) filter(ctx context.Context, matches []db.OutboxMatchRow, claimed []db.OutboxClaimRow, timestamps map[string]map[string]bool) []db.OutboxMatchRow {
 	var (
+		events   map[int64]*db.OutboxClaimRow
 		filters  map[string]*filter.Filter
 		payloads map[int64]any
-		changed  map[int64]map[string]json.RawMessage
+		changed  map[int64]map[string]bool // payload keys of previous attributes
 	)
+	event := func(id int64) *db.OutboxClaimRow {
+		if events == nil {
+			events = make(map[int64]*db.OutboxClaimRow, len(claimed))
+			for i := range claimed {
+				events[claimed[i].ID] = &claimed[i]
+			}
+		}
+		return events[id]
+	}
 	kept := matches[:0]
 	for _, m := range matches {
-		event := events[m.OutboxID]
 		if len(m.ChangedColumns) > 0 && strings.HasSuffix(m.EventType, ".updated") {
 			if changed == nil {
-				changed = make(map[int64]map[string]json.RawMessage)
+				changed = make(map[int64]map[string]bool)
 			}
-			previous, ok := changed[m.OutboxID]
+			keys, ok := changed[m.OutboxID]
 			if !ok {
-				_ = json.Unmarshal(event.Previous, &previous) // rendered by us: an object
-				changed[m.OutboxID] = previous
+				var previous map[string]json.RawMessage
+				_ = json.Unmarshal(event(m.OutboxID).PreviousAttributes, &previous) // captured by row_to_json: an object
+				keys = make(map[string]bool, len(previous))
+				for column := range previous {
+					keys[PayloadKey(column)] = true
+				}
+				changed[m.OutboxID] = keys
 			}
-			if !slices.ContainsFunc(m.ChangedColumns, func(c string) bool { _, ok := previous[c]; return ok }) {
+			if !slices.ContainsFunc(m.ChangedColumns, func(key string) bool { return keys[key] }) {
 				continue
 			}
 		}
@@ -56,7 +72,8 @@ func (w *ExpandWorker) filter(ctx context.Context, matches []db.OutboxMatchRow, 
 			if f != nil {
 				payload, ok := payloads[m.OutboxID]
 				if !ok {
-					payload, _ = filter.Decode(event.Payload) // rendered by us: valid JSON
+					e := event(m.OutboxID)
+					payload = payloadView(e.Payload, timestamps[e.ResourceType])
 					payloads[m.OutboxID] = payload
 				}
 				if !f.Match(payload) {
@@ -67,6 +84,29 @@ func (w *ExpandWorker) filter(ctx context.Context, matches []db.OutboxMatchRow, 
 		kept = append(kept, m)
 	}
 	return kept
+}
+
+// payloadView decodes a captured image as renderPayload would render it:
+// top-level keys in lowerCamelCase and timestamp columns' values in RFC
+// 3339 UTC with milliseconds. An image that cannot be decoded is nil, which
+// only conditions on null or absence match.
+func payloadView(image []byte, timestampColumns map[string]bool) any {
+	decoded, err := filter.Decode(image)
+	if err != nil {
+		return nil
+	}
+	row, ok := decoded.(map[string]any)
+	if !ok {
+		return decoded
+	}
+	view := make(map[string]any, len(row))
+	for column, value := range row {
+		if s, ok := value.(string); ok && timestampColumns[column] {
+			value = renderTimestampString(s)
+		}
+		view[PayloadKey(column)] = value
+	}
+	return view
 }
 
 func (w *ExpandWorker) log() *slog.Logger {

@@ -29,6 +29,8 @@ func TestExpansionFilters(t *testing.T) {
 	euLarge := hook([]string{"valuation.*"}, `{"data.region": "eu", "data": {"board.seats": {"$gte": 5}}, "value": {"$gt": 1000.5}}`, nil)
 	dividend := hook([]string{"memo.*"}, `{"tags": "dividend", "isPinned": false}`, nil)
 	recent := hook([]string{"memo.created"}, `{"createdAt": {"$gte": "2000-01-01T00:00:00.000Z"}, "$not": {"title": {"$in": ["skip me"]}}}`, nil)
+	// Timestamps as receivers get them: UTC, milliseconds.
+	exact := hook([]string{"memo.created"}, `{"createdAt": "2026-01-02T01:04:05.678Z"}`, nil)
 	headcount := hook([]string{"investment.*"}, nil, []string{"employees", "ceo"})
 	headcountKO := hook([]string{"investment.*"}, `{"tickerSymbol": "KO"}`, []string{"employees"})
 	// Written by hand past the API: an operator the language lacks.
@@ -51,6 +53,7 @@ func TestExpansionFilters(t *testing.T) {
 	tagged := queryID(t, pool, `INSERT INTO memos (workspace_id, created_by, investment_id, title, tags) VALUES ($1, $2, $3, 'Q3', '{growth,dividend}') RETURNING id`, ws, owner, ko)
 	untagged := queryID(t, pool, `INSERT INTO memos (workspace_id, created_by, investment_id, title, tags) VALUES ($1, $2, $3, 'skip me', '{growth}') RETURNING id`, ws, owner, ko)
 	pinned := queryID(t, pool, `INSERT INTO memos (workspace_id, created_by, investment_id, title, tags, is_pinned) VALUES ($1, $2, $3, 'Pinned', '{dividend}', true) RETURNING id`, ws, owner, ko)
+	dated := queryID(t, pool, `INSERT INTO memos (workspace_id, created_by, investment_id, title, created_at) VALUES ($1, $2, $3, 'Dated', '2026-01-02 03:04:05.678+02') RETURNING id`, ws, owner, ko)
 	team := queryID(t, pool, `INSERT INTO teams (workspace_id, name) VALUES ($1, 'Deals') RETURNING id`, ws)
 
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
@@ -69,6 +72,7 @@ func TestExpansionFilters(t *testing.T) {
 		tagged + " memo.created":        {all, dividend, recent},
 		untagged + " memo.created":      {all},
 		pinned + " memo.created":        {all, recent},
+		dated + " memo.created":         {all, recent, exact},
 		team + " team.created":          {all, unreadable},
 	}
 	for key, want := range expect {

@@ -92,11 +92,19 @@ func renderTimestamp(value json.RawMessage) json.RawMessage {
 	if err := json.Unmarshal(value, &s); err != nil {
 		return value
 	}
-	for _, layout := range timestampLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			out, _ := json.Marshal(t.UTC().Format(webhook.TimestampFormat))
-			return out
-		}
+	if rendered := renderTimestampString(s); rendered != s {
+		out, _ := json.Marshal(rendered)
+		return out
 	}
 	return value
+}
+
+// renderTimestampString is renderTimestamp for a decoded string.
+func renderTimestampString(s string) string {
+	for _, layout := range timestampLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format(webhook.TimestampFormat)
+		}
+	}
+	return s
 }

@@ -59,6 +59,7 @@ type benchFlags struct {
 	noisy                         bool
 	noisyBacklog                  int
 	noisyTimeout                  time.Duration
+	filtered                      int
 	json                          bool
 	cpuProfile                    string
 	// The soak (soak.go).
@@ -81,6 +82,7 @@ func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
 	fs.BoolVar(&f.noisy, "noisy", false, "also measure a healthy webhook beside one whose endpoint hangs")
 	fs.IntVar(&f.noisyBacklog, "noisy-backlog", 1000, "deliveries queued for the hanging endpoint (with --noisy)")
 	fs.DurationVar(&f.noisyTimeout, "noisy-timeout", 15*time.Second, "the sender's request timeout in the noisy phase (with --noisy)")
+	fs.IntVar(&f.filtered, "filtered", 0, "also time the expansion of this many events to --webhooks webhooks without a filter and with one that matches a tenth of them")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (pprof) to the file")
 	fs.DurationVar(&f.soak, "soak", 0, "instead of the latency phase, offer --rate events/s (default: 60% of the saturation measured) to --webhooks webhooks this long, printing a line a minute")
@@ -115,6 +117,8 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 		return f, usageError{"bench: --noisy-backlog and --noisy-timeout need --noisy"}
 	case f.soak == 0 && (given["retention"] || given["history"]):
 		return f, usageError{"bench: --retention and --history need --soak"}
+	case f.soak > 0 && given["filtered"]:
+		return f, usageError{"bench: --filtered is a phase of the bench without --soak"}
 	}
 	f.rateGiven = given["rate"]
 	atLeast("history", f.history, 0)
@@ -135,6 +139,7 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 		problems = append(problems, fmt.Sprintf("--rate %d for --duration %s offers no event; offer at least one", f.rate, f.duration))
 	}
 	atLeast("processes", f.processes, 0)
+	atLeast("filtered", f.filtered, 0)
 	atLeast("noisy-backlog", f.noisyBacklog, 1)
 	positive("noisy-timeout", f.noisyTimeout)
 	if len(problems) > 0 {
@@ -255,6 +260,16 @@ func (c *command) bench(ctx context.Context, args []string) error {
 		report.Noisy = &noisy
 		report.NoisyRatio = &noisy.Ratio
 		report.Phases = append(report.Phases, noisy.alone, noisy.beside)
+	}
+	if f.filtered > 0 {
+		if err := b.vacuum(ctx); err != nil {
+			return err
+		}
+		filtered, err := b.filtered(ctx)
+		if err != nil {
+			return err
+		}
+		report.Filtered = &filtered
 	}
 	report.Late = recv.late()
 	var lostIn []string
@@ -1153,10 +1168,11 @@ type benchReport struct {
 	Lost                 int          `json:"lost"`
 	Duplicates           int          `json:"duplicates"`
 	// Late are deliveries that arrived after their phase was counted.
-	Late       int          `json:"late"`
-	NoisyRatio *float64     `json:"noisy_ratio,omitempty"`
-	Noisy      *benchNoisy  `json:"noisy,omitempty"`
-	Phases     []benchPhase `json:"phases"`
+	Late       int            `json:"late"`
+	NoisyRatio *float64       `json:"noisy_ratio,omitempty"`
+	Noisy      *benchNoisy    `json:"noisy,omitempty"`
+	Filtered   *benchFiltered `json:"filtered,omitempty"`
+	Phases     []benchPhase   `json:"phases"`
 }
 
 func (r benchReport) writeJSON(w io.Writer) error {
@@ -1194,6 +1210,16 @@ func (r benchReport) writeTable(w io.Writer) error {
 		row("noisy: healthy beside hanging", fmt.Sprintf("%.0f deliveries/s", r.Noisy.BesidePerS),
 			fmt.Sprintf("%d deliveries queued first for an endpoint that hangs; %s timeout", r.Noisy.Backlog, r.Noisy.Timeout))
 		row("noisy ratio", fmt.Sprintf("%.3f", r.Noisy.Ratio), "beside hanging / alone")
+	}
+	if f := r.Filtered; f != nil {
+		expansion := func(e benchExpansion) string {
+			return fmt.Sprintf("%.1f µs/event", e.USPerEvent)
+		}
+		row("expansion, no match", expansion(f.Unmatched), fmt.Sprintf("%d events queued, then expanded; %d webhooks take none of them", f.Events, f.Webhooks))
+		row("expansion, no filter", expansion(f.Unfiltered), fmt.Sprintf("%d events queued, then expanded to %d webhooks: %d messages, %d jobs",
+			f.Events, f.Webhooks, f.Unfiltered.Messages, f.Unfiltered.DeliverJobs))
+		row("expansion, filter", expansion(f.Filtered), fmt.Sprintf("the same with %s, which matches 1 in %d: %d messages, %d jobs",
+			f.Filtered.Filter, benchFilterMatch, f.Filtered.Messages, f.Filtered.DeliverJobs))
 	}
 	var lost, dups []string
 	for _, p := range r.Phases {
