@@ -109,7 +109,8 @@ function renderList() {
     const tr = el("tr", { className: "webhook" },
       el("td", { className: "name" }, el("span", { className: "label" }, "Name"), w.name),
       el("td", { className: "url" }, el("span", { className: "label" }, "Endpoint"), w.url),
-      el("td", { className: "events" }, el("span", { className: "label" }, "Events"), w.events.join(", ")),
+      el("td", { className: "events" }, el("span", { className: "label" }, "Events"), w.events.join(", "),
+        w.filter || w.changedColumns ? el("span", { className: "filtered", title: filterSummary(w) }, " · filtered") : null),
       el("td", { className: "status" }, el("span", { className: "label" }, "Status"), status),
       el("td", { className: "rate" }, el("span", { className: "label" }, "Success (24 h)"), rate),
       el("td", { className: "last" }, el("span", { className: "label" }, "Last delivery"), when(h.lastAttemptAt)),
@@ -117,6 +118,14 @@ function renderList() {
     tr.dataset.id = w.id;
     body.append(tr);
   }
+}
+
+// filterSummary says in a line what a webhook's filters let through.
+function filterSummary(w) {
+  const parts = [];
+  if (w.filter) parts.push("payload matches " + JSON.stringify(w.filter));
+  if (w.changedColumns) parts.push("updates change " + w.changedColumns.join(" or "));
+  return "Sent when the " + parts.join(", and ");
 }
 
 function button(text, onclick, className) {
@@ -170,6 +179,40 @@ function confirmed(text, action) {
 
 let catalogue = [];
 let editing = null;
+let filterShown = ""; // the filter's text as the form showed it
+
+// fieldError shows a message beside a field of the form.
+function fieldError(field, message) {
+  const slot = $("#err-" + field) || $("#err-form");
+  slot.textContent = (slot.textContent ? slot.textContent + " " : "") + message;
+  const input = $("#f-" + field);
+  if (input) input.setAttribute("aria-invalid", "true");
+  return input;
+}
+
+// readFilter reads the filter textarea: null when empty, the object when
+// it is one, undefined (with the error shown) when it is not.
+function readFilter() {
+  const text = $("#f-filter").value.trim();
+  if (text === "") return null;
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    fieldError("filter", "is not valid JSON: " + e.message);
+    return undefined;
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    fieldError("filter", "must be a JSON object of conditions, such as {\"tickerSymbol\": \"KO\"}");
+    return undefined;
+  }
+  return v;
+}
+
+function readColumns() {
+  const list = $("#f-changedColumns").value.split(",").map((c) => c.trim()).filter((c) => c !== "");
+  return list.length ? list : null;
+}
 
 async function loadCatalogue() {
   const res = await call("GET", "/v1/event-types");
@@ -247,6 +290,9 @@ function openForm(w) {
   $("#f-name").value = w ? w.name : "";
   $("#f-url").value = w ? w.url : "";
   $("#f-description").value = w ? w.description : "";
+  $("#f-filter").value = w && w.filter ? JSON.stringify(w.filter, null, 2) : "";
+  $("#f-changedColumns").value = w && w.changedColumns ? w.changedColumns.join(", ") : "";
+  filterShown = $("#f-filter").value;
   setEvents(w ? w.events : []);
   show("#form-view");
   $("#f-name").focus();
@@ -255,17 +301,26 @@ function openForm(w) {
 async function save(ev) {
   ev.preventDefault();
   clearErrors();
+  const filter = readFilter();
+  if (filter === undefined) {
+    $("#f-filter").focus();
+    return;
+  }
   const body = {
     name: $("#f-name").value,
     url: $("#f-url").value,
     description: $("#f-description").value,
     events: chosenEvents(),
+    filter,
+    changedColumns: readColumns(),
   };
   if (editing) {
     // A change sends only what changed: a rename is not refused for a URL
     // that an older policy allowed.
     for (const k of ["name", "url", "description"]) if (body[k] === editing[k]) delete body[k];
     if (body.events.join() === editing.events.join()) delete body.events;
+    if ($("#f-filter").value === filterShown) delete body.filter;
+    if ((body.changedColumns || []).join() === (editing.changedColumns || []).join()) delete body.changedColumns;
     if (Object.keys(body).length === 0) {
       show("#list-view");
       notice("Nothing changed.");
@@ -279,13 +334,8 @@ async function save(ev) {
     // The API's own words, beside the field they are about.
     let first = null;
     for (const fe of res.data.errors || []) {
-      const slot = $("#err-" + fe.field) || $("#err-form");
-      slot.textContent = (slot.textContent ? slot.textContent + " " : "") + fe.message;
-      const input = $("#f-" + fe.field);
-      if (input) {
-        input.setAttribute("aria-invalid", "true");
-        first = first || input;
-      }
+      const input = fieldError(fe.field, fe.message);
+      first = first || input;
     }
     if (!res.data.errors) $("#err-form").textContent = res.data.detail || "Could not save.";
     if (first) first.focus();
