@@ -150,9 +150,11 @@ func TestCaptureIntoNewestPartition(t *testing.T) {
 	waitExpanded(t, pool)
 	require.Equal(t, queryID(t, pool, `SELECT 'webhooks.' || webhooks.partition_name('outbox', from_at) FROM webhooks.partitions WHERE from_at <= now() AND to_at > now()`),
 		queryID(t, pool, `SELECT tableoid::regclass::text FROM webhooks.outbox`))
-	// An hour-long slice lands where the day-long ones end.
-	exec(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload, captured_at)
-		VALUES ('pipeline.created', 'pipeline', 'p', $1, '{}', $2::timestamptz + interval '90 minutes')`, ws, last)
+	// An hour-long slice lands where the day-long ones end. The row is
+	// written expanded: an unexpanded one is the retention job's to requeue,
+	// and the job the client started runs at any moment.
+	exec(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload, captured_at, expanded_at)
+		VALUES ('pipeline.created', 'pipeline', 'p', $1, '{}', $2::timestamptz + interval '90 minutes', now())`, ws, last)
 	require.Equal(t, queryID(t, pool, `SELECT 'webhooks.' || webhooks.partition_name('outbox', $1::timestamptz + interval '1 hour')`, last),
 		queryID(t, pool, `SELECT tableoid::regclass::text FROM webhooks.outbox WHERE captured_at > now() + interval '1 day'`))
 	_, err := pool.Exec(t.Context(), `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload, captured_at)
