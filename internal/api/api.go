@@ -63,6 +63,7 @@ type route struct {
 var routes = []route{
 	{"GET", "/v1/openapi.json", (*Server).openAPI, true},
 	{"GET", "/v1/event-types", (*Server).eventTypes, false},
+	{"GET", "/v1/event-types/{type}", (*Server).eventTypeDetail, false},
 	{"POST", "/v1/webhooks", (*Server).createWebhook, false},
 	{"GET", "/v1/webhooks", (*Server).listWebhooks, false},
 	{"GET", "/v1/webhooks/{id}", (*Server).getWebhook, false},

@@ -2,38 +2,91 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
+	"time"
+
+	"github.com/countercyclical/webhooks/jobs"
+	"github.com/countercyclical/webhooks/webhook"
 )
 
+// eventType is one entry of the catalogue.
 type eventType struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	ResourceType string `json:"resourceType"`
+	// Version changes when the resource's table's columns do.
+	Version string `json:"version"`
+	// Schema and Example are in the answer for one type.
+	Schema  jsonSchema `json:"schema,omitempty"`
+	Example any        `json:"example,omitempty"`
+
+	op    string
+	shape *resourceShape
 }
 
-// catalogue lists the event types of every tracked table: a table tracked
-// with webhooks.track is subscribable at once.
+// operations are the changes of a resource, in the catalogue's order.
+var operations = []string{"created", "updated", "deleted"}
+
+// catalogue lists the event types of every tracked table, as its columns
+// are now: a table tracked with webhooks.track is subscribable at once, and
+// ALTER TABLE changes its types' schemas and versions at once.
 func (s *Server) catalogue(ctx context.Context) ([]eventType, error) {
-	tables, err := s.queries.TrackedTableList(ctx, s.config.Pool)
+	rows, err := s.queries.TrackedColumnList(ctx, s.config.Pool)
 	if err != nil {
-		return nil, fmt.Errorf("error listing tracked tables: %w", err)
+		return nil, fmt.Errorf("error listing tracked columns: %w", err)
 	}
+	byResource := shapes(rows)
+	resources := make([]string, 0, len(byResource))
+	for r := range byResource {
+		resources = append(resources, r)
+	}
+	sort.Strings(resources)
 	var types []eventType
-	for _, t := range tables {
-		noun := strings.ReplaceAll(t.ResourceType, "_", " ")
+	for _, r := range resources {
+		noun := strings.ReplaceAll(r, "_", " ")
 		article := "a"
 		if strings.ContainsRune("aeiou", rune(noun[0])) {
 			article = "an"
 		}
-		for _, op := range []string{"created", "updated", "deleted"} {
+		for _, op := range operations {
 			types = append(types, eventType{
-				Name:        t.ResourceType + "." + op,
-				Description: fmt.Sprintf("Sent when %s %s is %s.", article, noun, op),
+				Name: r + "." + op, Description: fmt.Sprintf("Sent when %s %s is %s.", article, noun, op),
+				ResourceType: r, Version: byResource[r].version, op: op, shape: byResource[r],
 			})
 		}
 	}
 	return types, nil
+}
+
+// withSchema fills in a type's schema and example.
+func (t eventType) withSchema() eventType {
+	t.Schema = eventSchema(t.Name, t.Description, t.ResourceType, t.op, t.shape)
+	t.Example = exampleEvent(t)
+	return t
+}
+
+// exampleEvent is an example body of a type's deliveries.
+func exampleEvent(t eventType) webhook.Envelope {
+	now := time.Date(2024, 11, 19, 14, 29, 33, 260e6, time.UTC).Format(webhook.TimestampFormat)
+	row := exampleRow(t.shape, "7WLHlmQyWCsv1xocMkXK-L4A", "nHvhu2rNScm1DdkCDMSSk4oE", "2hLQ0Yq1KxXoYVj3gq8KpV4g", now)
+	payload := map[string]any{}
+	for column, v := range row {
+		payload[jobs.PayloadKey(column)] = v
+	}
+	env := webhook.Envelope{
+		ID: "msg_1srOrx2ZWZBpBUvZwXKQmoEYga2", EventID: "DUZOjLYj5BwYP6SKfCFbloaX", EventType: t.Name, Timestamp: now,
+		WorkspaceID: "7WLHlmQyWCsv1xocMkXK-L4A", ApplicationID: "wh_example",
+	}
+	env.Payload, _ = json.Marshal(payload)
+	if t.op == "updated" {
+		column, value := exampleChange(t.shape, row)
+		env.PreviousAttributes, _ = json.Marshal(map[string]any{jobs.PayloadKey(column): value})
+	}
+	return env
 }
 
 func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request) {
@@ -45,4 +98,20 @@ func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Data []eventType `json:"data"`
 	}{types})
+}
+
+func (s *Server) eventTypeDetail(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("type")
+	types, err := s.catalogue(r.Context())
+	if err != nil {
+		s.internalError(w, r, "error reading event types", err)
+		return
+	}
+	for _, t := range types {
+		if t.Name == name {
+			writeJSON(w, http.StatusOK, t.withSchema())
+			return
+		}
+	}
+	writeProblem(w, http.StatusNotFound, fmt.Sprintf("event type %q not found; see GET /v1/event-types", name))
 }

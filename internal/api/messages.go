@@ -16,6 +16,7 @@ import (
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/jobs"
+	"github.com/countercyclical/webhooks/webhook"
 )
 
 var messageStates = []string{"pending", "delivering", "succeeded", "retrying", "failed", "cancelled"}
@@ -359,22 +360,25 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 	f := &fields{raw: raw}
 	f.unknown("eventType")
 	name, _ := f.string("eventType", true)
+	var typ eventType
 	if name != "" {
 		catalogue, err := s.catalogue(r.Context())
 		if err != nil {
 			s.internalError(w, r, "error reading event types", err)
 			return
 		}
-		if !slices.ContainsFunc(catalogue, func(t eventType) bool { return t.Name == name }) {
+		i := slices.IndexFunc(catalogue, func(t eventType) bool { return t.Name == name })
+		if i < 0 {
 			f.fail("eventType", "%q is not an event type; see GET /v1/event-types", name)
+		} else {
+			typ = catalogue[i]
 		}
 	}
 	if len(f.errors) > 0 {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
 		return
 	}
-	resourceType, op, _ := cutDot(name)
-	payload, previous := examplePayload(resourceType, op, p.WorkspaceID, p.UserID)
+	payload, previous := examplePayload(typ, p.WorkspaceID, p.UserID)
 	tx, err := s.config.Pool.Begin(r.Context())
 	if err != nil {
 		s.internalError(w, r, "error beginning transaction", err)
@@ -382,7 +386,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	defer tx.Rollback(r.Context()) //nolint:errcheck
 	event, err := s.queries.OutboxInsertTest(r.Context(), tx, db.OutboxInsertTestParams{
-		EventType: name, ResourceType: resourceType, ResourceID: "test_" + ksuid.New().String(), WorkspaceID: p.WorkspaceID,
+		EventType: name, ResourceType: typ.ResourceType, ResourceID: "test_" + ksuid.New().String(), WorkspaceID: p.WorkspaceID,
 		Actor: &p.UserID, Payload: payload, PreviousAttributes: previous,
 	})
 	if err != nil {
@@ -412,40 +416,17 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 	}{msgID, name})
 }
 
-func cutDot(s string) (string, string, bool) {
-	for i := range s {
-		if s[i] == '.' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-// examplePayload is a plausible row of a resource type, in the row-image
-// shape the outbox keeps (column names); investments are the spec's example.
-func examplePayload(resourceType, op, workspaceID, userID string) ([]byte, json.RawMessage) {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	row := map[string]any{
-		"id": "test_" + ksuid.New().String(), "workspace_id": workspaceID, "created_by": userID,
-		"visibility": "Workspace", "team_id": nil, "name": "Example " + resourceType, "created_at": now, "updated_at": now,
-	}
-	if resourceType == "investment" {
-		for k, v := range map[string]any{
-			"ticker_symbol": "KO", "name": "Coca-Cola Co", "country": "US", "exchange": "NYSE", "employees": 82500,
-			"tags": []string{"Beverages"}, "is_favorite": false, "website": "https://www.coca-colacompany.com",
-		} {
-			row[k] = v
-		}
-	}
-	if resourceType == "team" {
-		delete(row, "created_by")
-		delete(row, "visibility")
-		delete(row, "team_id")
-	}
+// examplePayload is a plausible row of an event type's table, in the
+// row-image shape the outbox keeps (column names), with every column the
+// catalogue's schema names; investments look like the spec's example.
+func examplePayload(t eventType, workspaceID, userID string) ([]byte, json.RawMessage) {
+	now := time.Now().UTC().Format(webhook.TimestampFormat)
+	row := exampleRow(t.shape, workspaceID, userID, "test_"+ksuid.New().String(), now)
 	payload, _ := json.Marshal(row)
-	if op != "updated" {
+	if t.op != "updated" {
 		return payload, nil
 	}
-	previous, _ := json.Marshal(map[string]any{"name": "Previous name"})
+	column, value := exampleChange(t.shape, row)
+	previous, _ := json.Marshal(map[string]any{column: value})
 	return payload, previous
 }

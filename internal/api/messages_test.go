@@ -198,7 +198,7 @@ func TestMessageShowsEnvelope(t *testing.T) {
 	require.Equal(t, "pending", res.json(t)["state"])
 	envelope := res.json(t)["envelope"].(map[string]any)
 	require.Equal(t, "memo.updated", envelope["eventType"])
-	require.Equal(t, map[string]any{"name": "Previous name"}, envelope["previousAttributes"])
+	require.Equal(t, map[string]any{"title": "Previous title"}, envelope["previousAttributes"], "a column memos have")
 	res = b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries", nil)
 	require.NotContains(t, string(res.body), `"envelope"`)
 }

@@ -77,6 +77,7 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 	want := map[string]string{
 		"GET /v1/openapi.json":                 "getOpenAPI",
 		"GET /v1/event-types":                  "listEventTypes",
+		"GET /v1/event-types/{type}":           "getEventType",
 		"POST /v1/webhooks":                    "createWebhook",
 		"GET /v1/webhooks":                     "listWebhooks",
 		"GET /v1/webhooks/{id}":                "getWebhook",

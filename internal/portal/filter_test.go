@@ -23,6 +23,15 @@ func TestPortalFilterEditor(t *testing.T) {
 	step(t, ctx, chromedp.SetValue(chromedp.CSS("#f-url"), s.receiver.url))
 	step(t, ctx, chromedp.Click(chromedp.CSS(`input[value="investment.*"]`)))
 
+	// The catalogue beside the boxes: an investment's fields and types, as
+	// the schema derived from the table says.
+	eval[any](t, ctx, `[...document.querySelectorAll("fieldset.ev")].find(f => f.querySelector('input[value="investment.*"]')).querySelector("details.fields").open = true`)
+	waitJS(t, ctx, `[...document.querySelectorAll("details.fields[open] dt")].some(d => d.textContent === "tickerSymbol")`)
+	fields := eval[string](t, ctx, `document.querySelector("details.fields[open]").innerText`)
+	require.Contains(t, fields, "tickerSymbol\nstring or null — PostgreSQL text")
+	require.Contains(t, fields, "createdAt\ndate-time or infinity / -infinity — PostgreSQL timestamp with time zone")
+	require.Contains(t, fields, "Schema version ")
+
 	// Not JSON: refused before any request, focus on the filter.
 	step(t, ctx, chromedp.SendKeys(chromedp.CSS("#f-filter"), `{"tickerSymbol": KO}`))
 	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))

@@ -233,13 +233,51 @@ async function loadCatalogue() {
     box.append(el("fieldset", { className: "ev" },
       el("legend", {}, resource.replaceAll("_", " ")),
       el("label", { className: "all" }, all, " All " + resource.replaceAll("_", " ") + " events"),
-      ...items));
+      ...items,
+      fieldsOf(resource)));
   }
   for (const sel of ["#test-type", "#filter-type"]) {
     const select = $(sel);
     const keep = sel === "#filter-type" ? [select.firstElementChild] : [];
     select.replaceChildren(...keep, ...catalogue.map((n) => el("option", { value: n }, n)));
   }
+}
+
+// fieldsOf is a resource's entry of the catalogue: opened, it lists the
+// fields its events' payloads carry, with their types, from the schema the
+// API derives from the table.
+function fieldsOf(resource) {
+  const list = el("dl", { className: "schema" });
+  const d = el("details", { className: "fields" }, el("summary", {}, "Payload fields"), list);
+  d.addEventListener("toggle", async () => {
+    if (!d.open || list.childElementCount) return;
+    const res = await call("GET", "/v1/event-types/" + encodeURIComponent(resource + ".created"));
+    if (!res.ok) {
+      list.replaceChildren(el("dd", {}, res.data.detail || "Could not load the fields."));
+      return;
+    }
+    const payload = res.data.schema.properties.payload;
+    const nodes = [];
+    for (const [key, field] of Object.entries(payload.properties)) {
+      nodes.push(el("dt", {}, el("code", {}, key)), el("dd", {}, typeOf(field)));
+    }
+    list.replaceChildren(...nodes);
+    d.append(el("p", { className: "hint" }, "Schema version " + res.data.version + ". GET /v1/event-types/" + resource + ".created gives the JSON Schema of the whole message."));
+  });
+  return d;
+}
+
+// typeOf says a field's JSON type in words, and the column's type.
+function typeOf(field) {
+  const kinds = [];
+  const add = (s) => {
+    if (s.anyOf) return s.anyOf.forEach(add);
+    if (s.enum) return kinds.push(s.enum.join(" / "));
+    const types = [].concat(s.type || "any JSON");
+    for (const t of types) kinds.push(t === "string" && s.format ? s.format : t === "array" ? "array" : t);
+  };
+  add(field);
+  return kinds.join(" or ") + " — " + field.description;
 }
 
 // syncEvents checks and locks what a wider choice already includes.
