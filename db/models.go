@@ -343,6 +343,7 @@ type WebhooksWebhook struct {
 	LastSuccessAt      *time.Time      `json:"lastSuccessAt"`
 	Filter             json.RawMessage `json:"filter"`
 	ChangedColumns     []string        `json:"changedColumns"`
+	FailingNotifiedAt  *time.Time      `json:"failingNotifiedAt"`
 }
 
 type WebhooksWebhookHealth struct {

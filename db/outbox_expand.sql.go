@@ -117,9 +117,14 @@ SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.e
     w.filter, w.changed_columns
 FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
-    AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
+    AND (o.event_type = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types)
+        OR ('*' = ANY (w.event_types) AND o.resource_type NOT IN ('webhook', 'message')))
 WHERE o.id = ANY ($1::bigint[])
-  AND webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
+  AND CASE WHEN o.resource_type IN ('webhook', 'message')
+      THEN webhooks.is_admin(w.created_by, o.workspace_id)
+          AND (o.event_type = 'webhook.recovered' OR w.id <> o.payload ->> 'webhook_id')
+      ELSE webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
+  END
 ORDER BY o.id, w.id
 `
 
@@ -136,8 +141,11 @@ type OutboxMatchRow struct {
 // OutboxMatch pairs each claimed event with every enabled webhook of its
 // workspace that subscribes to its type and whose creator may read the row
 // now. A webhook gets the events captured after it was made, not a backlog
-// older than itself. The webhook's filters come along for the expander to
-// apply to the rendered payload.
+// older than itself. Events about webhooks and messages go to webhooks that
+// name them ("webhook.*" or the type; "*" is the app's resources) and whose
+// creators are owners or admins, and never report a webhook's failure
+// through that webhook. The webhook's filters come along for the expander
+// to apply to the payload.
 func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]OutboxMatchRow, error) {
 	rows, err := db.Query(ctx, outboxMatch, ids)
 	if err != nil {

@@ -29,7 +29,7 @@ func (q *Queries) WebhookDelete(ctx context.Context, db DBTX, arg WebhookDeleteP
 }
 
 const webhookGetByID = `-- name: WebhookGetByID :one
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
 `
 
 type WebhookGetByIDParams struct {
@@ -60,31 +60,44 @@ func (q *Queries) WebhookGetByID(ctx context.Context, db DBTX, arg WebhookGetByI
 		&i.LastSuccessAt,
 		&i.Filter,
 		&i.ChangedColumns,
+		&i.FailingNotifiedAt,
 	)
 	return i, err
 }
 
 const webhookHealthList = `-- name: WebhookHealthList :many
-SELECT w.id::text AS webhook_id, d.attempts_24h, d.succeeded_24h, h.last_attempt_at
+SELECT w.id::text AS webhook_id, d.attempts_24h, d.succeeded_24h, h.last_attempt_at, h.last_failure_at,
+    coalesce(h.failures_since_success, 0)::bigint AS failures_since_success, f.status_code AS last_failure_status, f.error_message AS last_failure_error
 FROM unnest($1::text[]) AS w (id)
 LEFT JOIN webhooks.webhook_health h ON h.webhook_id = w.id
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(s.attempts), 0)::bigint AS attempts_24h, coalesce(sum(s.succeeded), 0)::bigint AS succeeded_24h
     FROM webhooks.webhook_stats s WHERE s.webhook_id = w.id AND s.bucket > now() - interval '1 day 5 minutes'
 ) d
+LEFT JOIN LATERAL (
+    SELECT a.status_code, a.error_message FROM webhooks.delivery_attempts a
+    WHERE a.webhook_id = w.id AND NOT a.succeeded AND h.failures_since_success > 0
+    ORDER BY a.started_at DESC LIMIT 1
+) f ON true
 `
 
 type WebhookHealthListRow struct {
-	WebhookID     string     `json:"webhookId"`
-	Attempts24h   int64      `json:"attempts24h"`
-	Succeeded24h  int64      `json:"succeeded24h"`
-	LastAttemptAt *time.Time `json:"lastAttemptAt"`
+	WebhookID            string     `json:"webhookId"`
+	Attempts24h          int64      `json:"attempts24h"`
+	Succeeded24h         int64      `json:"succeeded24h"`
+	LastAttemptAt        *time.Time `json:"lastAttemptAt"`
+	LastFailureAt        *time.Time `json:"lastFailureAt"`
+	FailuresSinceSuccess int64      `json:"failuresSinceSuccess"`
+	LastFailureStatus    *int32     `json:"lastFailureStatus"`
+	LastFailureError     *string    `json:"lastFailureError"`
 }
 
 // WebhookHealthList sums up the last day of attempts of some webhooks, and
 // their last attempt, for lists, from the roll-ups (webhook_stats'
 // five-minute buckets that overlap the last day, and webhook_health): a few
-// hundred rows per webhook whatever its traffic.
+// hundred rows per webhook whatever its traffic. For a webhook failing now
+// it adds its last failed attempt's status and error, the newest entry of
+// an index.
 func (q *Queries) WebhookHealthList(ctx context.Context, db DBTX, webhookIds []string) ([]WebhookHealthListRow, error) {
 	rows, err := db.Query(ctx, webhookHealthList, webhookIds)
 	if err != nil {
@@ -99,6 +112,10 @@ func (q *Queries) WebhookHealthList(ctx context.Context, db DBTX, webhookIds []s
 			&i.Attempts24h,
 			&i.Succeeded24h,
 			&i.LastAttemptAt,
+			&i.LastFailureAt,
+			&i.FailuresSinceSuccess,
+			&i.LastFailureStatus,
+			&i.LastFailureError,
 		); err != nil {
 			return nil, err
 		}
@@ -115,7 +132,7 @@ INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types,
     filter, changed_columns)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
     $8, $9)
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at
 `
 
 type WebhookInsertParams struct {
@@ -161,12 +178,13 @@ func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertP
 		&i.LastSuccessAt,
 		&i.Filter,
 		&i.ChangedColumns,
+		&i.FailingNotifiedAt,
 	)
 	return i, err
 }
 
 const webhookList = `-- name: WebhookList :many
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns FROM webhooks.webhooks
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at FROM webhooks.webhooks
 WHERE workspace_id = $1
   AND ($2::text IS NULL OR created_by = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::text))
@@ -217,6 +235,7 @@ func (q *Queries) WebhookList(ctx context.Context, db DBTX, arg WebhookListParam
 			&i.LastSuccessAt,
 			&i.Filter,
 			&i.ChangedColumns,
+			&i.FailingNotifiedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -236,7 +255,7 @@ SET enabled = $1,
     disabled_at = CASE WHEN $1::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
     updated_at = now()
 WHERE id = $3 AND workspace_id = $4
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at
 `
 
 type WebhookSetEnabledParams struct {
@@ -275,6 +294,7 @@ func (q *Queries) WebhookSetEnabled(ctx context.Context, db DBTX, arg WebhookSet
 		&i.LastSuccessAt,
 		&i.Filter,
 		&i.ChangedColumns,
+		&i.FailingNotifiedAt,
 	)
 	return i, err
 }
@@ -285,7 +305,7 @@ SET name = $1, url = $2, event_types = $3, description = $4,
     rate_limit_per_second = $5, filter = $6,
     changed_columns = $7, updated_at = now()
 WHERE id = $8 AND workspace_id = $9
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at
 `
 
 type WebhookUpdateParams struct {
@@ -331,6 +351,7 @@ func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateP
 		&i.LastSuccessAt,
 		&i.Filter,
 		&i.ChangedColumns,
+		&i.FailingNotifiedAt,
 	)
 	return i, err
 }

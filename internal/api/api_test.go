@@ -151,7 +151,7 @@ func TestEventTypes(t *testing.T) {
 		Data []struct{ Name, Description string }
 	}
 	require.NoError(t, json.Unmarshal(res.body, &body))
-	require.Len(t, body.Data, 18)
+	require.Len(t, body.Data, 22)
 	names := map[string]string{}
 	for _, e := range body.Data {
 		names[e.Name] = e.Description
@@ -160,6 +160,9 @@ func TestEventTypes(t *testing.T) {
 		for _, op := range []string{"created", "updated", "deleted"} {
 			require.Contains(t, names, resource+"."+op)
 		}
+	}
+	for _, name := range []string{"webhook.failing", "webhook.disabled", "webhook.recovered", "message.exhausted"} {
+		require.Contains(t, names, name)
 	}
 	require.Equal(t, "Sent when an investment is updated.", names["investment.updated"])
 }

@@ -24,16 +24,18 @@ type eventType struct {
 	Schema  jsonSchema `json:"schema,omitempty"`
 	Example any        `json:"example,omitempty"`
 
-	op    string
-	shape *resourceShape
+	op     string
+	shape  *resourceShape // of a tracked table's type
+	system *systemType    // of an event about webhooks
 }
 
 // operations are the changes of a resource, in the catalogue's order.
 var operations = []string{"created", "updated", "deleted"}
 
 // catalogue lists the event types of every tracked table, as its columns
-// are now: a table tracked with webhooks.track is subscribable at once, and
-// ALTER TABLE changes its types' schemas and versions at once.
+// are now, then the events about webhooks: a table tracked with
+// webhooks.track is subscribable at once, and ALTER TABLE changes its
+// types' schemas and versions at once.
 func (s *Server) catalogue(ctx context.Context) ([]eventType, error) {
 	rows, err := s.queries.TrackedColumnList(ctx, s.config.Pool)
 	if err != nil {
@@ -59,20 +61,40 @@ func (s *Server) catalogue(ctx context.Context) ([]eventType, error) {
 			})
 		}
 	}
+	for i := range systemTypes {
+		st := &systemTypes[i]
+		resource, _, _ := strings.Cut(st.name, ".")
+		types = append(types, eventType{Name: st.name, Description: st.description, ResourceType: resource, Version: systemVersion, system: st})
+	}
 	return types, nil
 }
 
 // withSchema fills in a type's schema and example.
 func (t eventType) withSchema() eventType {
-	t.Schema = eventSchema(t.Name, t.Description, t.ResourceType, t.op, t.shape)
+	var payload jsonSchema
+	if t.system != nil {
+		payload = t.system.payloadSchema()
+	} else {
+		payload = payloadSchema(t.ResourceType, t.shape)
+	}
+	t.Schema = eventSchema(t.Name, t.Description, t.op, payload)
 	t.Example = exampleEvent(t)
 	return t
+}
+
+// exampleRow is an example payload of the type, keyed as the database
+// writes it.
+func (t eventType) exampleRow(workspaceID, userID, id, now string) map[string]any {
+	if t.system != nil {
+		return t.system.exampleRow()
+	}
+	return exampleRow(t.shape, workspaceID, userID, id, now)
 }
 
 // exampleEvent is an example body of a type's deliveries.
 func exampleEvent(t eventType) webhook.Envelope {
 	now := time.Date(2024, 11, 19, 14, 29, 33, 260e6, time.UTC).Format(webhook.TimestampFormat)
-	row := exampleRow(t.shape, "7WLHlmQyWCsv1xocMkXK-L4A", "nHvhu2rNScm1DdkCDMSSk4oE", "2hLQ0Yq1KxXoYVj3gq8KpV4g", now)
+	row := t.exampleRow("7WLHlmQyWCsv1xocMkXK-L4A", "nHvhu2rNScm1DdkCDMSSk4oE", "2hLQ0Yq1KxXoYVj3gq8KpV4g", now)
 	payload := map[string]any{}
 	for column, v := range row {
 		payload[jobs.PayloadKey(column)] = v

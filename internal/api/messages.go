@@ -421,7 +421,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 // catalogue's schema names; investments look like the spec's example.
 func examplePayload(t eventType, workspaceID, userID string) ([]byte, json.RawMessage) {
 	now := time.Now().UTC().Format(webhook.TimestampFormat)
-	row := exampleRow(t.shape, workspaceID, userID, "test_"+ksuid.New().String(), now)
+	row := t.exampleRow(workspaceID, userID, "test_"+ksuid.New().String(), now)
 	payload, _ := json.Marshal(row)
 	if t.op != "updated" {
 		return payload, nil

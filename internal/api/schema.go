@@ -134,8 +134,7 @@ func payloadSchema(resource string, shape *resourceShape) jsonSchema {
 // event type's deliveries: the envelope around the payload, and on updates
 // the changed fields' previous values. It is self-contained (no $ref), so
 // that it reads the same alone and inside the OpenAPI document.
-func eventSchema(name, description, resource, op string, shape *resourceShape) jsonSchema {
-	payload := payloadSchema(resource, shape)
+func eventSchema(name, description, op string, payload jsonSchema) jsonSchema {
 	properties := jsonSchema{
 		"id":            jsonSchema{"type": "string", "description": "The message: this event for this webhook, the same on every retry, and the webhook-id header. Deduplicate on it."},
 		"eventId":       jsonSchema{"type": "string", "description": "The change, the same for every webhook that receives it."},

@@ -57,6 +57,9 @@ type webhookJSON struct {
 	Enabled            bool      `json:"enabled"`
 	DisabledReason     *string   `json:"disabledReason"`
 	DisabledAt         *timeJSON `json:"disabledAt"`
+	// FailingSince is when its endpoint began failing, without a success
+	// since; null when it is not failing.
+	FailingSince *timeJSON `json:"failingSince"`
 	RateLimitPerSecond *int32    `json:"rateLimitPerSecond"`
 	Filter             any       `json:"filter"`
 	ChangedColumns     []string  `json:"changedColumns"`
@@ -72,6 +75,13 @@ type healthJSON struct {
 	Attempts24h    int64     `json:"attempts24h"`
 	SuccessRate24h *float64  `json:"successRate24h"` // percent; null without attempts
 	LastAttemptAt  *timeJSON `json:"lastAttemptAt"`
+	LastFailureAt  *timeJSON `json:"lastFailureAt"`
+	// FailuresSinceSuccess counts the failed attempts since the last
+	// success; LastStatusCode and LastError are the last one's, while
+	// failing.
+	FailuresSinceSuccess int64   `json:"failuresSinceSuccess"`
+	LastStatusCode       *int32  `json:"lastStatusCode"`
+	LastError            *string `json:"lastError"`
 }
 
 // withHealth fills in the health of webhooks.
@@ -91,7 +101,8 @@ func (s *Server) withHealth(ctx context.Context, webhooks []webhookJSON) error {
 			rate := math.Round(float64(row.Succeeded24h)*1000/float64(row.Attempts24h)) / 10
 			h.SuccessRate24h = &rate
 		}
-		h.LastAttemptAt = optionalTime(row.LastAttemptAt)
+		h.LastAttemptAt, h.LastFailureAt = optionalTime(row.LastAttemptAt), optionalTime(row.LastFailureAt)
+		h.FailuresSinceSuccess, h.LastStatusCode, h.LastError = row.FailuresSinceSuccess, row.LastFailureStatus, row.LastFailureError
 		health[row.WebhookID] = h
 	}
 	for i := range webhooks {
@@ -104,7 +115,7 @@ func toJSON(w db.WebhooksWebhook) webhookJSON {
 	return webhookJSON{
 		ID: w.ID, WorkspaceID: w.WorkspaceID, CreatedBy: w.CreatedBy, Name: w.Name, URL: w.URL,
 		Events: w.EventTypes, Description: w.Description, Enabled: w.Enabled,
-		DisabledReason: w.DisabledReason, DisabledAt: optionalTime(w.DisabledAt),
+		DisabledReason: w.DisabledReason, DisabledAt: optionalTime(w.DisabledAt), FailingSince: optionalTime(w.FailingSince),
 		RateLimitPerSecond: w.RateLimitPerSecond, Filter: filterJSON(w.Filter), ChangedColumns: w.ChangedColumns,
 		CreatedAt: timeJSON(w.CreatedAt), UpdatedAt: timeJSON(w.UpdatedAt),
 	}

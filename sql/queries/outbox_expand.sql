@@ -10,15 +10,23 @@ FOR UPDATE SKIP LOCKED;
 -- OutboxMatch pairs each claimed event with every enabled webhook of its
 -- workspace that subscribes to its type and whose creator may read the row
 -- now. A webhook gets the events captured after it was made, not a backlog
--- older than itself. The webhook's filters come along for the expander to
--- apply to the rendered payload.
+-- older than itself. Events about webhooks and messages go to webhooks that
+-- name them ("webhook.*" or the type; "*" is the app's resources) and whose
+-- creators are owners or admins, and never report a webhook's failure
+-- through that webhook. The webhook's filters come along for the expander
+-- to apply to the payload.
 SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type,
     w.filter, w.changed_columns
 FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
-    AND (o.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types))
+    AND (o.event_type = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types)
+        OR ('*' = ANY (w.event_types) AND o.resource_type NOT IN ('webhook', 'message')))
 WHERE o.id = ANY (@ids::bigint[])
-  AND webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
+  AND CASE WHEN o.resource_type IN ('webhook', 'message')
+      THEN webhooks.is_admin(w.created_by, o.workspace_id)
+          AND (o.event_type = 'webhook.recovered' OR w.id <> o.payload ->> 'webhook_id')
+      ELSE webhooks.can_read(w.created_by, o.workspace_id, o.payload ->> 'created_by', o.payload ->> 'visibility', o.payload ->> 'team_id')
+  END
 ORDER BY o.id, w.id;
 
 -- name: MessageInsertMany :exec

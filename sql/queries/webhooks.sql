@@ -48,11 +48,19 @@ DELETE FROM webhooks.webhooks WHERE id = @id AND workspace_id = @workspace_id;
 -- WebhookHealthList sums up the last day of attempts of some webhooks, and
 -- their last attempt, for lists, from the roll-ups (webhook_stats'
 -- five-minute buckets that overlap the last day, and webhook_health): a few
--- hundred rows per webhook whatever its traffic.
-SELECT w.id::text AS webhook_id, d.attempts_24h, d.succeeded_24h, h.last_attempt_at
+-- hundred rows per webhook whatever its traffic. For a webhook failing now
+-- it adds its last failed attempt's status and error, the newest entry of
+-- an index.
+SELECT w.id::text AS webhook_id, d.attempts_24h, d.succeeded_24h, h.last_attempt_at, h.last_failure_at,
+    coalesce(h.failures_since_success, 0)::bigint AS failures_since_success, f.status_code AS last_failure_status, f.error_message AS last_failure_error
 FROM unnest(@webhook_ids::text[]) AS w (id)
 LEFT JOIN webhooks.webhook_health h ON h.webhook_id = w.id
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(s.attempts), 0)::bigint AS attempts_24h, coalesce(sum(s.succeeded), 0)::bigint AS succeeded_24h
     FROM webhooks.webhook_stats s WHERE s.webhook_id = w.id AND s.bucket > now() - interval '1 day 5 minutes'
-) d;
+) d
+LEFT JOIN LATERAL (
+    SELECT a.status_code, a.error_message FROM webhooks.delivery_attempts a
+    WHERE a.webhook_id = w.id AND NOT a.succeeded AND h.failures_since_success > 0
+    ORDER BY a.started_at DESC LIMIT 1
+) f ON true;

@@ -117,7 +117,29 @@ function renderList() {
       el("td", {}, actions));
     tr.dataset.id = w.id;
     body.append(tr);
+    const banner = trouble(w);
+    if (banner) body.append(el("tr", { className: "trouble" }, el("td", { colSpan: 7 }, banner)));
   }
+}
+
+// trouble is the banner of a webhook that is disabled or failing: since
+// when, the last error, and for a disabled one a button to enable it.
+function trouble(w) {
+  const h = w.health || {};
+  const error = h.lastError ? " Last error: " + h.lastError + "." : "";
+  if (!w.enabled) {
+    const failing = w.failingSince ? " Its endpoint had been failing since " + when(w.failingSince) + "." : "";
+    return el("div", { className: "banner off", role: "note" },
+      el("strong", {}, "“" + w.name + "” is disabled"), " since " + when(w.disabledAt) + (w.disabledReason ? ": " + w.disabledReason : "") + "." + failing + error + " It gets no deliveries until enabled. ",
+      button("Enable “" + w.name + "”", () => setEnabled(w, true), "primary"));
+  }
+  if (w.failingSince) {
+    const n = h.failuresSinceSuccess ? " (" + h.failuresSinceSuccess + " failed attempt" + (h.failuresSinceSuccess === 1 ? "" : "s") + " since the last success)" : "";
+    return el("div", { className: "banner warn", role: "note" },
+      el("strong", {}, "“" + w.name + "” is failing"), " since " + when(w.failingSince) + n + "." + error + " Deliveries are retried. ",
+      button("View its logs", () => openLogs(w)));
+  }
+  return null;
 }
 
 // filterSummary says in a line what a webhook's filters let through.
@@ -227,14 +249,17 @@ async function loadCatalogue() {
   const box = $("#ev-groups");
   box.replaceChildren();
   for (const [resource, names] of groups) {
+    // Events about webhooks are not among "All events": they are asked for
+    // by name, and go to owners' and admins' webhooks only.
+    const system = resource === "webhook" || resource === "message";
     const all = el("input", { type: "checkbox", value: resource + ".*", className: "ev-group" });
     const items = names.map((n) => el("label", {}, el("input", { type: "checkbox", value: n, className: "ev-type" }), " " + n));
     all.addEventListener("change", syncEvents);
-    box.append(el("fieldset", { className: "ev" },
-      el("legend", {}, resource.replaceAll("_", " ")),
+    box.append(el("fieldset", { className: system ? "ev ev-system" : "ev" },
+      el("legend", {}, system ? "About " + resource + "s (owners and admins)" : resource.replaceAll("_", " ")),
       el("label", { className: "all" }, all, " All " + resource.replaceAll("_", " ") + " events"),
       ...items,
-      fieldsOf(resource)));
+      fieldsOf(names[0])));
   }
   for (const sel of ["#test-type", "#filter-type"]) {
     const select = $(sel);
@@ -246,12 +271,12 @@ async function loadCatalogue() {
 // fieldsOf is a resource's entry of the catalogue: opened, it lists the
 // fields its events' payloads carry, with their types, from the schema the
 // API derives from the table.
-function fieldsOf(resource) {
+function fieldsOf(eventType) {
   const list = el("dl", { className: "schema" });
   const d = el("details", { className: "fields" }, el("summary", {}, "Payload fields"), list);
   d.addEventListener("toggle", async () => {
     if (!d.open || list.childElementCount) return;
-    const res = await call("GET", "/v1/event-types/" + encodeURIComponent(resource + ".created"));
+    const res = await call("GET", "/v1/event-types/" + encodeURIComponent(eventType));
     if (!res.ok) {
       list.replaceChildren(el("dd", {}, res.data.detail || "Could not load the fields."));
       return;
@@ -262,7 +287,7 @@ function fieldsOf(resource) {
       nodes.push(el("dt", {}, el("code", {}, key)), el("dd", {}, typeOf(field)));
     }
     list.replaceChildren(...nodes);
-    d.append(el("p", { className: "hint" }, "Schema version " + res.data.version + ". GET /v1/event-types/" + resource + ".created gives the JSON Schema of the whole message."));
+    d.append(el("p", { className: "hint" }, "Schema version " + res.data.version + ". GET /v1/event-types/" + eventType + " gives the JSON Schema of the whole message."));
   });
   return d;
 }
@@ -282,8 +307,8 @@ function typeOf(field) {
 
 // syncEvents checks and locks what a wider choice already includes.
 function syncEvents() {
-  const everything = $("#ev-all").checked;
   for (const g of document.querySelectorAll(".ev")) {
+    const everything = $("#ev-all").checked && !g.classList.contains("ev-system");
     const all = g.querySelector(".ev-group");
     if (everything) all.checked = true;
     all.disabled = everything;
@@ -295,9 +320,9 @@ function syncEvents() {
 }
 
 function chosenEvents() {
-  if ($("#ev-all").checked) return ["*"];
-  const out = [];
-  for (const g of document.querySelectorAll(".ev")) {
+  const everything = $("#ev-all").checked;
+  const out = everything ? ["*"] : [];
+  for (const g of document.querySelectorAll(everything ? ".ev-system" : ".ev")) {
     const all = g.querySelector(".ev-group");
     if (all.checked) {
       out.push(all.value);
