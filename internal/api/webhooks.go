@@ -47,19 +47,19 @@ func optionalTime(t *time.Time) *timeJSON {
 }
 
 type webhookJSON struct {
-	ID                 string    `json:"id"`
-	WorkspaceID        string    `json:"workspaceId"`
-	CreatedBy          string    `json:"createdBy"`
-	Name               string    `json:"name"`
-	URL                string    `json:"url"`
-	Events             []string  `json:"events"`
-	Description        string    `json:"description"`
-	Enabled            bool      `json:"enabled"`
-	DisabledReason     *string   `json:"disabledReason"`
-	DisabledAt         *timeJSON `json:"disabledAt"`
+	ID             string    `json:"id"`
+	WorkspaceID    string    `json:"workspaceId"`
+	CreatedBy      string    `json:"createdBy"`
+	Name           string    `json:"name"`
+	URL            string    `json:"url"`
+	Events         []string  `json:"events"`
+	Description    string    `json:"description"`
+	Enabled        bool      `json:"enabled"`
+	DisabledReason *string   `json:"disabledReason"`
+	DisabledAt     *timeJSON `json:"disabledAt"`
 	// FailingSince is when its endpoint began failing, without a success
 	// since; null when it is not failing.
-	FailingSince *timeJSON `json:"failingSince"`
+	FailingSince       *timeJSON `json:"failingSince"`
 	RateLimitPerSecond *int32    `json:"rateLimitPerSecond"`
 	Filter             any       `json:"filter"`
 	ChangedColumns     []string  `json:"changedColumns"`
