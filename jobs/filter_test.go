@@ -40,8 +40,10 @@ func TestExpansionFilters(t *testing.T) {
 	ko := queryID(t, pool, `INSERT INTO investments (workspace_id, created_by, name, ticker_symbol, employees) VALUES ($1, $2, 'Coca-Cola', 'KO', 100) RETURNING id`, ws, owner)
 	koSmall := queryID(t, pool, `INSERT INTO investments (workspace_id, created_by, name, ticker_symbol, employees) VALUES ($1, $2, 'KO small', 'KO', 99) RETURNING id`, ws, owner)
 	private := queryID(t, pool, `INSERT INTO investments (workspace_id, created_by, name) VALUES ($1, $2, 'Private Co') RETURNING id`, ws, owner)
-	// Only ignored and unlisted columns change, then a listed one.
-	exec(t, pool, `UPDATE investments SET name = 'The Coca-Cola Company', updated_at = now() + interval '1 second' WHERE id = $1`, ko)
+	// Only an ignored column changes (no event at all), then ignored and
+	// unlisted columns, then a listed one.
+	exec(t, pool, `UPDATE investments SET updated_at = now() + interval '1 second' WHERE id = $1`, ko)
+	exec(t, pool, `UPDATE investments SET name = 'The Coca-Cola Company', updated_at = now() + interval '2 seconds' WHERE id = $1`, ko)
 	exec(t, pool, `UPDATE investments SET employees = 101 WHERE id = $1`, ko)
 	exec(t, pool, `UPDATE investments SET ceo = 'J. Q.' WHERE id = $1`, private)
 
@@ -82,8 +84,10 @@ func TestExpansionFilters(t *testing.T) {
 		}
 		require.ElementsMatch(t, want, hooks, "webhooks of %s", key)
 	}
-	// Two updates of ko: the first changed only name and updated_at, so the
-	// webhooks on employees skipped it, and the other webhooks got both.
+	// Two updates of ko were events: the first changed only name and
+	// updated_at, so the webhooks on employees skipped it, and the other
+	// webhooks got both.
+	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE resource_id = $1 AND event_type = 'investment.updated'`, ko))
 	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id
 		WHERE m.webhook_id = $1 AND o.resource_id = $2 AND o.event_type = 'investment.updated'`, all, ko))
 	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id

@@ -152,3 +152,20 @@ func TestWebhookEventTypesReserved(t *testing.T) {
 	}
 	exec(t, pool, `SELECT webhooks.track('hooks', 'hook')`)
 }
+
+// TestWebhookDisabledEventOnGone: a webhook the pipeline disables, here
+// for a 410 Gone, is reported as one disabled by hand is, with the reason.
+func TestWebhookDisabledEventOnGone(t *testing.T) {
+	t.Parallel()
+	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	t.Cleanup(gone.Close)
+	ops := newCollector(t)
+	hook := newWebhook(t, b.pool, b.ws, b.owner, gone.URL, "pipeline.*")
+	newWebhook(t, b.pool, b.ws, b.owner, ops.URL, "webhook.disabled")
+	b.event(t)
+	disabled := ops.wait(t, "webhook.disabled", 1)[0]["payload"].(map[string]any)
+	require.Equal(t, hook, disabled["webhookId"])
+	require.Equal(t, "the endpoint answered 410 Gone", disabled["reason"])
+	require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`, disabled["disabledAt"])
+}

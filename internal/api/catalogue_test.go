@@ -114,6 +114,16 @@ func TestEventCatalogue(t *testing.T) {
 	require.NoError(t, json.Unmarshal(res.body, &doc))
 	require.Len(t, doc.Webhooks, 22)
 	require.Equal(t, schema, doc.Webhooks["investment.updated"].Post.RequestBody.Content["application/json"].Schema)
+
+	// Excluded columns are left out, and the version changes with them.
+	_, err = b.pool.Exec(context.Background(), `SELECT webhooks.track('public.investments', 'investment', '{clearbit}')`)
+	require.NoError(t, err)
+	res = b.do(t, key, "GET", "/v1/event-types/investment.updated", nil)
+	excluded := res.json(t)
+	require.NotEqual(t, detail["version"], excluded["version"])
+	payload = excluded["schema"].(map[string]any)["properties"].(map[string]any)["payload"].(map[string]any)["properties"].(map[string]any)
+	require.NotContains(t, payload, "clearbit")
+	require.Contains(t, payload, "tickerSymbol")
 }
 
 // TestDeliveredPayloadsMatchSchemas: the bodies a real receiver gets pass
