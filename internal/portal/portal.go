@@ -64,6 +64,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache") // revalidated: a new build's script is used at once
 		files.ServeHTTP(w, r)
 	})))
+	// Browsers ask for /favicon.ico whatever the page says; both get the
+	// page's icon rather than a 404 in every console.
+	mux.Handle("GET /favicon.ico", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=86400")
+		http.ServeFileFS(w, r, assets, "favicon.svg")
+	})))
 	mux.Handle("GET "+api.PortalStartPath, secure(http.HandlerFunc(h.ask)))
 	mux.Handle("POST "+api.PortalStartPath, secure(http.HandlerFunc(h.start)))
 	mux.Handle("GET /portal/{$}", secure(http.HandlerFunc(h.page)))

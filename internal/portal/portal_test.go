@@ -346,19 +346,20 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	change(t, ctx, "#filter-state", "failed")
 	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 1 && document.querySelector("#messages tr.message").classList.contains("state-failed")`)
 
-	// A test event goes through the normal path and its attempt appears.
+	// A test event of a type the webhook takes goes through the normal path
+	// and its attempt appears.
 	before := s.receiver.got.Load()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#filter-state"), ""),
-		chromedp.SetValue(chromedp.CSS("#test-type"), "memo.updated"),
+		chromedp.SetValue(chromedp.CSS("#test-type"), "investment.updated"),
 		chromedp.Click(chromedp.CSS("#send-test")),
 	))
-	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.startsWith("memo.updated · succeeded")`)
+	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.startsWith("investment.updated · succeeded")`)
 	require.Greater(t, s.receiver.got.Load(), before)
 
 	// By event type, only the test; since a time to come, nothing.
-	change(t, ctx, "#filter-type", "memo.updated")
-	waitJS(t, ctx, `[...document.querySelectorAll("#messages tr.message .event")].map(c => c.lastChild.textContent).join() === "memo.updated"`)
+	change(t, ctx, "#filter-type", "investment.updated")
+	waitJS(t, ctx, `[...document.querySelectorAll("#messages tr.message .event")].map(c => c.lastChild.textContent).join() === "investment.updated"`)
 	change(t, ctx, "#filter-type", "")
 	change(t, ctx, "#filter-since", time.Now().Add(time.Hour).Format("2006-01-02T15:04:05"))
 	waitJS(t, ctx, `!document.querySelector("#no-messages").hidden && document.querySelectorAll("#messages tr.message").length === 0`)

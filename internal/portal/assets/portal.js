@@ -47,6 +47,12 @@ async function call(method, path, body) {
   return { ok: res.ok, status: res.status, data };
 }
 
+// setText changes an element's text only when it differs, so that a
+// selection in it survives a refresh that changed nothing.
+function setText(e, text) {
+  if (e.textContent !== text) e.textContent = text;
+}
+
 function notice(text, isError) {
   const n = $("#notice");
   n.textContent = text;
@@ -109,7 +115,7 @@ function renderList() {
     const tr = el("tr", { className: "webhook" },
       el("td", { className: "name" }, el("span", { className: "label" }, "Name"), w.name),
       el("td", { className: "url" }, el("span", { className: "label" }, "Endpoint"), w.url),
-      el("td", { className: "events" }, el("span", { className: "label" }, "Events"), w.events.join(", "),
+      el("td", { className: "events" }, el("span", { className: "label" }, "Events"), w.events.map((e) => e === "*" ? "All events" : e).join(", "),
         w.filter || w.changedColumns ? el("span", { className: "filtered", title: filterSummary(w) }, " · filtered") : null),
       el("td", { className: "status" }, el("span", { className: "label" }, "Status"), status),
       el("td", { className: "rate" }, el("span", { className: "label" }, "Success (24 h)"), rate),
@@ -261,11 +267,8 @@ async function loadCatalogue() {
       ...items,
       fieldsOf(names[0])));
   }
-  for (const sel of ["#test-type", "#filter-type"]) {
-    const select = $(sel);
-    const keep = sel === "#filter-type" ? [select.firstElementChild] : [];
-    select.replaceChildren(...keep, ...catalogue.map((n) => el("option", { value: n }, n)));
-  }
+  const filter = $("#filter-type");
+  filter.replaceChildren(filter.firstElementChild, ...catalogue.map((n) => el("option", { value: n }, n)));
 }
 
 // fieldsOf is a resource's entry of the catalogue: opened, it lists the
@@ -306,7 +309,16 @@ function typeOf(field) {
 }
 
 // syncEvents checks and locks what a wider choice already includes.
-function syncEvents() {
+function syncEvents(e) {
+  // Unchecking a wider choice unchecks what it had checked.
+  const source = e && e.target;
+  if (source && !source.checked) {
+    if (source.id === "ev-all") {
+      for (const b of document.querySelectorAll(".ev:not(.ev-system) input")) b.checked = false;
+    } else if (source.classList.contains("ev-group")) {
+      for (const b of source.closest(".ev").querySelectorAll(".ev-type")) b.checked = false;
+    }
+  }
   for (const g of document.querySelectorAll(".ev")) {
     const everything = $("#ev-all").checked && !g.classList.contains("ev-system");
     const all = g.querySelector(".ev-group");
@@ -381,7 +393,7 @@ async function save(ev) {
     // A change sends only what changed: a rename is not refused for a URL
     // that an older policy allowed.
     for (const k of ["name", "url", "description"]) if (body[k] === editing[k]) delete body[k];
-    if (body.events.join() === editing.events.join()) delete body.events;
+    if ([...body.events].sort().join() === [...editing.events].sort().join()) delete body.events;
     if ($("#f-filter").value === filterShown) delete body.filter;
     if ((body.changedColumns || []).join() === (editing.changedColumns || []).join()) delete body.changedColumns;
     if (Object.keys(body).length === 0) {
@@ -393,6 +405,7 @@ async function save(ev) {
   const res = editing
     ? await call("PATCH", "/v1/webhooks/" + encodeURIComponent(editing.id), body)
     : await call("POST", "/v1/webhooks", body);
+  if (res.status === 401) return; // call() has said the session ended
   if (!res.ok) {
     // The API's own words, beside the field they are about.
     let first = null;
@@ -457,6 +470,11 @@ function openLogs(w, test) {
   $("#no-messages").hidden = true;
   $("#filters").reset();
   $("#recover-since").value = "";
+  $("#attempts tbody").dataset.shown = "";
+  // A test of the events this webhook takes.
+  const takes = (name) => w.events.includes(name) || w.events.includes(name.slice(0, name.indexOf(".")) + ".*") ||
+    (w.events.includes("*") && !/^(webhook|message)\./.test(name));
+  $("#test-type").replaceChildren(...catalogue.filter(takes).map((n) => el("option", { value: n }, n)));
   show("#logs-view");
   loadMessages();
   startPolling();
@@ -471,6 +489,7 @@ function startPolling() {
     if (generation !== polling) return;
     if (!olderLoaded) await loadMessages();
     if (openMessage && generation === polling) await loadMessage(openMessage);
+    document.body.dataset.polls = String(+(document.body.dataset.polls || 0) + 1); // for the tests
     if (generation === polling) setTimeout(tick, 2000);
   };
   setTimeout(tick, 2000);
@@ -497,12 +516,38 @@ async function loadMessages(cursor) {
   if (seq !== listSeq || w !== logsOf) return; // a newer request, or another webhook, took over
   if (!res.ok) return notice(res.data.detail, true);
   const body = $("#messages tbody");
-  if (!cursor) body.replaceChildren();
-  for (const m of res.data.data) body.append(messageRow(m));
+  if (cursor) {
+    for (const m of res.data.data) body.append(messageRow(m));
+  } else {
+    syncRows(body, res.data.data);
+  }
   olderCursor = res.data.nextCursor;
   olderLoaded = !!cursor;
   $("#older").hidden = !olderCursor;
   $("#no-messages").hidden = body.children.length > 0;
+}
+
+// syncRows makes the list the page given, updating the rows it already
+// has in place: a refresh keeps the focus on an Open button and what is
+// selected.
+function syncRows(body, messages) {
+  const have = new Map([...body.children].map((tr) => [tr.dataset.id, tr]));
+  const keep = new Set();
+  messages.forEach((m, i) => {
+    const fresh = messageRow(m);
+    let tr = have.get(m.id);
+    if (tr) {
+      tr.className = fresh.className;
+      for (let c = 0; c < fresh.cells.length - 1; c++) { // the last holds Open
+        if (tr.cells[c].textContent !== fresh.cells[c].textContent) tr.replaceChild(fresh.cells[c].cloneNode(true), tr.cells[c]);
+      }
+    } else {
+      tr = fresh;
+    }
+    keep.add(tr);
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+  });
+  for (const tr of [...body.children]) if (!keep.has(tr)) tr.remove();
 }
 
 function messageRow(m) {
@@ -527,12 +572,14 @@ async function loadMessage(id) {
   const m = res.data;
   const first = openMessage !== id;
   openMessage = id;
-  $("#md-id").textContent = m.id;
-  $("#md-summary").textContent = m.eventType + " · " + m.state + " · " + m.attemptCount + " attempt" + (m.attemptCount === 1 ? "" : "s");
+  setText($("#md-id"), m.id);
+  setText($("#md-summary"), m.eventType + " · " + m.state + " · " + m.attemptCount + " attempt" + (m.attemptCount === 1 ? "" : "s"));
   $("#retry").hidden = !["failed", "cancelled"].includes(m.state);
   const body = $("#attempts tbody");
-  body.replaceChildren();
-  for (const a of m.attempts || []) {
+  // Redrawn only when they changed: a refresh keeps what is selected.
+  const shown = m.id + JSON.stringify(m.attempts || []);
+  if (body.dataset.shown !== shown) body.replaceChildren();
+  for (const a of body.dataset.shown === shown ? [] : m.attempts || []) {
     body.append(el("tr", { className: "attempt " + (a.succeeded ? "ok" : "failed") },
       el("td", {}, String(a.attempt)),
       el("td", {}, el("span", { className: "label" }, "Time"), when(a.startedAt)),
@@ -542,8 +589,9 @@ async function loadMessage(id) {
       el("td", { className: "err" }, el("span", { className: "label" }, "Error"), a.errorMessage || a.errorClass || "—"),
       el("td", {}, el("span", { className: "label" }, "Response"), el("code", { className: "excerpt" }, a.responseExcerpt || ""))));
   }
+  body.dataset.shown = shown;
   const envelope = m.envelope;
-  $("#payload").textContent = envelope ? JSON.stringify(envelope, null, 2) : "(the payload is no longer kept)";
+  setText($("#payload"), envelope ? JSON.stringify(envelope, null, 2) : "(the payload is no longer kept)");
   $("#message-detail").hidden = false;
   if (first) $("#md-id").scrollIntoView({ block: "nearest" });
 }

@@ -1,0 +1,179 @@
+package portal_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests here are findings of a walk through the page as a new user
+// would take it; each failed before its fix.
+
+// newHook makes a webhook through the API for the owner, to the receiver.
+func (s *site) newHook(t *testing.T, name string, events ...string) string {
+	t.Helper()
+	status, body := s.call(t, s.keys["owner"], "POST", "/v1/webhooks", map[string]any{"name": name, "url": s.receiver.url, "events": events})
+	require.Equal(t, http.StatusCreated, status, body)
+	return body["id"].(string)
+}
+
+// rowButton clicks a button of a webhook's row by its text.
+func rowButton(t *testing.T, ctx context.Context, name, label string) {
+	t.Helper()
+	eval[any](t, ctx, `[...document.querySelectorAll("tr.webhook")].find(r => r.querySelector(".name").lastChild.textContent === `+quote(name)+`)
+		.querySelector("td:last-child").querySelectorAll("button").forEach(b => { if (b.textContent === `+quote(label)+`) b.click(); })`)
+}
+
+func quote(s string) string { return "`" + strings.ReplaceAll(s, "`", "\\`") + "`" }
+
+// polls waits until the log has been refreshed twice more.
+func polls(t *testing.T, ctx context.Context) {
+	t.Helper()
+	n := eval[int](t, ctx, `+(document.body.dataset.polls || 0)`)
+	waitJS(t, ctx, `+(document.body.dataset.polls || 0) >= `+strconv.Itoa(n+2))
+}
+
+// TestPortalLogsShowOnlyTheirWebhook: a message opened in one webhook's
+// log is not shown under another's, and a fresh log shows no empty
+// message box (the panel's display overrode its hidden attribute).
+func TestPortalLogsShowOnlyTheirWebhook(t *testing.T) {
+	s := startSite(t)
+	s.newHook(t, "Alpha", "investment.*")
+	s.newHook(t, "Beta", "pipeline.*")
+	insertInvestment(t, s)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Alpha", "View Logs")
+	waitJS(t, ctx, `getComputedStyle(document.querySelector("#message-detail")).display === "none"`)
+	waitJS(t, ctx, `document.querySelector("#messages tr.message button") !== null`)
+	step(t, ctx, chromedp.Click(chromedp.CSS(`#messages tr.message button`)))
+	waitJS(t, ctx, `document.querySelector("#md-id").textContent !== "" && getComputedStyle(document.querySelector("#message-detail")).display !== "none"`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#back")))
+	waitJS(t, ctx, `!document.querySelector("#list-view").hidden`)
+	rowButton(t, ctx, "Beta", "View Logs")
+	waitJS(t, ctx, `document.querySelector("#logs-name").textContent === "Beta"`)
+	require.Equal(t, "none", eval[string](t, ctx, `getComputedStyle(document.querySelector("#message-detail")).display`), "Alpha's message is not under Beta")
+}
+
+// TestPortalRefreshKeepsFocusAndSelection: the log's refresh updates rows
+// in place: a focused Open button keeps the focus, and a selection in the
+// payload survives.
+func TestPortalRefreshKeepsFocusAndSelection(t *testing.T) {
+	s := startSite(t)
+	s.newHook(t, "Alpha", "investment.*")
+	insertInvestment(t, s)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Alpha", "View Logs")
+	waitJS(t, ctx, `!!document.querySelector("#messages tr.message .state")?.textContent.includes("succeeded")`)
+	eval[any](t, ctx, `document.querySelector("#messages tr.message button").focus()`)
+	polls(t, ctx)
+	require.True(t, eval[bool](t, ctx, `document.activeElement === document.querySelector("#messages tr.message button")`), "the focus stays on Open across refreshes")
+
+	step(t, ctx, chromedp.Click(chromedp.CSS(`#messages tr.message button`)))
+	waitJS(t, ctx, `document.querySelector("#payload").textContent.includes("tickerSymbol")`)
+	eval[any](t, ctx, `(() => { const r = document.createRange(); r.selectNodeContents(document.querySelector("#payload")); getSelection().removeAllRanges(); getSelection().addRange(r); })()`)
+	polls(t, ctx)
+	require.Contains(t, eval[string](t, ctx, `getSelection().toString()`), "tickerSymbol", "the selection survives a refresh")
+}
+
+// TestPortalEventsForm: unchecking "All events" unchecks what it had
+// checked; "*" reads "All events" in the list; the test menu offers the
+// webhook's own event types; the name is limited to what the API takes.
+func TestPortalEventsForm(t *testing.T) {
+	s := startSite(t)
+	s.newHook(t, "Everything", "*")
+	s.newHook(t, "Investments", "investment.*")
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	waitJS(t, ctx, `document.querySelectorAll("tr.webhook").length === 2`)
+	require.Equal(t, "All events", eval[string](t, ctx, `[...document.querySelectorAll("tr.webhook")].find(r => r.querySelector(".name").lastChild.textContent === "Everything").querySelector(".events").lastChild.textContent`))
+
+	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	require.Equal(t, "100", eval[string](t, ctx, `document.querySelector("#f-name").getAttribute("maxlength")`))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#ev-all")))
+	waitJS(t, ctx, `document.querySelector('input[value="memo.created"]').checked`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#ev-all")))
+	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll(".ev input:checked").length`), "nothing stays checked")
+	step(t, ctx, chromedp.Click(chromedp.CSS(`input[value="memo.*"]`)))
+	step(t, ctx, chromedp.Click(chromedp.CSS(`input[value="memo.*"]`)))
+	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll(".ev input:checked").length`), "a group's types are unchecked with it")
+	step(t, ctx, chromedp.Click(chromedp.CSS("#cancel")))
+
+	rowButton(t, ctx, "Investments", "Test")
+	waitJS(t, ctx, `!document.querySelector("#logs-view").hidden`)
+	require.Equal(t, "investment.created,investment.updated,investment.deleted", eval[string](t, ctx, `[...document.querySelectorAll("#test-type option")].map(o => o.value).join()`))
+}
+
+// TestPortalNoSidewaysScroll: with a 100-character name without spaces
+// and a long email, the document is no wider than the window at 390 and
+// 1280 pixels.
+func TestPortalNoSidewaysScroll(t *testing.T) {
+	s := startSite(t)
+	name := strings.Repeat("W", 100)
+	s.newHook(t, name, "*")
+	_, err := s.pool.Exec(context.Background(), `UPDATE users SET email = $1 WHERE id = $2`, strings.Repeat("o", 80)+"@acme-capital-partners.example", s.users["owner"])
+	require.NoError(t, err)
+	for _, width := range []int{390, 1280} {
+		ctx := browser(t, width)
+		open(t, ctx, s.link(t, "owner"))
+		waitJS(t, ctx, `document.querySelectorAll("tr.webhook").length === 1`)
+		require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), eval[int](t, ctx, `window.innerWidth`), "the list at %d px", width)
+		rowButton(t, ctx, name, "View Logs")
+		waitJS(t, ctx, `!document.querySelector("#logs-view").hidden`)
+		require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), eval[int](t, ctx, `window.innerWidth`), "the log at %d px", width)
+	}
+}
+
+// TestPortalUnchangedEditSendsNothing: an edit saved without a change sends
+// no PATCH, though the stored events are in another order than the form's.
+func TestPortalUnchangedEditSendsNothing(t *testing.T) {
+	s := startSite(t)
+	s.newHook(t, "Mixed", "memo.*", "investment.created")
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Mixed", "Edit")
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	eval[any](t, ctx, `(() => { window.sent = []; const f = window.fetch; window.fetch = (u, i) => { if (i && i.method === "PATCH") window.sent.push(i.body); return f(u, i); }; })()`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
+	waitJS(t, ctx, `document.querySelector("#notice").textContent === "Nothing changed."`)
+	require.Equal(t, "", eval[string](t, ctx, `window.sent.join()`))
+}
+
+// TestPortalFavicon: the page names an icon that is there, and
+// /favicon.ico answers, so no page load logs a 404.
+func TestPortalFavicon(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	href := eval[string](t, ctx, `document.querySelector('link[rel="icon"]').href`)
+	for _, u := range []string{href, s.url + "/favicon.ico"} {
+		resp, err := http.Get(u)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, u)
+		require.Equal(t, "image/svg+xml", resp.Header.Get("Content-Type"), u)
+	}
+}
+
+// TestPortalSessionEndedWords: a Save after signing out in another tab
+// says so in words for people, not the API's words for programs.
+func TestPortalSessionEndedWords(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	// Signed out in another tab: the session and its cookie are gone.
+	eval[any](t, ctx, `fetch("/portal/logout", {method: "POST"}).then(r => r.status)`)
+	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.portal_sessions`))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
+	waitJS(t, ctx, `document.querySelector("#notice").textContent.includes("Your session has ended")`)
+	require.NotContains(t, text(t, ctx, "#webhook-form"), "Authorization")
+}
