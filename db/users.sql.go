@@ -9,6 +9,18 @@ import (
 	"context"
 )
 
+const userDisplayName = `-- name: UserDisplayName :one
+SELECT coalesce(nullif(name, ''), email)::text AS display_name FROM users WHERE id = $1
+`
+
+// UserDisplayName is how people see a user: their name, else their email.
+func (q *Queries) UserDisplayName(ctx context.Context, db DBTX, id string) (string, error) {
+	row := db.QueryRow(ctx, userDisplayName, id)
+	var display_name string
+	err := row.Scan(&display_name)
+	return display_name, err
+}
+
 const userInsert = `-- name: UserInsert :one
 INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id, email, name, created_at, updated_at
 `

@@ -282,14 +282,16 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		// record and River's completion, or retried meanwhile. A retry
 		// asked for makes the message pending first.
 		return nil
+	// Said for the people who read a message's last status; the job's args
+	// name the webhook for River UI.
 	case !m.WebhookExists:
-		return w.cancel(ctx, job, nil, fmt.Errorf("webhook %s was deleted", m.WebhookID))
+		return w.cancel(ctx, job, nil, errors.New("not sent: its webhook was deleted"))
 	case !m.Enabled:
 		reason := "no reason given"
 		if m.DisabledReason != nil {
 			reason = *m.DisabledReason
 		}
-		return w.cancel(ctx, job, nil, fmt.Errorf("webhook %s is disabled: %s", m.WebhookID, reason))
+		return w.cancel(ctx, job, nil, fmt.Errorf("not sent: its webhook is disabled (%s)", reason))
 	}
 
 	// Waiting for the rate limit or for a slot does not use an attempt.

@@ -316,9 +316,9 @@ func TestDeliverDisabledOrDeletedCancels(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, _, errs := b.job(t, disabled, "cancelled")
-	require.Contains(t, errs[len(errs)-1], "webhook "+disabled+" is disabled: paused by ops")
+	require.Contains(t, errs[len(errs)-1], "not sent: its webhook is disabled (paused by ops)")
 	_, _, errs = b.job(t, deleted, "cancelled")
-	require.Contains(t, errs[len(errs)-1], "webhook "+deleted+" was deleted")
+	require.Contains(t, errs[len(errs)-1], "not sent: its webhook was deleted")
 	require.Equal(t, int32(2), calls.Load(), "nothing sent")
 
 	// New events reach neither.

@@ -224,7 +224,13 @@ func TestWebhookLifecycle(t *testing.T) {
 
 	res = b.do(t, key, "POST", "/v1/webhooks/"+id+"/disable", nil)
 	require.Equal(t, http.StatusOK, res.status)
-	require.Equal(t, "disabled by "+b.ws.users["admin"], res.json(t)["disabledReason"])
+	email := "admin@" + strings.ToLower(b.ws.id) + ".example"
+	require.Equal(t, "disabled by "+email, res.json(t)["disabledReason"], "who, as people know them: no name, so the email")
+	_, err = b.pool.Exec(context.Background(), `UPDATE users SET name = 'Ada Admin' WHERE id = $1`, b.ws.users["admin"])
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, b.do(t, key, "POST", "/v1/webhooks/"+id+"/enable", nil).status)
+	res = b.do(t, key, "POST", "/v1/webhooks/"+id+"/disable", nil)
+	require.Equal(t, "disabled by Ada Admin", res.json(t)["disabledReason"])
 
 	res = b.do(t, key, "DELETE", "/v1/webhooks/"+id, nil)
 	require.Equal(t, http.StatusNoContent, res.status)

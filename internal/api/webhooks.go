@@ -559,7 +559,13 @@ func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, enabled bool
 		}
 		f := &fields{raw: raw}
 		f.unknown("reason")
-		text := "disabled by " + p.UserID
+		// Said for people: who, by name or email.
+		who, err := s.queries.UserDisplayName(r.Context(), s.config.Pool, p.UserID)
+		if err != nil {
+			s.internalError(w, r, "error reading user", err)
+			return
+		}
+		text := "disabled by " + who
 		if v, ok := f.string("reason", false); ok {
 			if n := utf8.RuneCountInString(v); n > maxDescriptionLength {
 				f.fail("reason", "must be at most %d characters", maxDescriptionLength)
