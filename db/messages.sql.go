@@ -210,6 +210,28 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 	return items, nil
 }
 
+const messageNextJob = `-- name: MessageNextJob :one
+SELECT j.id, j.scheduled_at FROM river_job j
+WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = $1::text
+  AND j.state IN ('available', 'scheduled', 'retryable')
+ORDER BY j.id DESC
+LIMIT 1
+`
+
+type MessageNextJobRow struct {
+	ID          int64     `json:"id"`
+	ScheduledAt time.Time `json:"scheduledAt"`
+}
+
+// MessageNextJob is a message's delivery job still to run, and when it
+// runs: the newest, read through river_job_webhooks_message_id_idx.
+func (q *Queries) MessageNextJob(ctx context.Context, db DBTX, messageID string) (MessageNextJobRow, error) {
+	row := db.QueryRow(ctx, messageNextJob, messageID)
+	var i MessageNextJobRow
+	err := row.Scan(&i.ID, &i.ScheduledAt)
+	return i, err
+}
+
 const messagePendingFrom = `-- name: MessagePendingFrom :one
 SELECT (p.f IS NOT NULL)::boolean AS pending, coalesce(p.f, now())::timestamptz AS pending_from
 FROM (SELECT webhooks.message_pending_from($1::text) AS f) p

@@ -32,6 +32,9 @@ type messageJSON struct {
 	LastError      *string  `json:"lastError"`
 	CreatedAt      timeJSON `json:"createdAt"`
 	UpdatedAt      timeJSON `json:"updatedAt"`
+	// NextAttemptAt, in one message's view, is when its delivery job runs
+	// next: null unless it is pending or retrying.
+	NextAttemptAt *timeJSON `json:"nextAttemptAt,omitempty"`
 	// Envelope is the body its deliveries send and sign, embedded as it
 	// is: one message's view only.
 	Envelope json.RawMessage `json:"envelope,omitempty"`
@@ -219,6 +222,16 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	out := toMessageJSON(m.WebhooksMessage, m.EventID)
 	out.Envelope = envelope
+	if m.WebhooksMessage.State == "pending" || m.WebhooksMessage.State == "retrying" {
+		next, err := s.queries.MessageNextJob(r.Context(), s.config.Pool, m.WebhooksMessage.ID)
+		switch {
+		case err == nil:
+			out.NextAttemptAt = optionalTime(&next.ScheduledAt)
+		case !errors.Is(err, pgx.ErrNoRows): // none: a message waiting for its job
+			s.internalError(w, r, "error reading the next attempt", err)
+			return
+		}
+	}
 	out.Attempts = []attempt{}
 	for _, a := range rows {
 		out.Attempts = append(out.Attempts, attempt{
@@ -273,6 +286,13 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := readObject(w, r, true); !ok {
 		return
 	}
+	if !s.mayDeliver(w, r, m.WebhooksMessage.WebhookID) {
+		return
+	}
+	if m.WebhooksMessage.State == "retrying" {
+		s.retryNow(w, r, m.WebhooksMessage.ID)
+		return
+	}
 	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
 		row, err := s.queries.MessageResetForRetry(r.Context(), tx, m.WebhooksMessage.ID)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -295,6 +315,58 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		ID    string `json:"id"`
 		State string `json:"state"`
 	}{m.WebhooksMessage.ID, "pending"})
+}
+
+// retryNow brings forward the next attempt of a message waiting to retry:
+// its scheduled job is made available at once (River's JobRetry), so that
+// an endpoint fixed meanwhile need not wait out the schedule, and no second
+// job races the first.
+func (s *Server) retryNow(w http.ResponseWriter, r *http.Request, id string) {
+	next, err := s.queries.MessageNextJob(r.Context(), s.config.Pool, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being delivered already; retry it once it has succeeded, failed or been cancelled", id))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, "error reading the next attempt", err)
+		return
+	}
+	if s.config.River == nil {
+		s.internalError(w, r, "error retrying message", errors.New("no River client configured"))
+		return
+	}
+	if _, err := s.config.River.JobRetry(r.Context(), next.ID); err != nil {
+		s.internalError(w, r, "error retrying message", err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}{id, "retrying"})
+}
+
+// mayDeliver refuses, with a 409 that says why, to send anything to a
+// disabled webhook: the delivery would be cancelled unsent.
+func (s *Server) mayDeliver(w http.ResponseWriter, r *http.Request, webhookID string) bool {
+	p := principalFrom(r.Context())
+	wh, err := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: webhookID, WorkspaceID: p.WorkspaceID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("webhook %q was deleted; its messages cannot be sent", webhookID))
+		return false
+	}
+	if err != nil {
+		s.internalError(w, r, "error loading webhook", err)
+		return false
+	}
+	if !wh.Enabled {
+		reason := ""
+		if wh.DisabledReason != nil {
+			reason = " (" + *wh.DisabledReason + ")"
+		}
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("webhook %q is disabled%s; enable it, then send again", wh.Name, reason))
+		return false
+	}
+	return true
 }
 
 // recoverWebhook re-sends the failed messages of a webhook since a time,
@@ -323,6 +395,9 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(f.errors) > 0 {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
+		return
+	}
+	if !s.mayDeliver(w, r, wh.ID) {
 		return
 	}
 	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
@@ -376,6 +451,9 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(f.errors) > 0 {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
+		return
+	}
+	if !s.mayDeliver(w, r, wh.ID) {
 		return
 	}
 	payload, previous := examplePayload(typ, p.WorkspaceID, p.UserID)

@@ -287,3 +287,62 @@ func TestDeliveriesStateFilters(t *testing.T) {
 	require.Empty(t, list("pending"))
 	require.Equal(t, []string{ids[2]}, list("retrying"))
 }
+
+// TestRetryNowAndDisabledWebhooks: a message waiting an hour to retry shows
+// when, and a retry sends it at once, after the endpoint is fixed; sending
+// anything to a disabled webhook is refused with the reason, not accepted
+// and then cancelled unsent.
+func TestRetryNowAndDisabledWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, hook, ok, _ := workingBundle(t, []time.Duration{time.Hour}, http.StatusServiceUnavailable)
+	key := b.ws.keys["owner"]
+	_, err := b.pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
+	require.NoError(t, err)
+	var msg string
+	require.Eventually(t, func() bool {
+		data := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status=retrying", nil).json(t)["data"].([]any)
+		if len(data) == 1 {
+			msg = data[0].(map[string]any)["id"].(string)
+		}
+		return msg != ""
+	}, time.Minute, 20*time.Millisecond)
+	// Once River has put the job back (the message says retrying as soon
+	// as its attempt is recorded), the read says when it runs.
+	var read map[string]any
+	require.Eventually(t, func() bool {
+		read = b.do(t, key, "GET", "/v1/messages/"+msg, nil).json(t)
+		return read["nextAttemptAt"] != nil
+	}, time.Minute, 20*time.Millisecond)
+	next, err := time.Parse(time.RFC3339, read["nextAttemptAt"].(string))
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now().Add(time.Hour), next, 15*time.Minute, "the schedule's hour, ±20 %")
+
+	ok.Store(true)
+	res := b.do(t, key, "POST", "/v1/messages/"+msg+"/retry", nil)
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	require.Equal(t, "retrying", res.json(t)["state"])
+	require.Eventually(t, func() bool {
+		return b.do(t, key, "GET", "/v1/messages/"+msg, nil).json(t)["state"] == "succeeded"
+	}, time.Minute, 20*time.Millisecond, "sent now, not in an hour")
+	read = b.do(t, key, "GET", "/v1/messages/"+msg, nil).json(t)
+	require.Len(t, read["attempts"], 2, "the scheduled job itself, brought forward: no second job")
+	require.NotContains(t, read, "nextAttemptAt")
+
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/disable", map[string]any{"reason": "endpoint moving"})
+	require.Equal(t, http.StatusOK, res.status)
+	for _, req := range []struct{ path, body string }{
+		{"/v1/messages/" + msg + "/retry", ""},
+		{"/v1/webhooks/" + hook + "/test", `{"eventType": "pipeline.created"}`},
+		{"/v1/webhooks/" + hook + "/recover", `{"since": "2020-01-01T00:00:00Z"}`},
+	} {
+		var body any
+		if req.body != "" {
+			body = req.body
+		}
+		res := b.do(t, key, "POST", req.path, body)
+		require.Equal(t, http.StatusConflict, res.status, req.path)
+		require.Contains(t, res.json(t)["detail"], `webhook "Acme CRM" is disabled (endpoint moving); enable it, then send again`, req.path)
+	}
+	require.Equal(t, 1, len(b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries", nil).json(t)["data"].([]any)), "nothing was queued")
+}

@@ -177,3 +177,20 @@ func TestPortalSessionEndedWords(t *testing.T) {
 	waitJS(t, ctx, `document.querySelector("#notice").textContent.includes("Your session has ended")`)
 	require.NotContains(t, text(t, ctx, "#webhook-form"), "Authorization")
 }
+
+// TestPortalDisabledWebhookSaysWhy: a test sent to a disabled webhook is
+// refused with the reason, not announced and then cancelled unsent.
+func TestPortalDisabledWebhookSaysWhy(t *testing.T) {
+	s := startSite(t)
+	id := s.newHook(t, "Paused", "investment.*")
+	status, _ := s.call(t, s.keys["owner"], "POST", "/v1/webhooks/"+id+"/disable", map[string]any{"reason": "endpoint moving"})
+	require.Equal(t, http.StatusOK, status)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Paused", "Test")
+	waitJS(t, ctx, `!document.querySelector("#logs-view").hidden`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#send-test")))
+	waitJS(t, ctx, `document.querySelector("#notice").className === "error-notice"`)
+	require.Contains(t, text(t, ctx, "#notice"), `webhook "Paused" is disabled (endpoint moving); enable it, then send again`)
+	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE webhook_id = $1`, id))
+}

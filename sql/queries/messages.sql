@@ -76,3 +76,12 @@ RETURNING id, captured_at;
 -- name: MessageInsert :exec
 INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at)
 VALUES (@id, @outbox_id, @webhook_id, @workspace_id, @event_type, @captured_at);
+
+-- name: MessageNextJob :one
+-- MessageNextJob is a message's delivery job still to run, and when it
+-- runs: the newest, read through river_job_webhooks_message_id_idx.
+SELECT j.id, j.scheduled_at FROM river_job j
+WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = @message_id::text
+  AND j.state IN ('available', 'scheduled', 'retryable')
+ORDER BY j.id DESC
+LIMIT 1;

@@ -573,8 +573,11 @@ async function loadMessage(id) {
   const first = openMessage !== id;
   openMessage = id;
   setText($("#md-id"), m.id);
-  setText($("#md-summary"), m.eventType + " · " + m.state + " · " + m.attemptCount + " attempt" + (m.attemptCount === 1 ? "" : "s"));
-  $("#retry").hidden = !["failed", "cancelled"].includes(m.state);
+  setText($("#md-summary"), m.eventType + " · " + m.state + " · " + m.attemptCount + " attempt" + (m.attemptCount === 1 ? "" : "s") +
+    (m.nextAttemptAt ? " · next attempt " + when(m.nextAttemptAt) : ""));
+  // A message waiting to retry can be sent now, once its endpoint is fixed.
+  $("#retry").hidden = !["failed", "cancelled", "retrying"].includes(m.state);
+  setText($("#retry"), m.state === "retrying" ? "Retry now" : "Retry");
   const body = $("#attempts tbody");
   // Redrawn only when they changed: a refresh keeps what is selected.
   const shown = m.id + JSON.stringify(m.attempts || []);
@@ -599,7 +602,7 @@ async function loadMessage(id) {
 async function retry() {
   const res = await call("POST", "/v1/messages/" + encodeURIComponent(openMessage) + "/retry", {});
   if (!res.ok) return notice(res.data.detail, true);
-  notice("Retrying " + openMessage + ".");
+  notice(res.data.state === "retrying" ? "Sending " + openMessage + " now." : "Retrying " + openMessage + ".");
   await loadMessage(openMessage);
   await loadMessages();
 }
