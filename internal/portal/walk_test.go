@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 )
 
@@ -193,4 +194,53 @@ func TestPortalDisabledWebhookSaysWhy(t *testing.T) {
 	waitJS(t, ctx, `document.querySelector("#notice").className === "error-notice"`)
 	require.Contains(t, text(t, ctx, "#notice"), `webhook "Paused" is disabled (endpoint moving); enable it, then send again`)
 	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE webhook_id = $1`, id))
+}
+
+// TestPortalFocusAfterActions: the focus never drops to <body>. A failed
+// Save puts it on the first field to correct, in the form's order (a
+// fieldset's first box) and says so in the live region; Done, Save,
+// Disable, Enable and Delete leave it on the row, or on Create; Escape on
+// a changed form asks before discarding it.
+func TestPortalFocusAfterActions(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	focused := func() string { return eval[string](t, ctx, `document.activeElement.id || document.activeElement.textContent`) }
+
+	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	step(t, ctx, chromedp.SendKeys(chromedp.CSS("#f-name"), "Focus"))
+	step(t, ctx, chromedp.SetValue(chromedp.CSS("#f-url"), s.receiver.url))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
+	waitJS(t, ctx, `document.querySelector("#err-events").textContent !== ""`)
+	require.Equal(t, "ev-all", focused(), "the events' first box: the fieldset takes no focus")
+	require.Contains(t, text(t, ctx, "#notice"), "Not saved: 1 field to correct")
+	require.Equal(t, "polite", eval[string](t, ctx, `document.querySelector("#notice").getAttribute("aria-live")`))
+
+	step(t, ctx, chromedp.Click(chromedp.CSS(`input[value="investment.*"]`)))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#secret-view")))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#secret-done")))
+	waitJS(t, ctx, `document.activeElement.textContent === "Edit"`)
+
+	rowButton(t, ctx, "Focus", "Disable")
+	waitJS(t, ctx, `document.activeElement.textContent === "Enable"`)
+	rowButton(t, ctx, "Focus", "Enable")
+	waitJS(t, ctx, `document.activeElement.textContent === "Disable"`)
+
+	rowButton(t, ctx, "Focus", "Edit")
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	step(t, ctx, chromedp.SendKeys(chromedp.CSS("#f-name"), " renamed"))
+	step(t, ctx, chromedp.KeyEvent(kb.Escape))
+	waitJS(t, ctx, `document.querySelector("#confirm").open && document.querySelector("#confirm-text").textContent.includes("Discard your changes to “Focus”")`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	waitJS(t, ctx, `!document.querySelector("#confirm").open && !document.querySelector("#form-view").hidden`)
+	require.Equal(t, "Focus renamed", eval[string](t, ctx, `document.querySelector("#f-name").value`), "kept")
+	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
+	waitJS(t, ctx, `!document.querySelector("#list-view").hidden && document.activeElement.textContent === "Edit"`)
+
+	rowButton(t, ctx, "Focus renamed", "Delete")
+	waitJS(t, ctx, `document.querySelector("#confirm").open`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#confirm-ok")))
+	waitJS(t, ctx, `!document.querySelector("#empty").hidden && document.activeElement.id === "create"`)
 }

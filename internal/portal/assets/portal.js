@@ -162,26 +162,38 @@ function button(text, onclick, className) {
   return b;
 }
 
+// focusRow puts the focus on a button of a webhook's row, by its text, or
+// on Create when the row is gone: after an action the keyboard goes on
+// from where it was, not from the top of the page.
+function focusRow(id, label) {
+  const tr = id && document.querySelector('tr.webhook[data-id="' + CSS.escape(id) + '"]');
+  const b = tr && [...tr.querySelectorAll("button")].find((x) => x.textContent === label);
+  (b || $("#create")).focus();
+}
+
 async function setEnabled(w, enabled) {
   const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(w.id) + (enabled ? "/enable" : "/disable"), {});
   if (!res.ok) return notice(res.data.detail, true);
-  notice((enabled ? "Enabled " : "Disabled ") + w.name + ".");
   await loadList();
+  notice((enabled ? "Enabled " : "Disabled ") + w.name + ".");
+  focusRow(w.id, enabled ? "Disable" : "Enable");
 }
 
 async function rotate(w) {
   if (!(await confirmed("Rotate the signing secret of “" + w.name + "”? The current secret keeps signing, beside the new one, for 24 hours.", "Rotate"))) return;
   const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(w.id) + "/secret/rotate", {});
   if (!res.ok) return notice(res.data.detail, true);
-  showSecret(res.data.secret, "The new secret of “" + w.name + "”. Copy it now: it is shown only here. The previous one signs too until " + when(res.data.previousExpiresAt) + ".");
+  showSecret(res.data.secret, "The new secret of “" + w.name + "”. Copy it now: it is shown only here. The previous one signs too until " + when(res.data.previousExpiresAt) + ".",
+    () => focusRow(w.id, "Rotate secret"));
 }
 
 async function remove(w) {
   if (!(await confirmed("Delete the webhook “" + w.name + "”? Its deliveries stop at once, and this cannot be undone.", "Delete"))) return;
   const res = await call("DELETE", "/v1/webhooks/" + encodeURIComponent(w.id));
   if (!res.ok) return notice(res.data.detail, true);
-  notice("Deleted " + w.name + ".");
   await loadList();
+  notice("Deleted " + w.name + ".");
+  $("#create").focus();
 }
 
 // confirmed asks in a modal dialog, which keeps the keyboard's focus.
@@ -208,6 +220,23 @@ function confirmed(text, action) {
 let catalogue = [];
 let editing = null;
 let filterShown = ""; // the filter's text as the form showed it
+let formShown = ""; // the whole form as it was opened, to ask before discarding changes
+
+function formState() {
+  return JSON.stringify([$("#f-name").value, $("#f-url").value, $("#f-description").value, chosenEvents(),
+    $("#f-filter").value, $("#f-changedColumns").value]);
+}
+
+// closeForm goes back to the list, asking first when the form was changed
+// (ask: Escape, which is easily pressed by mistake), and puts the focus
+// where the form was opened from.
+async function closeForm(ask) {
+  if (ask && formState() !== formShown && !(await confirmed("Discard your changes to " + (editing ? "“" + editing.name + "”" : "the new webhook") + "?", "Discard"))) {
+    return;
+  }
+  show("#list-view");
+  focusRow(editing && editing.id, "Edit");
+}
 
 // fieldError shows a message beside a field of the form.
 function fieldError(field, message) {
@@ -369,6 +398,7 @@ function openForm(w) {
   $("#f-changedColumns").value = w && w.changedColumns ? w.changedColumns.join(", ") : "";
   filterShown = $("#f-filter").value;
   setEvents(w ? w.events : []);
+  formShown = formState();
   show("#form-view");
   $("#f-name").focus();
 }
@@ -399,6 +429,7 @@ async function save(ev) {
     if (Object.keys(body).length === 0) {
       show("#list-view");
       notice("Nothing changed.");
+      focusRow(editing.id, "Edit");
       return;
     }
   }
@@ -408,25 +439,36 @@ async function save(ev) {
   if (res.status === 401) return; // call() has said the session ended
   if (!res.ok) {
     // The API's own words, beside the field they are about.
-    let first = null;
+    const invalid = [];
     for (const fe of res.data.errors || []) {
       const input = fieldError(fe.field, fe.message);
-      first = first || input;
+      if (input) invalid.push(input);
     }
     if (!res.data.errors) $("#err-form").textContent = res.data.detail || "Could not save.";
-    if (first) first.focus();
+    // Said in the live region, and the focus on the first field to correct
+    // in the form's order (a fieldset's first box: a fieldset takes none).
+    const n = (res.data.errors || []).length;
+    notice("Not saved: " + (n ? n + " field" + (n === 1 ? "" : "s") + " to correct, marked below." : res.data.detail || "the server refused it."), true);
+    invalid.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+    const first = invalid[0];
+    if (first) (first.matches("fieldset") ? first.querySelector("input:not(:disabled)") : first).focus();
     return;
   }
   await loadList();
   if (editing) {
     show("#list-view");
     notice("Saved " + res.data.name + ".");
+    focusRow(editing.id, "Edit");
     return;
   }
-  showSecret(res.data.secret, "“" + res.data.name + "” is saved. Copy its signing secret now: it is shown only here.");
+  showSecret(res.data.secret, "“" + res.data.name + "” is saved. Copy its signing secret now: it is shown only here.",
+    () => focusRow(res.data.id, "Edit"));
 }
 
-function showSecret(secret, intro) {
+let afterSecret = null; // where the focus goes when the secret is put away
+
+function showSecret(secret, intro, then) {
+  afterSecret = then;
   $("#secret").textContent = secret;
   $("#secret-intro").textContent = intro;
   $("#copy-secret").textContent = "Copy";
@@ -629,17 +671,19 @@ async function sendTest() {
 document.addEventListener("DOMContentLoaded", async () => {
   if (!$("#list-view")) return; // a guest's page has nothing to load
   $("#create").addEventListener("click", () => openForm(null));
-  $("#cancel").addEventListener("click", () => show("#list-view"));
+  $("#cancel").addEventListener("click", () => closeForm(false));
   $("#webhook-form").addEventListener("submit", save);
   $("#ev-all").addEventListener("change", syncEvents);
   $("#copy-secret").addEventListener("click", copySecret);
   $("#secret-done").addEventListener("click", () => {
     $("#secret").textContent = "";
     show("#list-view");
+    if (afterSecret) afterSecret();
   });
-  $("#back").addEventListener("click", () => {
+  $("#back").addEventListener("click", async () => {
     show("#list-view");
-    loadList();
+    await loadList();
+    focusRow(logsOf && logsOf.id, "View Logs");
   });
   $("#filters").addEventListener("change", () => loadMessages());
   $("#older").addEventListener("click", () => loadMessages(olderCursor));
@@ -648,7 +692,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#recover").addEventListener("click", recover);
   $("#send-test").addEventListener("click", sendTest);
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !$("#form-view").hidden) show("#list-view");
+    if (e.key === "Escape" && !$("#form-view").hidden && !$("#confirm").open) {
+      e.preventDefault(); // else this Escape's close request shuts the question it opens
+      closeForm(true);
+    }
   });
   await loadCatalogue();
   await loadList();
