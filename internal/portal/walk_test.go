@@ -205,7 +205,9 @@ func TestPortalFocusAfterActions(t *testing.T) {
 	s := startSite(t)
 	ctx := browser(t, 1280)
 	open(t, ctx, s.link(t, "owner"))
-	focused := func() string { return eval[string](t, ctx, `document.activeElement.id || document.activeElement.textContent`) }
+	focused := func() string {
+		return eval[string](t, ctx, `document.activeElement.id || document.activeElement.textContent`)
+	}
 
 	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
