@@ -103,7 +103,7 @@ trap 'exit 130' INT TERM # through cleanup
 started() {
 	local pid=$1 log=$2 pattern=$3 name=$4
 	for _ in $(seq 1 600); do
-		grep -Eq "$pattern" "$log" && return 0
+		grep -Eqs "$pattern" "$log" && return 0 # -s: the log may not be there yet
 		if ! kill -0 "$pid" 2>/dev/null; then
 			echo "run: $name exited before it listened (its lines above say why)" >&2
 			exit 1

@@ -74,6 +74,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+api.PortalStartPath, secure(http.HandlerFunc(h.start)))
 	mux.Handle("GET /portal/{$}", secure(http.HandlerFunc(h.page)))
 	mux.Handle("POST /portal/logout", secure(http.HandlerFunc(h.logout)))
+	mux.Handle("GET "+signedOutPath, secure(http.HandlerFunc(h.signedOut)))
 	mux.Handle("/portal/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, http.StatusNotFound, "Not found", "There is no such page. Open the Webhooks page from the app.")
 	})))
@@ -103,6 +104,14 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	viewer, err := api.PeekPortalLink(r.Context(), h.config.Pool, token)
+	if errors.Is(err, api.ErrPortalLinkInvalid) {
+		// A used link opened again in a browser that is signed in (Back
+		// after signing in, a second tab) leads on to the page.
+		if _, ok, serr := api.PortalViewer(r.Context(), h.config.Pool, r); serr == nil && ok {
+			http.Redirect(w, r, "/portal/", http.StatusSeeOther)
+			return
+		}
+	}
 	if err != nil {
 		h.linkRefused(w, r, err)
 		return
@@ -185,6 +194,14 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
 	})
+	// Redirected, so that reloading the answer does not post again.
+	http.Redirect(w, r, signedOutPath, http.StatusSeeOther)
+}
+
+// signedOutPath is where signing out leads.
+const signedOutPath = "/portal/signed-out"
+
+func (h *Handler) signedOut(w http.ResponseWriter, r *http.Request) {
 	h.message(w, http.StatusOK, "Signed out", "You have signed out of the Webhooks page.")
 }
 

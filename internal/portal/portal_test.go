@@ -564,14 +564,18 @@ func TestPortalLinks(t *testing.T) {
 	step(t, second, chromedp.Click(chromedp.CSS("#continue")))
 	step(t, second, chromedp.WaitVisible(chromedp.CSS("#message")))
 	require.Contains(t, text(t, second, "#message"), "expired or was already used")
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#message"))))
-	require.Contains(t, text(t, ctx, "#message"), "expired or was already used")
+	// The used link again where it signed in (Back, another tab) leads on
+	// to the page, not to "expired".
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(link)))
+	waitJS(t, ctx, `document.location.pathname === "/portal/" && document.body.dataset.ready === "true"`)
+	step(t, ctx, chromedp.NavigateBack())
+	waitJS(t, ctx, `document.location.pathname === "/portal/" && document.body.dataset.ready === "true"`)
 
 	expired := s.link(t, "owner")
 	_, err := s.pool.Exec(context.Background(), `UPDATE webhooks.portal_sessions SET link_expires_at = now() - interval '1 second' WHERE redeemed_at IS NULL`)
 	require.NoError(t, err)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(expired), chromedp.WaitVisible(chromedp.CSS("#message"))))
-	require.Contains(t, text(t, ctx, "#message"), "expired or was already used")
+	require.NoError(t, chromedp.Do(second, chromedp.Navigate(expired), chromedp.WaitVisible(chromedp.CSS("#message"))))
+	require.Contains(t, text(t, second, "#message"), "expired or was already used")
 
 	// The first session still works; signing out ends it.
 	open(t, ctx, s.url+"/portal/")
@@ -580,6 +584,11 @@ func TestPortalLinks(t *testing.T) {
 	status := eval[int](t, ctx, `fetch("/v1/portal/sessions", {method: "POST"}).then(r => r.status)`)
 	require.Equal(t, http.StatusForbidden, status, "a session cannot make links: only an API key can")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#message"))))
+	require.Contains(t, text(t, ctx, "#message"), "signed out")
+	// Reached by a GET: reloading it posts nothing again.
+	require.Equal(t, "/portal/signed-out", eval[string](t, ctx, `document.location.pathname`))
+	require.Equal(t, "navigate", eval[string](t, ctx, `performance.getEntriesByType("navigation")[0].type`))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#message"))))
 	require.Contains(t, text(t, ctx, "#message"), "signed out")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.url+"/portal/"), chromedp.WaitVisible(chromedp.CSS("#message"))))
 	require.Contains(t, text(t, ctx, "#message"), "session of the Webhooks page has ended")
