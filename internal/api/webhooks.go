@@ -19,6 +19,7 @@ import (
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/filter"
+	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
@@ -208,7 +209,11 @@ func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, curren
 	}
 	if url, ok := f.string("url", creating); ok {
 		if err := s.config.Policy.CheckURL(url); err != nil {
-			f.fail("url", "%v", err)
+			msg := err.Error()
+			if principalFrom(r.Context()).KeyID == "" { // the page's user: no server settings to change
+				msg = netguard.ForPeople(err)
+			}
+			f.fail("url", "%s", msg)
 		} else {
 			in.URL = &url
 		}

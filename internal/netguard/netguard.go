@@ -125,7 +125,24 @@ func (p Policy) CheckAddr(addr netip.Addr) error {
 	if p.AddrAllowed(addr) {
 		return nil
 	}
-	return fmt.Errorf("%w: %s is a loopback, private, link-local or otherwise internal address (allow it with WEBHOOKS_ALLOWED_CIDRS)", ErrBlocked, addr.Unmap())
+	return fmt.Errorf("%w: %s is a loopback, private, link-local or otherwise internal address"+hintCIDRs, ErrBlocked, addr.Unmap())
+}
+
+// The hints of CheckURL's errors, for the operator who may open a range:
+// ForPeople leaves them out for the people who only enter URLs.
+const (
+	hintCIDRs = " (allow it with WEBHOOKS_ALLOWED_CIDRS)"
+	hintHTTP  = " (plain http is allowed only where WEBHOOKS_ALLOW_HTTP=true)"
+)
+
+// ForPeople is an error of CheckURL without its hints to the operator,
+// for a page whose users cannot change the server's settings.
+func ForPeople(err error) string {
+	msg := strings.ReplaceAll(err.Error(), hintHTTP, "")
+	if strings.Contains(msg, hintCIDRs) {
+		msg = strings.ReplaceAll(msg, hintCIDRs, "") + "; use an address the internet can reach"
+	}
+	return msg
 }
 
 // CheckURL validates an endpoint URL as far as can be known without DNS: an
@@ -145,7 +162,7 @@ func (p Policy) CheckURL(raw string) error {
 	case !u.IsAbs():
 		return errors.New("must be an absolute URL such as https://example.com/webhooks")
 	case u.Scheme == "http" && !p.AllowHTTP:
-		return errors.New("must use https (plain http is allowed only where WEBHOOKS_ALLOW_HTTP=true)")
+		return errors.New("must use https" + hintHTTP)
 	case u.Scheme != "https" && u.Scheme != "http" && p.AllowHTTP:
 		return fmt.Errorf("must use http or https, not %s", u.Scheme)
 	case u.Scheme != "https" && u.Scheme != "http":
@@ -170,7 +187,7 @@ func (p Policy) CheckURL(raw string) error {
 		name := strings.TrimSuffix(h.domain, ".")
 		if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 			if !p.AddrAllowed(netip.MustParseAddr("127.0.0.1")) {
-				return fmt.Errorf("must not point at %s, which is this machine (allow it with WEBHOOKS_ALLOWED_CIDRS)", name)
+				return fmt.Errorf("must not point at %s, which is this machine"+hintCIDRs, name)
 			}
 		}
 		return nil
@@ -183,7 +200,7 @@ func (p Policy) CheckURL(raw string) error {
 		case h.addr.Is4In6():
 			as = fmt.Sprintf(" (written [%s])", u.Hostname())
 		}
-		return fmt.Errorf("must not point at %s%s, %s (allow it with WEBHOOKS_ALLOWED_CIDRS)", h.addr.Unmap(), as, what)
+		return fmt.Errorf("must not point at %s%s, %s"+hintCIDRs, h.addr.Unmap(), as, what)
 	}
 	if h.numeric && u.Hostname() != h.addr.String() {
 		// Allowed, but written so that clients disagree: Go's own resolver

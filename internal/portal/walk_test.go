@@ -246,3 +246,21 @@ func TestPortalFocusAfterActions(t *testing.T) {
 	step(t, ctx, chromedp.Click(chromedp.CSS("#confirm-ok")))
 	waitJS(t, ctx, `!document.querySelector("#empty").hidden && document.activeElement.id === "create"`)
 }
+
+// TestPortalURLErrorsForPeople: the page's users are told what is wrong
+// with a URL, not which server setting would allow it.
+func TestPortalURLErrorsForPeople(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+	step(t, ctx, chromedp.SetValue(chromedp.CSS("#f-url"), "https://10.1.2.3/hooks"))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
+	waitJS(t, ctx, `document.querySelector("#err-url").textContent !== ""`)
+	require.Equal(t, "must not point at 10.1.2.3, a private address; use an address the internet can reach", text(t, ctx, "#err-url"))
+	// The API's callers, operators' programs, keep the hint.
+	status, body := s.call(t, s.keys["owner"], "POST", "/v1/webhooks", map[string]any{"name": "x", "url": "https://10.1.2.3/hooks", "events": []string{"*"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	require.Contains(t, body["errors"].([]any)[0].(map[string]any)["message"], "WEBHOOKS_ALLOWED_CIDRS")
+}
