@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -32,11 +33,15 @@ func rowButton(t *testing.T, ctx context.Context, name, label string) {
 
 func quote(s string) string { return "`" + strings.ReplaceAll(s, "`", "\\`") + "`" }
 
-// polls waits until the log has been refreshed twice more.
+// polls has the log refreshed twice more, now rather than at polling's
+// slowing pace, and waits for both.
 func polls(t *testing.T, ctx context.Context) {
 	t.Helper()
-	n := eval[int](t, ctx, `+(document.body.dataset.polls || 0)`)
-	waitJS(t, ctx, `+(document.body.dataset.polls || 0) >= `+strconv.Itoa(n+2))
+	for range 2 {
+		n := eval[int](t, ctx, `+(document.body.dataset.polls || 0)`)
+		eval[any](t, ctx, `pollNow()`)
+		waitJS(t, ctx, `+(document.body.dataset.polls || 0) > `+strconv.Itoa(n))
+	}
 }
 
 // TestPortalLogsShowOnlyTheirWebhook: a message opened in one webhook's
@@ -263,4 +268,29 @@ func TestPortalURLErrorsForPeople(t *testing.T) {
 	status, body := s.call(t, s.keys["owner"], "POST", "/v1/webhooks", map[string]any{"name": "x", "url": "https://10.1.2.3/hooks", "events": []string{"*"}})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
 	require.Contains(t, body["errors"].([]any)[0].(map[string]any)["message"], "WEBHOOKS_ALLOWED_CIDRS")
+}
+
+// TestPortalPollsOnlyWhileVisible: a hidden tab asks nothing; shown again,
+// it polls at once.
+func TestPortalPollsOnlyWhileVisible(t *testing.T) {
+	s := startSite(t)
+	s.newHook(t, "Alpha", "investment.*")
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Alpha", "View Logs")
+	polls(t, ctx)
+	eval[any](t, ctx, `(() => {
+		window.requests = 0;
+		const f = window.fetch;
+		window.fetch = (u, i) => { window.requests++; return f(u, i); };
+		Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+		document.dispatchEvent(new Event("visibilitychange"));
+	})()`)
+	time.Sleep(5 * time.Second) // more than two polls at the fastest pace
+	require.Zero(t, eval[int](t, ctx, `window.requests`), "nothing asked while hidden")
+	eval[any](t, ctx, `(() => {
+		Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+		document.dispatchEvent(new Event("visibilitychange"));
+	})()`)
+	waitJS(t, ctx, `window.requests > 0`)
 }

@@ -499,12 +499,14 @@ let olderLoaded = false; // the user paged back: polling leaves the list alone
 let polling = 0; // the generation of the poller; a new one retires the old
 let listSeq = 0; // only the latest request for the list may fill it
 let detailSeq = 0; // likewise for the message opened
+let listSeen = ""; // the list's last answer, to tell a poll that found something new
 
 function openLogs(w, test) {
   logsOf = w;
   openMessage = null;
   olderCursor = null;
   olderLoaded = false;
+  listSeen = "";
   $("#logs-name").textContent = w.name;
   $("#message-detail").hidden = true;
   $("#messages tbody").replaceChildren();
@@ -523,19 +525,45 @@ function openLogs(w, test) {
   (test ? $("#test-type") : $("#back")).focus();
 }
 
+// Polling's pace: every 2 s while deliveries change, twice as long after
+// each poll that found nothing new, up to 30 s; none while the tab is
+// hidden. An action of the user, or the tab shown again, polls at once.
+const pollFastest = 2000;
+const pollSlowest = 30000;
+let pollDelay = pollFastest;
+let pollTimer = null;
+let changed = false; // a load since the last poll showed something new
+
 // startPolling follows deliveries as they arrive while the log is open: the
 // next poll is asked for only once the last one has answered.
 function startPolling() {
   const generation = ++polling;
+  pollDelay = pollFastest;
   const tick = async () => {
+    pollTimer = null;
     if (generation !== polling) return;
+    if (document.hidden) return; // visibilitychange polls again
+    changed = false;
     if (!olderLoaded) await loadMessages();
     if (openMessage && generation === polling) await loadMessage(openMessage);
     document.body.dataset.polls = String(+(document.body.dataset.polls || 0) + 1); // for the tests
-    if (generation === polling) setTimeout(tick, 2000);
+    pollDelay = changed ? pollFastest : Math.min(pollDelay * 2, pollSlowest);
+    if (generation === polling) pollTimer = setTimeout(tick, pollDelay);
   };
-  setTimeout(tick, 2000);
+  pollNow = () => {
+    if (generation !== polling) return;
+    pollDelay = pollFastest;
+    if (pollTimer !== null) clearTimeout(pollTimer);
+    pollTimer = setTimeout(tick, 0);
+  };
+  pollTimer = setTimeout(tick, pollDelay);
 }
+
+let pollNow = () => {};
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) pollNow();
+});
 
 function stopPolling() {
   polling++;
@@ -557,6 +585,9 @@ async function loadMessages(cursor) {
   const res = await call("GET", "/v1/webhooks/" + encodeURIComponent(w.id) + "/deliveries?" + filterQuery(cursor));
   if (seq !== listSeq || w !== logsOf) return; // a newer request, or another webhook, took over
   if (!res.ok) return notice(res.data.detail, true);
+  const seen = JSON.stringify(res.data);
+  if (!cursor && seen !== listSeen) changed = true;
+  if (!cursor) listSeen = seen;
   const body = $("#messages tbody");
   if (cursor) {
     for (const m of res.data.data) body.append(messageRow(m));
@@ -623,7 +654,10 @@ async function loadMessage(id) {
   const body = $("#attempts tbody");
   // Redrawn only when they changed: a refresh keeps what is selected.
   const shown = m.id + JSON.stringify(m.attempts || []);
-  if (body.dataset.shown !== shown) body.replaceChildren();
+  if (body.dataset.shown !== shown) {
+    body.replaceChildren();
+    changed = true;
+  }
   for (const a of body.dataset.shown === shown ? [] : m.attempts || []) {
     body.append(el("tr", { className: "attempt " + (a.succeeded ? "ok" : "failed") },
       el("td", {}, String(a.attempt)),
@@ -647,6 +681,7 @@ async function retry() {
   notice(res.data.state === "retrying" ? "Sending " + openMessage + " now." : "Retrying " + openMessage + ".");
   await loadMessage(openMessage);
   await loadMessages();
+  pollNow();
 }
 
 async function recover() {
@@ -656,6 +691,7 @@ async function recover() {
   if (!res.ok) return notice((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail, true);
   notice("Sending " + res.data.queued + " failed message" + (res.data.queued === 1 ? "" : "s") + " again" + (res.data.more ? "; recover again for more." : "."));
   await loadMessages();
+  pollNow();
 }
 
 async function sendTest() {
@@ -664,6 +700,7 @@ async function sendTest() {
   notice("Sent a test " + res.data.eventType + " as " + res.data.id + "; its attempt appears below.");
   await loadMessages();
   await loadMessage(res.data.id);
+  pollNow();
 }
 
 // ---- wiring
@@ -685,7 +722,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     await loadList();
     focusRow(logsOf && logsOf.id, "View Logs");
   });
-  $("#filters").addEventListener("change", () => loadMessages());
+  $("#filters").addEventListener("change", async () => {
+    await loadMessages();
+    pollNow();
+  });
   $("#older").addEventListener("click", () => loadMessages(olderCursor));
   $("#filters").addEventListener("submit", (e) => e.preventDefault());
   $("#retry").addEventListener("click", retry);
