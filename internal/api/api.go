@@ -75,6 +75,7 @@ var routes = []route{
 	{"POST", "/v1/webhooks/{id}/disable", (*Server).disableWebhook, false},
 	{"POST", "/v1/webhooks/{id}/test", (*Server).testWebhook, false},
 	{"GET", "/v1/webhooks/{id}/deliveries", (*Server).listDeliveries, false},
+	{"GET", "/v1/webhooks/{id}/stats", (*Server).webhookStats, false},
 	{"POST", "/v1/webhooks/{id}/recover", (*Server).recoverWebhook, false},
 	{"GET", "/v1/messages/{id}", (*Server).getMessage, false},
 	{"POST", "/v1/messages/{id}/retry", (*Server).retryMessage, false},

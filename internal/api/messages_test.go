@@ -346,3 +346,37 @@ func TestRetryNowAndDisabledWebhooks(t *testing.T) {
 	}
 	require.Equal(t, 1, len(b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries", nil).json(t)["data"].([]any)), "nothing was queued")
 }
+
+// TestWebhookStats: 24 hours, oldest first, whose counts are those of the
+// attempts recorded: here one failure, then a success by retry.
+func TestWebhookStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, hook, ok, _ := workingBundle(t, []time.Duration{10 * time.Millisecond}, http.StatusServiceUnavailable)
+	key := b.ws.keys["owner"]
+	_, err := b.pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.delivery_attempts WHERE webhook_id = $1`, hook).Scan(&n))
+		if n == 1 {
+			ok.Store(true)
+		}
+		return n == 2
+	}, time.Minute, 5*time.Millisecond)
+	res := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/stats", nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	hours := res.json(t)["data"].([]any)
+	require.Len(t, hours, 24)
+	first, _ := time.Parse(time.RFC3339, hours[0].(map[string]any)["hour"].(string))
+	last, _ := time.Parse(time.RFC3339, hours[23].(map[string]any)["hour"].(string))
+	require.Equal(t, 23*time.Hour, last.Sub(first))
+	var attempts, succeeded, failed float64
+	for _, h := range hours {
+		attempts += h.(map[string]any)["attempts"].(float64)
+		succeeded += h.(map[string]any)["succeeded"].(float64)
+		failed += h.(map[string]any)["failed"].(float64)
+	}
+	require.Equal(t, []float64{2, 1, 1}, []float64{attempts, succeeded, failed})
+	require.Equal(t, http.StatusNotFound, b.do(t, b.ws.keys["member"], "GET", "/v1/webhooks/"+hook+"/stats", nil).status, "another's webhook")
+}

@@ -89,6 +89,7 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 		"POST /v1/webhooks/{id}/disable":       "disableWebhook",
 		"POST /v1/webhooks/{id}/test":          "testWebhook",
 		"GET /v1/webhooks/{id}/deliveries":     "listWebhookDeliveries",
+		"GET /v1/webhooks/{id}/stats":          "getWebhookStats",
 		"POST /v1/webhooks/{id}/recover":       "recoverWebhook",
 		"GET /v1/messages/{id}":                "getMessage",
 		"POST /v1/messages/{id}/retry":         "retryMessage",

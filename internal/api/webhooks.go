@@ -640,3 +640,32 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, toSecretJSON(rotated))
 }
+
+// hourJSON is one hour of a webhook's attempts.
+type hourJSON struct {
+	Hour      timeJSON `json:"hour"`
+	Attempts  int64    `json:"attempts"`
+	Succeeded int64    `json:"succeeded"`
+	Failed    int64    `json:"failed"`
+}
+
+// webhookStats answers the attempts of the last 24 hours, hour by hour,
+// oldest first: the page draws its chart from them.
+func (s *Server) webhookStats(w http.ResponseWriter, r *http.Request) {
+	wh, _, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	rows, err := s.queries.WebhookHourlyStats(r.Context(), s.config.Pool, wh.ID)
+	if err != nil {
+		s.internalError(w, r, "error reading webhook stats", err)
+		return
+	}
+	hours := make([]hourJSON, len(rows))
+	for i, row := range rows {
+		hours[i] = hourJSON{Hour: timeJSON(row.Hour), Attempts: row.Attempts, Succeeded: row.Succeeded, Failed: row.Attempts - row.Succeeded}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data []hourJSON `json:"data"`
+	}{hours})
+}

@@ -294,3 +294,53 @@ func TestPortalPollsOnlyWhileVisible(t *testing.T) {
 	})()`)
 	waitJS(t, ctx, `window.requests > 0`)
 }
+
+// TestPortalWebhookView: a webhook's own view says what it is, draws its
+// last 24 hours of attempts, succeeded and failed, from the API's hourly
+// figures, and reveals its signing secret on request.
+func TestPortalWebhookView(t *testing.T) {
+	s := startSite(t)
+	id := s.newHook(t, "Deal flow", "investment.*", "memo.created")
+	s.receiver.failing.Store(true)
+	insertInvestment(t, s) // fails twice: the schedule has one retry
+	require.Eventually(t, func() bool {
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'failed'`) == "1"
+	}, time.Minute, 20*time.Millisecond)
+	s.receiver.failing.Store(false)
+	insertInvestment(t, s)
+	require.Eventually(t, func() bool {
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'succeeded'`) == "1"
+	}, time.Minute, 20*time.Millisecond)
+
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Deal flow", "View Logs")
+	waitJS(t, ctx, `document.querySelector("#chart-desc")?.textContent.startsWith("3 attempts")`)
+	require.Equal(t, s.receiver.url, text(t, ctx, "#ov-url"))
+	require.Equal(t, "All investment events, memo.created", text(t, ctx, "#ov-events"))
+	require.Equal(t, "Enabled", text(t, ctx, "#ov-state"))
+	require.Equal(t, "3 attempts in the last 24 hours, 2 failed; the tallest hour had 3.", eval[string](t, ctx, `document.querySelector("#chart-desc").textContent`))
+	require.Equal(t, 24, eval[int](t, ctx, `document.querySelectorAll("#chart g.bar").length`))
+	// The bars' own figures add up (an hour's turn may split them in two).
+	require.Equal(t, "1 2", eval[string](t, ctx, `(() => {
+		let ok = 0, bad = 0;
+		for (const t of document.querySelectorAll("#chart g.bar title")) {
+			const m = t.textContent.match(/: (\d+) succeeded, (\d+) failed$/);
+			ok += +m[1]; bad += +m[2];
+		}
+		return ok + " " + bad;
+	})()`))
+	require.Greater(t, eval[float64](t, ctx, `[...document.querySelectorAll("#chart rect.bad")].reduce((a, r) => a + +r.getAttribute("height"), 0)`), 0.0)
+	screenshot(t, ctx, "portal-webhook")
+	require.True(t, eval[bool](t, ctx, `(() => {
+		const chart = document.querySelector("#chart").getBoundingClientRect(), box = document.querySelector("#overview").getBoundingClientRect();
+		return chart.bottom <= box.bottom && chart.height > 50;
+	})()`), "the chart sits inside its panel")
+
+	require.Equal(t, "hidden", text(t, ctx, "#ov-secret"))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#ov-reveal")))
+	waitJS(t, ctx, `document.querySelector("#ov-secret").textContent.startsWith("whsec_")`)
+	require.Equal(t, s.scalar(t, `SELECT secret FROM webhooks.signing_secrets WHERE webhook_id = $1`, id), text(t, ctx, "#ov-secret"))
+	step(t, ctx, chromedp.Click(chromedp.CSS("#ov-reveal")))
+	waitJS(t, ctx, `document.querySelector("#ov-secret").textContent === "hidden"`)
+}

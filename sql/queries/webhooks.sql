@@ -64,3 +64,15 @@ LEFT JOIN LATERAL (
     WHERE a.webhook_id = w.id AND NOT a.succeeded AND h.failures_since_success > 0
     ORDER BY a.started_at DESC LIMIT 1
 ) f ON true;
+
+-- name: WebhookHourlyStats :many
+-- WebhookHourlyStats counts a webhook's attempts, and their successes, in
+-- each of the last 24 hours (the current one included), from its
+-- five-minute roll-ups: at most 288 rows read whatever its traffic.
+SELECT h.hour::timestamptz AS hour, coalesce(sum(s.attempts), 0)::bigint AS attempts,
+    coalesce(sum(s.succeeded), 0)::bigint AS succeeded
+FROM generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()), interval '1 hour') AS h (hour)
+LEFT JOIN webhooks.webhook_stats s
+    ON s.webhook_id = @webhook_id AND s.bucket >= h.hour AND s.bucket < h.hour + interval '1 hour'
+GROUP BY h.hour
+ORDER BY h.hour;

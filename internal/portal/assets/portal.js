@@ -103,7 +103,7 @@ function renderList() {
     const h = w.health || {};
     const status = w.enabled
       ? el("span", { className: "badge ok" }, "Enabled")
-      : el("span", { className: "badge off", title: w.disabledReason || "" }, "Disabled" + (w.disabledReason ? ": " + w.disabledReason : ""));
+      : el("span", { className: "badge off", title: w.disabledReason || "" }, "Disabled"); // the reason is in the banner below
     const rate = h.successRate24h === null || h.successRate24h === undefined ? "—" : h.successRate24h + " % of " + h.attempts24h + " attempt" + (h.attempts24h === 1 ? "" : "s");
     const actions = el("div", { className: "row-actions" },
       button("Edit", () => openForm(w)),
@@ -508,6 +508,8 @@ function openLogs(w, test) {
   olderLoaded = false;
   listSeen = "";
   $("#logs-name").textContent = w.name;
+  showOverview(w);
+  loadChart();
   $("#message-detail").hidden = true;
   $("#messages tbody").replaceChildren();
   $("#older").hidden = true;
@@ -534,6 +536,80 @@ let pollDelay = pollFastest;
 let pollTimer = null;
 let changed = false; // a load since the last poll showed something new
 
+// eventsInWords says a webhook's events as people read them.
+function eventsInWords(events) {
+  return events.map((e) => e === "*" ? "All events" : e.endsWith(".*") ? "All " + e.slice(0, -2).replaceAll("_", " ") + " events" : e).join(", ");
+}
+
+// showOverview fills the top of a webhook's view.
+function showOverview(w) {
+  setText($("#ov-url"), w.url);
+  setText($("#ov-events"), eventsInWords(w.events) + (w.filter || w.changedColumns ? " — " + filterSummary(w).toLowerCase() : ""));
+  setText($("#ov-state"), w.enabled ? (w.failingSince ? "Enabled, failing since " + when(w.failingSince) : "Enabled") :
+    "Disabled since " + when(w.disabledAt) + (w.disabledReason ? ": " + w.disabledReason : ""));
+  $("#ov-secret").textContent = "hidden";
+  $("#ov-reveal").textContent = "Reveal";
+}
+
+async function toggleSecret() {
+  if ($("#ov-reveal").textContent === "Hide") {
+    $("#ov-secret").textContent = "hidden";
+    $("#ov-reveal").textContent = "Reveal";
+    return;
+  }
+  const res = await call("GET", "/v1/webhooks/" + encodeURIComponent(logsOf.id) + "/secret");
+  if (!res.ok) return notice(res.data.detail, true);
+  $("#ov-secret").textContent = res.data.secret;
+  $("#ov-reveal").textContent = "Hide";
+}
+
+const svgNS = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(svgNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// loadChart draws the last 24 hours of attempts, an hour a bar, succeeded
+// below failed, as inline SVG; each bar says its figures to a pointer and a
+// screen reader.
+async function loadChart() {
+  const w = logsOf;
+  const res = await call("GET", "/v1/webhooks/" + encodeURIComponent(w.id) + "/stats");
+  if (w !== logsOf || !res.ok) return;
+  const hours = res.data.data;
+  const seen = JSON.stringify(hours);
+  const chart = $("#chart");
+  if (chart.dataset.seen === seen) return;
+  chart.dataset.seen = seen;
+  const top = Math.max(1, ...hours.map((h) => h.attempts));
+  const width = 480 / hours.length;
+  const height = 100;
+  const bars = [];
+  hours.forEach((h, i) => {
+    const x = i * width + 1;
+    const ok = (h.succeeded / top) * height;
+    const bad = (h.failed / top) * height;
+    const hour = new Date(h.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    bars.push(svg("g", { class: "bar" },
+      svg("title", {}, hour + ": " + h.succeeded + " succeeded, " + h.failed + " failed"),
+      svg("rect", { class: "ok", x, y: height - ok, width: width - 2, height: ok }),
+      svg("rect", { class: "bad", x, y: height - ok - bad, width: width - 2, height: bad })));
+  });
+  const total = hours.reduce((a, h) => a + h.attempts, 0);
+  const failed = hours.reduce((a, h) => a + h.failed, 0);
+  const first = new Date(hours[0].hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  chart.replaceChildren(
+    svg("desc", { id: "chart-desc" }, total + " attempts in the last 24 hours, " + failed + " failed; the tallest hour had " + (top === 1 && total === 0 ? 0 : top) + "."),
+    svg("line", { class: "axis", x1: 0, y1: height + 0.5, x2: 480, y2: height + 0.5 }),
+    ...bars,
+    svg("text", { class: "tick", x: 0, y: height + 18 }, first),
+    svg("text", { class: "tick", x: 480, y: height + 18, "text-anchor": "end" }, "now"),
+    svg("text", { class: "tick", x: 0, y: 10 }, String(top === 1 && total === 0 ? 0 : top)));
+}
+
 // startPolling follows deliveries as they arrive while the log is open: the
 // next poll is asked for only once the last one has answered.
 function startPolling() {
@@ -546,6 +622,7 @@ function startPolling() {
     changed = false;
     if (!olderLoaded) await loadMessages();
     if (openMessage && generation === polling) await loadMessage(openMessage);
+    if (changed && generation === polling) await loadChart(); // new deliveries, new figures
     document.body.dataset.polls = String(+(document.body.dataset.polls || 0) + 1); // for the tests
     pollDelay = changed ? pollFastest : Math.min(pollDelay * 2, pollSlowest);
     if (generation === polling) pollTimer = setTimeout(tick, pollDelay);
@@ -731,6 +808,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#retry").addEventListener("click", retry);
   $("#recover").addEventListener("click", recover);
   $("#send-test").addEventListener("click", sendTest);
+  $("#ov-reveal").addEventListener("click", toggleSecret);
+  $("#ov-rotate").addEventListener("click", () => rotate(logsOf));
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("#form-view").hidden && !$("#confirm").open) {
       e.preventDefault(); // else this Escape's close request shuts the question it opens
