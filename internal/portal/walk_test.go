@@ -344,3 +344,87 @@ func TestPortalWebhookView(t *testing.T) {
 	step(t, ctx, chromedp.Click(chromedp.CSS("#ov-reveal")))
 	waitJS(t, ctx, `document.querySelector("#ov-secret").textContent === "hidden"`)
 }
+
+// TestPortalKeyboardOnly: create, edit, view logs, open a message, retry
+// it and delete, by keys alone; after every step the focus is on an
+// element, visibly, never on <body>.
+func TestPortalKeyboardOnly(t *testing.T) {
+	s := startSite(t)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	press := func(keys string) { t.Helper(); step(t, ctx, chromedp.KeyEvent(keys)) }
+	focusOK := func() {
+		t.Helper()
+		waitJS(t, ctx, `document.activeElement !== document.body && document.activeElement.matches(":focus-visible")`)
+	}
+	tabTo := func(selector string) {
+		t.Helper()
+		for range 80 {
+			if eval[bool](t, ctx, `document.activeElement.matches(`+strconv.Quote(selector)+`)`) {
+				return
+			}
+			press(kb.Tab)
+		}
+		t.Fatalf("Tab never reached %s", selector)
+	}
+
+	// Create.
+	tabTo("#create")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.id === "f-name"`)
+	press("Keys")
+	tabTo("#f-url")
+	press(s.receiver.url)
+	tabTo(`input[value="investment.*"]`)
+	press(" ")
+	tabTo("#save")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.id === "copy-secret"`)
+	tabTo("#secret-done")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.textContent === "Edit"`)
+	focusOK() // the new row's Edit
+
+	// Edit.
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.id === "f-name"`)
+	press(" edited")
+	tabTo("#save")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.textContent === "Edit" && document.querySelector("tr.webhook .name").textContent.endsWith("Keys edited")`)
+	focusOK() // the row's Edit after Save
+
+	// View logs; a delivery fails for good; open it and retry it.
+	s.receiver.failing.Store(true)
+	insertInvestment(t, s)
+	require.Eventually(t, func() bool {
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'failed'`) == "1"
+	}, time.Minute, 20*time.Millisecond)
+	s.receiver.failing.Store(false)
+	tabTo(`tr.webhook button:nth-child(2)`) // View Logs
+	press(kb.Enter)
+	waitJS(t, ctx, `!document.querySelector("#logs-view").hidden && document.querySelector("#messages tr.message.state-failed") !== null`)
+	focusOK() // Back
+	tabTo(`#messages tr.message button`)
+	press(kb.Enter)
+	waitJS(t, ctx, `!document.querySelector("#retry").hidden`)
+	focusOK() // Open
+	tabTo("#retry")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.includes("succeeded")`)
+	focusOK() // Retry
+
+	// Back, and delete through the dialog.
+	tabTo("#back")
+	press(kb.Enter)
+	waitJS(t, ctx, `!document.querySelector("#list-view").hidden && document.activeElement.textContent === "View Logs"`)
+	focusOK() // the row's View Logs
+	tabTo("tr.webhook button.danger")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.querySelector("#confirm").open && document.activeElement.id === "confirm-cancel"`)
+	press(kb.Tab)
+	press(kb.Enter)
+	waitJS(t, ctx, `!document.querySelector("#empty").hidden && document.activeElement.id === "create"`)
+	focusOK() // Create
+	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.webhooks`))
+}

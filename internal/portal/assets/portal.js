@@ -726,7 +726,9 @@ async function loadMessage(id) {
   setText($("#md-summary"), m.eventType + " · " + m.state + " · " + m.attemptCount + " attempt" + (m.attemptCount === 1 ? "" : "s") +
     (m.nextAttemptAt ? " · next attempt " + when(m.nextAttemptAt) : ""));
   // A message waiting to retry can be sent now, once its endpoint is fixed.
+  const hadFocus = document.activeElement === $("#retry");
   $("#retry").hidden = !["failed", "cancelled", "retrying"].includes(m.state);
+  if (hadFocus && $("#retry").hidden) $("#md-heading").focus(); // Retry goes as the message starts again
   setText($("#retry"), m.state === "retrying" ? "Retry now" : "Retry");
   const body = $("#attempts tbody");
   // Redrawn only when they changed: a refresh keeps what is selected.
