@@ -64,7 +64,7 @@ func TestPortalFilterEditor(t *testing.T) {
 
 	// An edit of the name alone sends neither: the stored filter's key
 	// order differs from what was typed, and it is kept as it is.
-	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(1)`)))
+	act(t, ctx, "Edit")
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
 	require.JSONEq(t, `{"tickerSymbol": "KO", "employees": {"$gte": 100}}`, eval[string](t, ctx, `document.querySelector("#f-filter").value`))
 	require.Equal(t, "employees, tickerSymbol", eval[string](t, ctx, `document.querySelector("#f-changedColumns").value`))
@@ -77,7 +77,7 @@ func TestPortalFilterEditor(t *testing.T) {
 		s.scalar(t, `SELECT filter::text || ' ' || changed_columns::text FROM webhooks.webhooks WHERE id = $1`, id))
 
 	// Cleared, both are gone.
-	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(1)`)))
+	act(t, ctx, "Edit")
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
 	eval[any](t, ctx, `document.querySelector("#f-filter").value = document.querySelector("#f-changedColumns").value = ""`)
 	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))

@@ -313,7 +313,8 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 
 	// An investment inserted by the app arrives, and shows in View Logs.
 	insertInvestment(t, s)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(2)`)), chromedp.WaitVisible(chromedp.CSS("#logs-view"))))
+	act(t, ctx, "View Logs")
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#logs-view")))
 	waitJS(t, ctx, `[...document.querySelectorAll("#messages tr.message")].some(r => r.querySelector(".state").textContent.includes("succeeded"))`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages tr.message button`)), chromedp.WaitVisible(chromedp.CSS("#message-detail"))))
 	waitJS(t, ctx, `document.querySelector("#attempts tbody tr") !== null`)
@@ -377,8 +378,8 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#back")), chromedp.WaitVisible(chromedp.CSS("#webhooks"))))
 	waitJS(t, ctx, `document.querySelector("tr.webhook .rate").textContent.includes("%")`)
 	screenshot(t, ctx, "portal-list")
+	act(t, ctx, "Edit")
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(1)`)),
 		chromedp.WaitVisible(chromedp.CSS("#webhook-form")),
 		chromedp.SetValue(chromedp.CSS("#f-name"), "Deal flow"),
 		chromedp.Click(chromedp.CSS(`input[value="memo.created"]`)),
@@ -389,7 +390,7 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 
 	// Rotate: the new secret is shown once; the old one still signs.
 	oldSecret := s.scalar(t, `SELECT secret FROM webhooks.signing_secrets WHERE webhook_id = $1`, webhookID)
-	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(5)`)))
+	act(t, ctx, "Rotate secret")
 	waitJS(t, ctx, `document.querySelector("#confirm").open && document.querySelector("#confirm-text").textContent.includes("Rotate the signing secret of “Deal flow”")`)
 	step(t, ctx, chromedp.Click(chromedp.CSS("#confirm-ok")))
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#secret-view")))
@@ -400,19 +401,20 @@ func TestPortalWebhookLifecycle(t *testing.T) {
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhooks")))
 
 	// Disable, then enable.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(4)`))))
+	act(t, ctx, "Disable")
 	waitJS(t, ctx, `document.querySelector("tr.webhook .status").textContent.includes("Disabled")`)
 	require.Equal(t, "false", s.scalar(t, `SELECT enabled::text FROM webhooks.webhooks WHERE id = $1`, webhookID))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(4)`))))
+	act(t, ctx, "Enable")
 	waitJS(t, ctx, `document.querySelector("tr.webhook .status").textContent.includes("Enabled")`)
 
 	// Delete asks first, naming the webhook; Cancel keeps it.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr.webhook button.danger`)), chromedp.WaitVisible(chromedp.CSS("#confirm"))))
+	act(t, ctx, "Delete")
+	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	require.Contains(t, text(t, ctx, "#confirm-text"), "“Deal flow”")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#confirm-cancel")), chromedp.WaitNotVisible(chromedp.CSS("#confirm"))))
 	require.Equal(t, "1", s.scalar(t, `SELECT count(*)::text FROM webhooks.webhooks WHERE id = $1`, webhookID))
+	act(t, ctx, "Delete")
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`tr.webhook button.danger`)),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")),
 		chromedp.Click(chromedp.CSS("#confirm-ok")),
 	))
@@ -474,8 +476,12 @@ func TestPortalKeyboard(t *testing.T) {
 	step(t, ctx, chromedp.KeyEvent(kb.Enter))
 	waitJS(t, ctx, `document.querySelectorAll("tr.webhook").length === 1`)
 
-	// Delete: the dialog takes the focus; Tab to its Delete, Enter.
-	tabTo("tr.webhook button.danger")
+	// Delete, from the row's menu: the dialog takes the focus; Tab to its
+	// Delete, Enter.
+	tabTo("tr.webhook .menu-button")
+	step(t, ctx, chromedp.KeyEvent(kb.Enter))
+	step(t, ctx, chromedp.KeyEvent(kb.ArrowUp))
+	waitJS(t, ctx, `document.activeElement.textContent === "Delete"`)
 	step(t, ctx, chromedp.KeyEvent(kb.Enter))
 	waitJS(t, ctx, `document.querySelector("#confirm").open && document.activeElement.id === "confirm-cancel"`)
 	step(t, ctx, chromedp.KeyEvent(kb.Tab))
@@ -499,7 +505,7 @@ func TestPortalLogPaging(t *testing.T) {
 
 	ctx := browser(t, 1280)
 	open(t, ctx, s.link(t, "owner"))
-	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(2)`)))
+	act(t, ctx, "View Logs")
 	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 50 && !document.querySelector("#older").hidden`)
 	step(t, ctx, chromedp.Click(chromedp.CSS("#older")))
 	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 55 && document.querySelector("#older").hidden`)
@@ -534,7 +540,7 @@ func TestPortalRoles(t *testing.T) {
 	// At 390 px nothing runs off the side.
 	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 390)
 	screenshot(t, ctx, "portal-member-390")
-	step(t, ctx, chromedp.Click(chromedp.CSS(`tr.webhook button:nth-child(2)`)))
+	act(t, ctx, "View Logs")
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#logs-view")))
 	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 390, "the logs fit too")
 	step(t, ctx, chromedp.Click(chromedp.CSS("#back")))

@@ -31,6 +31,19 @@ func rowButton(t *testing.T, ctx context.Context, name, label string) {
 		.querySelector("td:last-child").querySelectorAll("button").forEach(b => { if (b.textContent === `+quote(label)+`) b.click(); })`)
 }
 
+// act clicks an action of the first webhook's row by its text, a button
+// or an item of its menu.
+func act(t *testing.T, ctx context.Context, label string) {
+	t.Helper()
+	eval[any](t, ctx, `[...document.querySelector("tr.webhook td:last-child").querySelectorAll("button")].find(b => b.textContent === `+quote(label)+`).click()`)
+}
+
+// onMenu is true when the focus is on a row's menu button whose item n
+// (from 1) reads label.
+func onMenu(n int, label string) string {
+	return `document.activeElement.matches("tr.webhook .menu-button") && document.activeElement.closest("tr").querySelector('[role=menuitem]:nth-child(` + strconv.Itoa(n) + `)').textContent === ` + quote(label)
+}
+
 func quote(s string) string { return "`" + strings.ReplaceAll(s, "`", "\\`") + "`" }
 
 // polls has the log refreshed twice more, now rather than at polling's
@@ -99,6 +112,8 @@ func TestPortalEventsForm(t *testing.T) {
 	open(t, ctx, s.link(t, "owner"))
 	waitJS(t, ctx, `document.querySelectorAll("tr.webhook").length === 2`)
 	require.Equal(t, "All events", eval[string](t, ctx, `[...document.querySelectorAll("tr.webhook")].find(r => r.querySelector(".name").lastChild.textContent === "Everything").querySelector(".events").lastChild.textContent`))
+	require.Less(t, eval[float64](t, ctx, `Math.max(...[...document.querySelectorAll("tr.webhook")].map(r => r.getBoundingClientRect().height))`), 50.0,
+		"one line a webhook: the actions are in a menu, not a stack of buttons")
 
 	step(t, ctx, chromedp.Click(chromedp.CSS("#create")))
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
@@ -228,12 +243,12 @@ func TestPortalFocusAfterActions(t *testing.T) {
 	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#secret-view")))
 	step(t, ctx, chromedp.Click(chromedp.CSS("#secret-done")))
-	waitJS(t, ctx, `document.activeElement.textContent === "Edit"`)
+	waitJS(t, ctx, onMenu(1, "Edit"))
 
 	rowButton(t, ctx, "Focus", "Disable")
-	waitJS(t, ctx, `document.activeElement.textContent === "Enable"`)
+	waitJS(t, ctx, onMenu(3, "Enable"))
 	rowButton(t, ctx, "Focus", "Enable")
-	waitJS(t, ctx, `document.activeElement.textContent === "Disable"`)
+	waitJS(t, ctx, onMenu(3, "Disable"))
 
 	rowButton(t, ctx, "Focus", "Edit")
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
@@ -244,7 +259,7 @@ func TestPortalFocusAfterActions(t *testing.T) {
 	waitJS(t, ctx, `!document.querySelector("#confirm").open && !document.querySelector("#form-view").hidden`)
 	require.Equal(t, "Focus renamed", eval[string](t, ctx, `document.querySelector("#f-name").value`), "kept")
 	step(t, ctx, chromedp.Click(chromedp.CSS("#save")))
-	waitJS(t, ctx, `!document.querySelector("#list-view").hidden && document.activeElement.textContent === "Edit"`)
+	waitJS(t, ctx, `!document.querySelector("#list-view").hidden && `+onMenu(1, "Edit"))
 
 	rowButton(t, ctx, "Focus renamed", "Delete")
 	waitJS(t, ctx, `document.querySelector("#confirm").open`)
@@ -382,17 +397,20 @@ func TestPortalKeyboardOnly(t *testing.T) {
 	waitJS(t, ctx, `document.activeElement.id === "copy-secret"`)
 	tabTo("#secret-done")
 	press(kb.Enter)
-	waitJS(t, ctx, `document.activeElement.textContent === "Edit"`)
-	focusOK() // the new row's Edit
+	waitJS(t, ctx, onMenu(1, "Edit"))
+	focusOK() // the new row's menu
 
-	// Edit.
+	// Edit, from the menu.
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.textContent === "Edit" && document.activeElement.getAttribute("role") === "menuitem"`)
+	focusOK() // the menu's first item
 	press(kb.Enter)
 	waitJS(t, ctx, `document.activeElement.id === "f-name"`)
 	press(" edited")
 	tabTo("#save")
 	press(kb.Enter)
-	waitJS(t, ctx, `document.activeElement.textContent === "Edit" && document.querySelector("tr.webhook .name").textContent.endsWith("Keys edited")`)
-	focusOK() // the row's Edit after Save
+	waitJS(t, ctx, onMenu(1, "Edit")+` && document.querySelector("tr.webhook .name").textContent.endsWith("Keys edited")`)
+	focusOK() // the row's menu after Save
 
 	// View logs; a delivery fails for good; open it and retry it.
 	s.receiver.failing.Store(true)
@@ -401,7 +419,7 @@ func TestPortalKeyboardOnly(t *testing.T) {
 		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'failed'`) == "1"
 	}, time.Minute, 20*time.Millisecond)
 	s.receiver.failing.Store(false)
-	tabTo(`tr.webhook button:nth-child(2)`) // View Logs
+	tabTo(`tr.webhook .row-actions > button`) // View Logs
 	press(kb.Enter)
 	waitJS(t, ctx, `!document.querySelector("#logs-view").hidden && document.querySelector("#messages tr.message.state-failed") !== null`)
 	focusOK() // Back
@@ -419,7 +437,14 @@ func TestPortalKeyboardOnly(t *testing.T) {
 	press(kb.Enter)
 	waitJS(t, ctx, `!document.querySelector("#list-view").hidden && document.activeElement.textContent === "View Logs"`)
 	focusOK() // the row's View Logs
-	tabTo("tr.webhook button.danger")
+	tabTo("tr.webhook .menu-button")
+	press(kb.Enter)
+	waitJS(t, ctx, `document.activeElement.getAttribute("role") === "menuitem"`)
+	press(kb.Escape) // closes the menu, back on its button
+	waitJS(t, ctx, `document.activeElement.matches(".menu-button") && document.activeElement.getAttribute("aria-expanded") === "false" && document.querySelector("tr.webhook [role=menu]").hidden`)
+	press(kb.Enter)
+	press(kb.End)
+	waitJS(t, ctx, `document.activeElement.textContent === "Delete"`)
 	press(kb.Enter)
 	waitJS(t, ctx, `document.querySelector("#confirm").open && document.activeElement.id === "confirm-cancel"`)
 	press(kb.Tab)

@@ -105,13 +105,16 @@ function renderList() {
       ? el("span", { className: "badge ok" }, "Enabled")
       : el("span", { className: "badge off", title: w.disabledReason || "" }, "Disabled"); // the reason is in the banner below
     const rate = h.successRate24h === null || h.successRate24h === undefined ? "—" : h.successRate24h + " % of " + h.attempts24h + " attempt" + (h.attempts24h === 1 ? "" : "s");
+    // One line a webhook: its view, and the rest in a menu.
     const actions = el("div", { className: "row-actions" },
-      button("Edit", () => openForm(w)),
       button("View Logs", () => openLogs(w)),
-      button("Test", () => openLogs(w, true)),
-      button(w.enabled ? "Disable" : "Enable", () => setEnabled(w, !w.enabled)),
-      button("Rotate secret", () => rotate(w)),
-      button("Delete", () => remove(w), "danger"));
+      menu("Actions", "Actions for “" + w.name + "”", [
+        ["Edit", () => openForm(w)],
+        ["Test", () => openLogs(w, true)],
+        [w.enabled ? "Disable" : "Enable", () => setEnabled(w, !w.enabled)],
+        ["Rotate secret", () => rotate(w)],
+        ["Delete", () => remove(w), "danger"],
+      ]));
     const tr = el("tr", { className: "webhook" },
       el("td", { className: "name" }, el("span", { className: "label" }, "Name"), w.name),
       el("td", { className: "url" }, el("span", { className: "label" }, "Endpoint"), w.url),
@@ -156,6 +159,67 @@ function filterSummary(w) {
   return "Sent when the " + parts.join(", and ");
 }
 
+let menus = 0;
+
+// menu is a button that opens a list of actions, as the ARIA menu button
+// pattern has it: Enter, Space or ArrowDown opens it on its first item
+// (ArrowUp on its last), the arrows, Home and End move, Escape closes it
+// back on its button, and Tab or a click elsewhere closes it.
+function menu(label, name, items) {
+  const id = "menu-" + ++menus;
+  const list = el("div", { role: "menu", id, className: "menu-list", hidden: true });
+  const toggle = el("button", { type: "button", className: "menu-button" }, label);
+  toggle.setAttribute("aria-haspopup", "menu");
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.setAttribute("aria-controls", id);
+  toggle.setAttribute("aria-label", name);
+  const entries = items.map(([text, action, className]) => {
+    const b = el("button", { type: "button", tabIndex: -1, className: className || "" }, text);
+    b.setAttribute("role", "menuitem");
+    b.addEventListener("click", () => {
+      close(false);
+      action();
+    });
+    return b;
+  });
+  list.append(...entries);
+  const open = (i) => {
+    list.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+    entries[i].focus();
+  };
+  const close = (refocus) => {
+    list.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+    if (refocus) toggle.focus();
+  };
+  toggle.addEventListener("click", () => (list.hidden ? open(0) : close(true)));
+  toggle.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      open(e.key === "ArrowDown" ? 0 : entries.length - 1);
+    }
+  });
+  list.addEventListener("keydown", (e) => {
+    const i = entries.indexOf(document.activeElement);
+    const moves = { ArrowDown: i + 1, ArrowUp: i - 1 + entries.length, Home: 0, End: entries.length - 1 };
+    if (e.key in moves) {
+      e.preventDefault();
+      entries[moves[e.key] % entries.length].focus();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      close(true);
+    } else if (e.key === "Tab") {
+      close(false);
+    }
+  });
+  list.addEventListener("focusout", (e) => {
+    if (!list.contains(e.relatedTarget) && e.relatedTarget !== toggle) close(false);
+  });
+  return el("div", { className: "menu" }, toggle, list);
+}
+
 function button(text, onclick, className) {
   const b = el("button", { type: "button", className: className || "" }, text);
   b.addEventListener("click", onclick);
@@ -167,7 +231,8 @@ function button(text, onclick, className) {
 // from where it was, not from the top of the page.
 function focusRow(id, label) {
   const tr = id && document.querySelector('tr.webhook[data-id="' + CSS.escape(id) + '"]');
-  const b = tr && [...tr.querySelectorAll("button")].find((x) => x.textContent === label);
+  let b = tr && [...tr.querySelectorAll("button")].find((x) => x.textContent === label);
+  if (b && b.getAttribute("role") === "menuitem") b = tr.querySelector(".menu-button"); // the menu is closed
   (b || $("#create")).focus();
 }
 
