@@ -43,4 +43,11 @@ func TestPortalTroubleBanner(t *testing.T) {
 	step(t, ctx, chromedp.Click(chromedp.CSS("tr.trouble .banner button")))
 	waitJS(t, ctx, `document.querySelector("tr.trouble") === null && document.querySelector("tr.webhook .status").textContent.includes("Enabled")`)
 	require.Equal(t, "true", s.scalar(t, `SELECT enabled::text FROM webhooks.webhooks WHERE id = $1`, id))
+
+	// Disabled from the page: the banner says by whom, as people know
+	// them, not by user id.
+	act(t, ctx, "Disable")
+	waitJS(t, ctx, `document.querySelector("tr.trouble .banner.off") !== null`)
+	require.Contains(t, text(t, ctx, "tr.trouble .banner"), ": disabled by owner@acme.example.")
+	require.NotContains(t, text(t, ctx, "tr.trouble .banner"), s.users["owner"])
 }
