@@ -53,13 +53,19 @@ type receiver struct {
 
 func startSite(t *testing.T) *site {
 	t.Helper()
+	// One retry, soon: a failing delivery fails for good within a second.
+	return startSiteWith(t, []time.Duration{200 * time.Millisecond})
+}
+
+// startSiteWith is startSite with a retry schedule of its own.
+func startSiteWith(t *testing.T, schedule []time.Duration) *site {
+	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
 	allowed, err := netguard.ParseCIDRs("127.0.0.0/8")
 	require.NoError(t, err)
 	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	// One retry, soon: a failing delivery fails for good within a second.
-	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: []time.Duration{200 * time.Millisecond}, Timeout: 5 * time.Second}
+	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule, Timeout: 5 * time.Second}
 	client, err := jobs.NewClient(pool, jobs.Config{Work: true, Delivery: delivery, SafetyNet: time.Hour})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))

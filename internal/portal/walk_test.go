@@ -453,3 +453,22 @@ func TestPortalKeyboardOnly(t *testing.T) {
 	focusOK() // Create
 	require.Equal(t, "0", s.scalar(t, `SELECT count(*)::text FROM webhooks.webhooks`))
 }
+
+// TestPortalRetryNow: a message waiting an hour to retry shows when, and
+// "Retry now" sends it at once once its endpoint is fixed.
+func TestPortalRetryNow(t *testing.T) {
+	s := startSiteWith(t, []time.Duration{time.Hour})
+	s.newHook(t, "Slow retry", "investment.*")
+	s.receiver.failing.Store(true)
+	insertInvestment(t, s)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Slow retry", "View Logs")
+	waitJS(t, ctx, `document.querySelector("#messages tr.message.state-retrying") !== null`)
+	step(t, ctx, chromedp.Click(chromedp.CSS(`#messages tr.message button`)))
+	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.includes("· next attempt ")`)
+	require.Equal(t, "Retry now", text(t, ctx, "#retry"))
+	s.receiver.failing.Store(false)
+	step(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
+	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.startsWith("investment.created · succeeded · 2 attempts")`)
+}
