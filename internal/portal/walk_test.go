@@ -149,6 +149,9 @@ func TestPortalNoSidewaysScroll(t *testing.T) {
 		rowButton(t, ctx, name, "View Logs")
 		waitJS(t, ctx, `!document.querySelector("#logs-view").hidden`)
 		require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), eval[int](t, ctx, `window.innerWidth`), "the log at %d px", width)
+		if width == 390 {
+			screenshot(t, ctx, "portal-webhook-390")
+		}
 	}
 }
 
@@ -471,4 +474,28 @@ func TestPortalRetryNow(t *testing.T) {
 	s.receiver.failing.Store(false)
 	step(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
 	waitJS(t, ctx, `document.querySelector("#md-summary").textContent.startsWith("investment.created · succeeded · 2 attempts")`)
+}
+
+// TestPortalCancelledForPeople: a message its disabled webhook did not send
+// says so in words, without the webhook's id.
+func TestPortalCancelledForPeople(t *testing.T) {
+	s := startSiteWith(t, []time.Duration{2 * time.Second})
+	id := s.newHook(t, "Paused", "investment.*")
+	s.receiver.failing.Store(true)
+	insertInvestment(t, s)
+	require.Eventually(t, func() bool {
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'retrying'`) == "1"
+	}, time.Minute, 20*time.Millisecond)
+	status, _ := s.call(t, s.keys["owner"], "POST", "/v1/webhooks/"+id+"/disable", map[string]any{"reason": "endpoint moving"})
+	require.Equal(t, http.StatusOK, status)
+	require.Eventually(t, func() bool {
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.messages WHERE state = 'cancelled'`) == "1"
+	}, time.Minute, 20*time.Millisecond)
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Paused", "View Logs")
+	waitJS(t, ctx, `document.querySelector("#messages tr.message.state-cancelled") !== null`)
+	last := eval[string](t, ctx, `document.querySelector("#messages tr.message.state-cancelled td:nth-child(5)").lastChild.textContent`)
+	require.Equal(t, "not sent: its webhook is disabled (endpoint moving)", last)
+	require.NotContains(t, last, id)
 }
