@@ -65,7 +65,16 @@ func TestPortalAccessibility(t *testing.T) {
 	axeCheck(t, ctx, "a webhook's view with a message open")
 
 	step(t, ctx, chromedp.Click(chromedp.CSS("#back")))
+	waitJS(t, ctx, `!document.querySelector("#list-view").hidden`)
+	step(t, ctx, chromedp.Click(chromedp.CSS("tr.webhook .menu-button")))
+	waitJS(t, ctx, `document.activeElement.getAttribute("role") === "menuitem"`)
+	axeCheck(t, ctx, "a row's menu, open")
 	rowButton(t, ctx, "Deal flow", "Delete")
 	waitJS(t, ctx, `document.querySelector("#confirm").open`)
 	axeCheck(t, ctx, "the confirmation dialog")
+
+	narrow := browser(t, 390)
+	open(t, narrow, s.link(t, "owner"))
+	waitJS(t, narrow, `document.querySelector("tr.trouble") !== null`)
+	axeCheck(t, narrow, "the list at 390 px")
 }

@@ -499,3 +499,20 @@ func TestPortalCancelledForPeople(t *testing.T) {
 	require.Equal(t, "not sent: its webhook is disabled (endpoint moving)", last)
 	require.NotContains(t, last, id)
 }
+
+// TestPortalPollingSlowsWhenQuiet: a poll that finds nothing new doubles
+// the wait for the next; one that finds a delivery brings it back to 2 s.
+func TestPortalPollingSlowsWhenQuiet(t *testing.T) {
+	s := startSite(t)
+	s.newHook(t, "Quiet", "investment.*")
+	ctx := browser(t, 1280)
+	open(t, ctx, s.link(t, "owner"))
+	rowButton(t, ctx, "Quiet", "View Logs")
+	waitJS(t, ctx, `+(document.body.dataset.polls || 0) >= 1`)
+	require.Equal(t, 4000, eval[int](t, ctx, `pollDelay`), "nothing new: the next poll in 4 s")
+	waitJS(t, ctx, `+(document.body.dataset.polls || 0) >= 2`)
+	require.Equal(t, 8000, eval[int](t, ctx, `pollDelay`), "still nothing: 8 s")
+	insertInvestment(t, s)
+	// The poll that finds the delivery sets the next one 2 s away.
+	waitJS(t, ctx, `document.querySelector("#messages tr.message") !== null && pollDelay === 2000`)
+}
