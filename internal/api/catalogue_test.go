@@ -13,12 +13,6 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
-
-	"github.com/countercyclical/webhooks/internal/api"
-	"github.com/countercyclical/webhooks/internal/dbtest"
-	"github.com/countercyclical/webhooks/internal/netguard"
-	"github.com/countercyclical/webhooks/internal/server"
-	"github.com/countercyclical/webhooks/jobs"
 )
 
 // compile compiles a JSON Schema, asserting formats (date-time, date).
@@ -134,17 +128,8 @@ func TestEventCatalogue(t *testing.T) {
 func TestDeliveredPayloadsMatchSchemas(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := dbtest.NewPool(t)
-	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
-	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: jobs.DeliveryConfig{Policy: policy}})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client}}))
-	t.Cleanup(srv.Close)
-	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
-	b.ws = newWorkspace(t, pool, "Acme")
+	b, _ := deliveringBundle(t, nil)
+	pool := b.pool
 	key := b.ws.keys["owner"]
 
 	var mu sync.Mutex

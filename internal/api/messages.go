@@ -286,7 +286,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := readObject(w, r, true); !ok {
 		return
 	}
-	if !s.mayDeliver(w, r, m.WebhooksMessage.WebhookID) {
+	if !s.mayDeliverTo(w, r, m.WebhooksMessage.WebhookID) {
 		return
 	}
 	if m.WebhooksMessage.State == "retrying" {
@@ -347,7 +347,21 @@ func (s *Server) retryNow(w http.ResponseWriter, r *http.Request, id string) {
 
 // mayDeliver refuses, with a 409 that says why, to send anything to a
 // disabled webhook: the delivery would be cancelled unsent.
-func (s *Server) mayDeliver(w http.ResponseWriter, r *http.Request, webhookID string) bool {
+func mayDeliver(w http.ResponseWriter, wh db.WebhooksWebhook) bool {
+	if wh.Enabled {
+		return true
+	}
+	reason := ""
+	if wh.DisabledReason != nil {
+		reason = " (" + *wh.DisabledReason + ")"
+	}
+	writeProblem(w, http.StatusConflict, fmt.Sprintf("webhook %q is disabled%s; enable it, then send again", wh.Name, reason))
+	return false
+}
+
+// mayDeliverTo is mayDeliver for a message's webhook, which may also have
+// been deleted.
+func (s *Server) mayDeliverTo(w http.ResponseWriter, r *http.Request, webhookID string) bool {
 	p := principalFrom(r.Context())
 	wh, err := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: webhookID, WorkspaceID: p.WorkspaceID})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -358,15 +372,7 @@ func (s *Server) mayDeliver(w http.ResponseWriter, r *http.Request, webhookID st
 		s.internalError(w, r, "error loading webhook", err)
 		return false
 	}
-	if !wh.Enabled {
-		reason := ""
-		if wh.DisabledReason != nil {
-			reason = " (" + *wh.DisabledReason + ")"
-		}
-		writeProblem(w, http.StatusConflict, fmt.Sprintf("webhook %q is disabled%s; enable it, then send again", wh.Name, reason))
-		return false
-	}
-	return true
+	return mayDeliver(w, wh)
 }
 
 // recoverWebhook re-sends the failed messages of a webhook since a time,
@@ -397,7 +403,7 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
 		return
 	}
-	if !s.mayDeliver(w, r, wh.ID) {
+	if !mayDeliver(w, wh) {
 		return
 	}
 	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
@@ -453,7 +459,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
 		return
 	}
-	if !s.mayDeliver(w, r, wh.ID) {
+	if !mayDeliver(w, wh) {
 		return
 	}
 	payload, previous := examplePayload(typ, p.WorkspaceID, p.UserID)

@@ -28,20 +28,7 @@ import (
 // receiver that answers failStatus until ok is set.
 func workingBundle(t *testing.T, schedule []time.Duration, failStatus int) (b *testBundle, hook string, ok *atomic.Bool, client *river.Client[pgx.Tx]) {
 	t.Helper()
-	ctx := context.Background()
-	pool := dbtest.NewPool(t)
-	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
-	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: delivery.MaxAttempts()}}))
-	t.Cleanup(srv.Close)
-	b = &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
-	b.ws = newWorkspace(t, pool, "Acme")
-
+	b, client = deliveringBundle(t, schedule)
 	ok = &atomic.Bool{}
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ok.Load() {
@@ -54,6 +41,26 @@ func workingBundle(t *testing.T, schedule []time.Duration, failStatus int) (b *t
 	res := b.do(t, b.ws.keys["owner"], "POST", "/v1/webhooks", body)
 	require.Equal(t, http.StatusCreated, res.status, string(res.body))
 	return b, res.json(t)["id"].(string), ok, client
+}
+
+// deliveringBundle is a server whose River client expands and delivers,
+// retrying after the waits of schedule, with a workspace of every role.
+func deliveringBundle(t *testing.T, schedule []time.Duration) (*testBundle, *river.Client[pgx.Tx]) {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
+	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
+	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule}
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: delivery.MaxAttempts()}}))
+	t.Cleanup(srv.Close)
+	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
+	b.ws = newWorkspace(t, pool, "Acme")
+	return b, client
 }
 
 // TestDeliveriesRetryRecover: a delivery fails for good, shows in the
