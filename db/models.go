@@ -262,6 +262,16 @@ type WebhooksMessageStatus struct {
 	OpenState      *string   `json:"openState"`
 }
 
+type WebhooksOrderedQueue struct {
+	WebhookID  string    `json:"webhookId"`
+	Resource   string    `json:"resource"`
+	OutboxID   int64     `json:"outboxId"`
+	MessageID  string    `json:"messageId"`
+	CapturedAt time.Time `json:"capturedAt"`
+	EventType  string    `json:"eventType"`
+	Released   bool      `json:"released"`
+}
+
 type WebhooksOutbox struct {
 	ID                 int64      `json:"id"`
 	EventID            *string    `json:"eventId"`
@@ -344,6 +354,7 @@ type WebhooksWebhook struct {
 	Filter             json.RawMessage `json:"filter"`
 	ChangedColumns     []string        `json:"changedColumns"`
 	FailingNotifiedAt  *time.Time      `json:"failingNotifiedAt"`
+	Ordered            bool            `json:"ordered"`
 }
 
 type WebhooksWebhookHealth struct {

@@ -114,7 +114,7 @@ func (q *Queries) OutboxExpand(ctx context.Context, db DBTX, arg OutboxExpandPar
 
 const outboxMatch = `-- name: OutboxMatch :many
 SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type,
-    w.filter, w.changed_columns
+    w.filter, w.changed_columns, w.ordered, (o.resource_type || '/' || o.resource_id)::text AS resource
 FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types)
@@ -136,6 +136,8 @@ type OutboxMatchRow struct {
 	EventType      string          `json:"eventType"`
 	Filter         json.RawMessage `json:"filter"`
 	ChangedColumns []string        `json:"changedColumns"`
+	Ordered        bool            `json:"ordered"`
+	Resource       string          `json:"resource"`
 }
 
 // OutboxMatch pairs each claimed event with every enabled webhook of its
@@ -145,7 +147,8 @@ type OutboxMatchRow struct {
 // name them ("webhook.*" or the type; "*" is the app's resources) and whose
 // creators are owners or admins, and never report a webhook's failure
 // through that webhook. The webhook's filters come along for the expander
-// to apply to the payload.
+// to apply to the payload, and whether it is ordered, with the resource it
+// orders by.
 func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]OutboxMatchRow, error) {
 	rows, err := db.Query(ctx, outboxMatch, ids)
 	if err != nil {
@@ -163,6 +166,8 @@ func (q *Queries) OutboxMatch(ctx context.Context, db DBTX, ids []int64) ([]Outb
 			&i.EventType,
 			&i.Filter,
 			&i.ChangedColumns,
+			&i.Ordered,
+			&i.Resource,
 		); err != nil {
 			return nil, err
 		}

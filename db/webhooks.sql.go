@@ -29,7 +29,7 @@ func (q *Queries) WebhookDelete(ctx context.Context, db DBTX, arg WebhookDeleteP
 }
 
 const webhookGetByID = `-- name: WebhookGetByID :one
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
 `
 
 type WebhookGetByIDParams struct {
@@ -61,6 +61,7 @@ func (q *Queries) WebhookGetByID(ctx context.Context, db DBTX, arg WebhookGetByI
 		&i.Filter,
 		&i.ChangedColumns,
 		&i.FailingNotifiedAt,
+		&i.Ordered,
 	)
 	return i, err
 }
@@ -171,7 +172,7 @@ INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types,
     filter, changed_columns)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
     $8, $9)
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered
 `
 
 type WebhookInsertParams struct {
@@ -218,12 +219,13 @@ func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertP
 		&i.Filter,
 		&i.ChangedColumns,
 		&i.FailingNotifiedAt,
+		&i.Ordered,
 	)
 	return i, err
 }
 
 const webhookList = `-- name: WebhookList :many
-SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at FROM webhooks.webhooks
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered FROM webhooks.webhooks
 WHERE workspace_id = $1
   AND ($2::text IS NULL OR created_by = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::text))
@@ -275,6 +277,7 @@ func (q *Queries) WebhookList(ctx context.Context, db DBTX, arg WebhookListParam
 			&i.Filter,
 			&i.ChangedColumns,
 			&i.FailingNotifiedAt,
+			&i.Ordered,
 		); err != nil {
 			return nil, err
 		}
@@ -294,7 +297,7 @@ SET enabled = $1,
     disabled_at = CASE WHEN $1::boolean THEN NULL ELSE coalesce(disabled_at, now()) END,
     updated_at = now()
 WHERE id = $3 AND workspace_id = $4
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered
 `
 
 type WebhookSetEnabledParams struct {
@@ -334,6 +337,7 @@ func (q *Queries) WebhookSetEnabled(ctx context.Context, db DBTX, arg WebhookSet
 		&i.Filter,
 		&i.ChangedColumns,
 		&i.FailingNotifiedAt,
+		&i.Ordered,
 	)
 	return i, err
 }
@@ -344,7 +348,7 @@ SET name = $1, url = $2, event_types = $3, description = $4,
     rate_limit_per_second = $5, filter = $6,
     changed_columns = $7, updated_at = now()
 WHERE id = $8 AND workspace_id = $9
-RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at
+RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered
 `
 
 type WebhookUpdateParams struct {
@@ -391,6 +395,7 @@ func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateP
 		&i.Filter,
 		&i.ChangedColumns,
 		&i.FailingNotifiedAt,
+		&i.Ordered,
 	)
 	return i, err
 }

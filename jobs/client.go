@@ -132,8 +132,9 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	config = config.WithDefaults()
 
 	workers := river.NewWorkers()
-	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule, logger: config.Logger}
-	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger, config.hooks)
+	orderer := newOrderer(pool, config.Delivery.MaxAttempts(), config.Logger)
+	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule, orderer: orderer, logger: config.Logger}
+	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger, config.hooks, orderer)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +164,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 		return nil, fmt.Errorf("error creating River client: %w", err)
 	}
 	expander.client = client
+	orderer.client = client
 	return client, nil
 }
 

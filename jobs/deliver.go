@@ -55,6 +55,9 @@ type DeliverArgs struct {
 	// TriggerTest; empty for expansion's (and an earlier release's) jobs,
 	// which are the schedule's.
 	Trigger string `json:"trigger,omitempty"`
+	// Ordered marks the delivery of an ordered webhook's message, released
+	// from its resource's queue: when it ends, the next is released.
+	Ordered bool `json:"ordered,omitempty"`
 
 	// retryAfter carries an endpoint's Retry-After from Work to NextRetry,
 	// which River calls with the same job.
@@ -107,10 +110,12 @@ type DeliverWorker struct {
 	recorder *recorder
 	// loader reads the messages of concurrent deliveries in one query.
 	loader *batcher[messageKey, *db.MessageGetForDeliveryManyRow]
-	hooks  *deliveryHooks
+	// orderer releases the next message of an ordered delivery's resource.
+	orderer *orderer
+	hooks   *deliveryHooks
 }
 
-func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger, hooks *deliveryHooks) (*DeliverWorker, error) {
+func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Logger, hooks *deliveryHooks, orderer *orderer) (*DeliverWorker, error) {
 	if hooks == nil {
 		hooks = &deliveryHooks{}
 	}
@@ -127,6 +132,7 @@ func newDeliverWorker(pool *pgxpool.Pool, config DeliveryConfig, logger *slog.Lo
 	w := &DeliverWorker{
 		pool: pool, config: config, client: client, logger: logger,
 		gates: newGates(config.MaxInflight), recorder: newRecorder(pool, config.DisableAfter, logger), hooks: hooks,
+		orderer: orderer,
 	}
 	w.recorder.beforeWrite = hooks.beforeRecord
 	w.loader = newBatcher(maxLoadBatch, w.load)
@@ -253,6 +259,14 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	err := w.work(ctx, job)
 	var cancelled *rivertype.JobCancelError
 	var snoozed *rivertype.JobSnoozeError
+	// An ordered message that succeeded or was cancelled lets the next of
+	// its resource go. Should that fail, the job is retried: it finds its
+	// message succeeded (or cancels it again) and finishes it then.
+	if job.Args.Ordered && (err == nil || errors.As(err, &cancelled)) {
+		if ferr := w.orderer.finish(context.WithoutCancel(ctx), job.Args.MessageID); ferr != nil {
+			return ferr
+		}
+	}
 	if err == nil || errors.As(err, &cancelled) || errors.As(err, &snoozed) || job.Attempt < job.MaxAttempts {
 		return err
 	}

@@ -35,16 +35,22 @@ type ExpandWorker struct {
 	client   *river.Client[pgx.Tx]
 	batch    int
 	schedule []time.Duration
+	orderer  *orderer
 	logger   *slog.Logger
 	// beforeCommit, in tests, holds a batch open to crash the process in it.
 	beforeCommit func()
 }
 
-// Work expands batches until none is left.
+// Work expands batches until none is left. After each, it releases the
+// messages of ordered webhooks that may go: those it made, and those a
+// concurrent expansion held back because this one held an earlier event.
 func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) error {
 	for {
 		n, err := w.ExpandBatch(ctx)
 		if err != nil {
+			return err
+		}
+		if err := w.orderer.sweep(ctx); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -91,6 +97,7 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	}
 	if len(matches) > 0 {
 		msg := db.MessageInsertManyParams{}
+		var queued db.OrderedQueueInsertManyParams
 		jobs := make([]river.InsertManyParams, 0, len(matches))
 		for _, m := range matches {
 			id := "msg_" + ksuid.New().String()
@@ -100,6 +107,16 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 			msg.WorkspaceIds = append(msg.WorkspaceIds, m.WorkspaceID)
 			msg.EventTypes = append(msg.EventTypes, m.EventType)
 			msg.CapturedAts = append(msg.CapturedAts, m.CapturedAt)
+			if m.Ordered {
+				// Its job is made when it is released (orderer.sweep).
+				queued.WebhookIds = append(queued.WebhookIds, m.WebhookID)
+				queued.Resources = append(queued.Resources, m.Resource)
+				queued.OutboxIds = append(queued.OutboxIds, m.OutboxID)
+				queued.MessageIds = append(queued.MessageIds, id)
+				queued.CapturedAts = append(queued.CapturedAts, m.CapturedAt)
+				queued.EventTypes = append(queued.EventTypes, m.EventType)
+				continue
+			}
 			jobs = append(jobs, river.InsertManyParams{
 				Args:       DeliverArgs{MessageID: id, CapturedAt: m.CapturedAt, WebhookID: m.WebhookID, EventType: m.EventType},
 				InsertOpts: &river.InsertOpts{MaxAttempts: 1 + len(w.schedule)},
@@ -108,8 +125,15 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 		if err := queries.MessageInsertMany(ctx, tx, msg); err != nil {
 			return 0, fmt.Errorf("error inserting messages: %w", err)
 		}
-		if _, err := w.client.InsertManyFastTx(ctx, tx, jobs); err != nil {
-			return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
+		if len(queued.MessageIds) > 0 {
+			if err := queries.OrderedQueueInsertMany(ctx, tx, queued); err != nil {
+				return 0, fmt.Errorf("error queueing ordered messages: %w", err)
+			}
+		}
+		if len(jobs) > 0 {
+			if _, err := w.client.InsertManyFastTx(ctx, tx, jobs); err != nil {
+				return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
+			}
 		}
 	}
 	rendered, err := render(claimed, matches, timestamps)

@@ -14,9 +14,10 @@ FOR UPDATE SKIP LOCKED;
 -- name them ("webhook.*" or the type; "*" is the app's resources) and whose
 -- creators are owners or admins, and never report a webhook's failure
 -- through that webhook. The webhook's filters come along for the expander
--- to apply to the payload.
+-- to apply to the payload, and whether it is ordered, with the resource it
+-- orders by.
 SELECT o.id AS outbox_id, o.captured_at, w.id AS webhook_id, o.workspace_id, o.event_type,
-    w.filter, w.changed_columns
+    w.filter, w.changed_columns, w.ordered, (o.resource_type || '/' || o.resource_id)::text AS resource
 FROM webhooks.capture_queue o
 JOIN webhooks.webhooks w ON w.workspace_id = o.workspace_id AND w.enabled AND w.created_at <= o.captured_at
     AND (o.event_type = ANY (w.event_types) OR o.resource_type || '.*' = ANY (w.event_types)

@@ -1,0 +1,170 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/countercyclical/webhooks/db"
+)
+
+// Ordered webhooks get the changes of one resource one at a time, in commit
+// order. Their messages wait in webhooks.ordered_queue without a delivery
+// job; the earliest of a resource is released (its job made) when none of
+// the resource is under way, and the next when it finishes. Unordered
+// webhooks never touch the queue.
+//
+// Every change of the queue but expansion's inserts takes one lock first
+// (OrderedLock), so no resource ever has two messages released. What
+// releases:
+//   - the end of each expansion batch (a sweep of every resource), which
+//     also releases what a concurrent expansion held back;
+//   - a delivery that finishes (succeeded, or cancelled), in batches;
+//   - a retry, recover or skip asked for through the API;
+//   - now and then, a sweep that also finds deliveries that finished
+//     without saying so (a crash between record and finish).
+
+// orderedKey is a resource of an ordered webhook.
+type orderedKey struct {
+	webhookID, resource string
+}
+
+// ReleaseOrdered releases, in tx, the next message of each given resource
+// of ordered webhooks that has none under way, or of every resource when
+// keys is nil, and inserts their delivery jobs. It takes the queue's lock.
+func ReleaseOrdered(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], maxAttempts int, webhookIDs, resources []string) (int, error) {
+	queries := db.New()
+	if err := queries.OrderedLock(ctx, tx); err != nil {
+		return 0, fmt.Errorf("error locking the ordered queue: %w", err)
+	}
+	return releaseLocked(ctx, tx, client, maxAttempts, webhookIDs, resources)
+}
+
+// releaseLocked is ReleaseOrdered with the lock taken.
+func releaseLocked(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], maxAttempts int, webhookIDs, resources []string) (int, error) {
+	rows, err := db.New().OrderedRelease(ctx, tx, db.OrderedReleaseParams{
+		Every: webhookIDs == nil, WebhookIds: webhookIDs, Resources: resources,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("error releasing ordered messages: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	params := make([]river.InsertManyParams, len(rows))
+	for i, r := range rows {
+		params[i] = river.InsertManyParams{
+			Args:       DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType, Ordered: true},
+			InsertOpts: &river.InsertOpts{MaxAttempts: maxAttempts},
+		}
+	}
+	if _, err := client.InsertManyFastTx(ctx, tx, params); err != nil {
+		return 0, fmt.Errorf("error inserting ordered delivery jobs: %w", err)
+	}
+	return len(rows), nil
+}
+
+// orderer finishes ordered deliveries and sweeps the queue.
+type orderer struct {
+	pool        *pgxpool.Pool
+	client      *river.Client[pgx.Tx] // set once the client exists
+	maxAttempts int
+	logger      *slog.Logger
+	// finisher takes finished messages out of the queue in batches, and
+	// releases what follows them.
+	finisher *batcher[string, struct{}]
+
+	mu        sync.Mutex
+	lastClean time.Time
+}
+
+// cleanEvery is how often a sweep also looks for released messages that
+// finished without saying so.
+const cleanEvery = 10 * time.Second
+
+func newOrderer(pool *pgxpool.Pool, maxAttempts int, logger *slog.Logger) *orderer {
+	o := &orderer{pool: pool, maxAttempts: maxAttempts, logger: logger}
+	o.finisher = newBatcher(maxRecordBatch, o.finishBatch)
+	return o
+}
+
+// finish takes a finished message out of its resource's queue and releases
+// the next, with those of concurrent deliveries.
+func (o *orderer) finish(ctx context.Context, messageID string) error {
+	if _, err := o.finisher.do(ctx, messageID); err != nil {
+		return fmt.Errorf("error releasing the next message of the resource: %w", err)
+	}
+	return nil
+}
+
+func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+		queries := db.New()
+		if err := queries.OrderedLock(ctx, tx); err != nil {
+			return err
+		}
+		keys, err := queries.OrderedFinish(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		webhookIDs, resources := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			webhookIDs[i], resources[i] = k.WebhookID, k.Resource
+		}
+		_, err = releaseLocked(ctx, tx, o.client, o.maxAttempts, webhookIDs, resources)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return make([]struct{}, len(ids)), nil
+}
+
+// sweep releases what waits with nothing ahead of it, in every resource;
+// now and then it first takes out released messages that finished without
+// saying so. It costs one small query when nothing waits.
+func (o *orderer) sweep(ctx context.Context) error {
+	o.mu.Lock()
+	clean := time.Since(o.lastClean) >= cleanEvery
+	if clean {
+		o.lastClean = time.Now()
+	}
+	o.mu.Unlock()
+	queries := db.New()
+	if !clean {
+		waiting, err := queries.OrderedWaiting(ctx, o.pool)
+		if err != nil {
+			return fmt.Errorf("error reading the ordered queue: %w", err)
+		}
+		if !waiting {
+			return nil
+		}
+	}
+	return pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+		if err := queries.OrderedLock(ctx, tx); err != nil {
+			return fmt.Errorf("error locking the ordered queue: %w", err)
+		}
+		if clean {
+			stale, err := queries.OrderedFinishedSweep(ctx, tx)
+			if err != nil {
+				return fmt.Errorf("error sweeping the ordered queue: %w", err)
+			}
+			if len(stale) > 0 {
+				o.logger.WarnContext(ctx, "ordered messages found finished or removed, their resources released", "messages", len(stale))
+			}
+		}
+		_, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, nil, nil)
+		return err
+	})
+}

@@ -1,0 +1,92 @@
+-- name: OrderedQueueInsertMany :exec
+-- OrderedQueueInsertMany queues messages of ordered webhooks, waiting (not
+-- released): expansion's, in the transaction that makes them.
+INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type)
+SELECT unnest(@webhook_ids::text[]), unnest(@resources::text[]), unnest(@outbox_ids::bigint[]),
+    unnest(@message_ids::text[]), unnest(@captured_ats::timestamptz[]), unnest(@event_types::text[]);
+
+-- name: OrderedLock :exec
+-- OrderedLock takes, for the transaction, the lock that every change of
+-- the ordered queue but an insert at expansion takes first: one releaser at
+-- a time, so that no resource ever has two messages released. Its key is
+-- arbitrary, fixed (hashtext('webhooks.ordered_queue')).
+SELECT pg_advisory_xact_lock(1779263781);
+
+-- name: OrderedRelease :many
+-- OrderedRelease releases, for each resource of an ordered webhook that has
+-- no message released, its earliest waiting message, and returns what its
+-- delivery job needs. It looks at the given (webhook, resource) pairs, or at
+-- every one when every is true. A message is held back while an event before
+-- it is still to be expanded (a concurrent expansion holds it): it may be
+-- about the same resource, and the expansion that ends last releases it.
+WITH heads AS (
+    SELECT DISTINCT ON (q.webhook_id, q.resource) q.webhook_id, q.resource, q.outbox_id, q.released
+    FROM webhooks.ordered_queue q
+    WHERE @every::boolean
+       OR (q.webhook_id, q.resource) IN (SELECT unnest(@webhook_ids::text[]), unnest(@resources::text[]))
+    ORDER BY q.webhook_id, q.resource, q.released DESC, q.outbox_id
+)
+UPDATE webhooks.ordered_queue q SET released = true
+FROM heads h
+WHERE q.webhook_id = h.webhook_id AND q.resource = h.resource AND q.outbox_id = h.outbox_id AND NOT h.released
+  AND q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807)
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at;
+
+-- name: OrderedFinish :many
+-- OrderedFinish takes finished messages (succeeded, cancelled, skipped) out
+-- of the queue, and returns their resources, to release the next.
+DELETE FROM webhooks.ordered_queue WHERE message_id = ANY (@message_ids::text[])
+RETURNING webhook_id, resource;
+
+-- name: OrderedFinishedSweep :many
+-- OrderedFinishedSweep takes out of the queue the released messages that
+-- finished without saying so (a crash between a delivery's record and its
+-- finish) or no longer exist (retention removed them), and returns their
+-- resources.
+DELETE FROM webhooks.ordered_queue q
+WHERE q.released AND NOT EXISTS (
+    SELECT 1 FROM webhooks.messages m
+    WHERE m.id = q.message_id AND m.captured_at = q.captured_at AND m.state NOT IN ('succeeded', 'cancelled'))
+RETURNING q.webhook_id, q.resource;
+
+-- name: OrderedWaiting :one
+-- OrderedWaiting says whether any message waits in the ordered queue.
+SELECT EXISTS (SELECT 1 FROM webhooks.ordered_queue WHERE NOT released)::boolean;
+
+-- name: OrderedRequeue :many
+-- OrderedRequeue puts messages of an ordered webhook asked to be sent again
+-- (a retry, a recover) back in their resource's queue, waiting; those still
+-- in it (a head that failed) are left as they are and not returned.
+INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type)
+SELECT m.webhook_id, o.resource_type || '/' || o.resource_id, m.outbox_id, m.id, m.captured_at, m.event_type
+FROM webhooks.messages m
+JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
+WHERE m.id = ANY (@message_ids::text[])
+ON CONFLICT DO NOTHING
+RETURNING message_id, webhook_id, resource;
+
+-- name: OrderedReleaseWebhook :many
+-- OrderedReleaseWebhook releases every message of a webhook that is no
+-- longer ordered, and empties its queue.
+DELETE FROM webhooks.ordered_queue q WHERE q.webhook_id = @webhook_id
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, q.released;
+
+-- name: OrderedWaitingBehind :many
+-- OrderedWaitingBehind names, for those of the given messages that wait,
+-- the message of their resource they wait behind: the one released, or the
+-- earliest held back.
+SELECT q.message_id, h.message_id AS behind, q.resource
+FROM webhooks.ordered_queue q
+CROSS JOIN LATERAL (
+    SELECT h.message_id FROM webhooks.ordered_queue h
+    WHERE h.webhook_id = q.webhook_id AND h.resource = q.resource AND h.message_id <> q.message_id
+      AND (h.released OR h.outbox_id < q.outbox_id)
+    ORDER BY h.released DESC, h.outbox_id
+    LIMIT 1
+) h
+WHERE q.message_id = ANY (@message_ids::text[]) AND NOT q.released;
+
+-- name: OrderedHead :one
+-- OrderedHead is a message's place in its resource's queue: whether it is
+-- released (the one under way), and its resource.
+SELECT released, resource, webhook_id FROM webhooks.ordered_queue WHERE message_id = @message_id;
