@@ -210,6 +210,24 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 	return items, nil
 }
 
+const messageLockState = `-- name: MessageLockState :one
+SELECT state FROM webhooks.messages WHERE id = $1 AND captured_at = $2 FOR UPDATE
+`
+
+type MessageLockStateParams struct {
+	ID         string    `json:"id"`
+	CapturedAt time.Time `json:"capturedAt"`
+}
+
+// MessageLockState reads a message's state and locks it, for a change
+// made from what it reads (a skip).
+func (q *Queries) MessageLockState(ctx context.Context, db DBTX, arg MessageLockStateParams) (string, error) {
+	row := db.QueryRow(ctx, messageLockState, arg.ID, arg.CapturedAt)
+	var state string
+	err := row.Scan(&state)
+	return state, err
+}
+
 const messageNextJob = `-- name: MessageNextJob :one
 SELECT j.id, j.scheduled_at FROM river_job j
 WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = $1::text

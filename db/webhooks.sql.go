@@ -169,9 +169,9 @@ func (q *Queries) WebhookHourlyStats(ctx context.Context, db DBTX, webhookID str
 
 const webhookInsert = `-- name: WebhookInsert :one
 INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second,
-    filter, changed_columns)
+    filter, changed_columns, ordered)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-    $8, $9)
+    $8, $9, $10)
 RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered
 `
 
@@ -185,6 +185,7 @@ type WebhookInsertParams struct {
 	RateLimitPerSecond *int32          `json:"rateLimitPerSecond"`
 	Filter             json.RawMessage `json:"filter"`
 	ChangedColumns     []string        `json:"changedColumns"`
+	Ordered            bool            `json:"ordered"`
 }
 
 func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertParams) (WebhooksWebhook, error) {
@@ -198,6 +199,7 @@ func (q *Queries) WebhookInsert(ctx context.Context, db DBTX, arg WebhookInsertP
 		arg.RateLimitPerSecond,
 		arg.Filter,
 		arg.ChangedColumns,
+		arg.Ordered,
 	)
 	var i WebhooksWebhook
 	err := row.Scan(
@@ -346,8 +348,8 @@ const webhookUpdate = `-- name: WebhookUpdate :one
 UPDATE webhooks.webhooks
 SET name = $1, url = $2, event_types = $3, description = $4,
     rate_limit_per_second = $5, filter = $6,
-    changed_columns = $7, updated_at = now()
-WHERE id = $8 AND workspace_id = $9
+    changed_columns = $7, ordered = $8, updated_at = now()
+WHERE id = $9 AND workspace_id = $10
 RETURNING id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered
 `
 
@@ -359,6 +361,7 @@ type WebhookUpdateParams struct {
 	RateLimitPerSecond *int32          `json:"rateLimitPerSecond"`
 	Filter             json.RawMessage `json:"filter"`
 	ChangedColumns     []string        `json:"changedColumns"`
+	Ordered            bool            `json:"ordered"`
 	ID                 string          `json:"id"`
 	WorkspaceID        string          `json:"workspaceId"`
 }
@@ -372,6 +375,7 @@ func (q *Queries) WebhookUpdate(ctx context.Context, db DBTX, arg WebhookUpdateP
 		arg.RateLimitPerSecond,
 		arg.Filter,
 		arg.ChangedColumns,
+		arg.Ordered,
 		arg.ID,
 		arg.WorkspaceID,
 	)

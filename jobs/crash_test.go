@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -65,7 +66,9 @@ func TestExpandCrash(t *testing.T) {
 
 	client, err := NewClient(pool, Config{})
 	require.NoError(t, err)
-	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule}
+	o := newOrderer(pool, 8, slog.New(slog.DiscardHandler))
+	o.client = client
+	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule, orderer: o}
 	require.NoError(t, w.Work(ctx, &river.Job[ExpandArgs]{}))
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages), (SELECT count(DISTINCT args ->> 'messageId') FROM river_job WHERE kind = 'webhook_deliver'),
 		(SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NOT NULL)`).Scan(&messages, &jobs, &expanded))
@@ -119,7 +122,9 @@ func TestExpandCrashChild(t *testing.T) {
 	require.NoError(t, err)
 	client, err := NewClient(pool, Config{})
 	require.NoError(t, err)
-	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule, beforeCommit: func() {
+	o := newOrderer(pool, 8, slog.New(slog.DiscardHandler))
+	o.client = client
+	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule, orderer: o, beforeCommit: func() {
 		fmt.Println("CRASH-CHILD-READY")
 		time.Sleep(time.Hour) // until killed
 	}}

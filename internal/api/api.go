@@ -79,6 +79,7 @@ var routes = []route{
 	{"POST", "/v1/webhooks/{id}/recover", (*Server).recoverWebhook, false},
 	{"GET", "/v1/messages/{id}", (*Server).getMessage, false},
 	{"POST", "/v1/messages/{id}/retry", (*Server).retryMessage, false},
+	{"POST", "/v1/messages/{id}/skip", (*Server).skipMessage, false},
 	{"POST", "/v1/portal/sessions", (*Server).createPortalSession, false},
 }
 

@@ -35,6 +35,11 @@ type messageJSON struct {
 	// NextAttemptAt, in one message's view, is when its delivery job runs
 	// next: null unless it is pending or retrying.
 	NextAttemptAt *timeJSON `json:"nextAttemptAt,omitempty"`
+	// WaitingBehind, on an ordered webhook, is the message of the same
+	// resource this one waits behind (under way, or failed and to be
+	// retried or skipped); Resource is that resource, "type/id".
+	WaitingBehind *string `json:"waitingBehind,omitempty"`
+	Resource      *string `json:"resource,omitempty"`
 	// Envelope is the body its deliveries send and sign, embedded as it
 	// is: one message's view only.
 	Envelope json.RawMessage `json:"envelope,omitempty"`
@@ -103,11 +108,16 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error listing messages", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newPage(rows, limit,
+	list := newPage(rows, limit,
 		func(row db.MessageListRow) messageJSON { return toMessageJSON(row.WebhooksMessage, row.EventID) },
 		func(row db.MessageListRow) cursor {
 			return cursor{CreatedAt: row.WebhooksMessage.CreatedAt, ID: row.WebhooksMessage.ID}
-		}))
+		})
+	if err := s.withWaiting(r.Context(), wh, list.Data); err != nil {
+		s.internalError(w, r, "error listing messages", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 // ListMessages reads a page of a webhook's messages (MessageList), of one
@@ -222,6 +232,14 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	out := toMessageJSON(m.WebhooksMessage, m.EventID)
 	out.Envelope = envelope
+	if m.WebhooksMessage.State == "pending" {
+		one := []messageJSON{out}
+		if err := s.waitingOf(r.Context(), one); err != nil {
+			s.internalError(w, r, "error loading message", err)
+			return
+		}
+		out = one[0]
+	}
 	if m.WebhooksMessage.State == "pending" || m.WebhooksMessage.State == "retrying" {
 		next, err := s.queries.MessageNextJob(r.Context(), s.config.Pool, m.WebhooksMessage.ID)
 		switch {
@@ -248,7 +266,10 @@ const maxRecover = 1000
 // resend makes messages pending again and inserts their delivery jobs, in
 // one transaction: concurrent calls cannot send a message twice, and a failed
 // insert leaves nothing pending.
-func (s *Server) resend(r *http.Request, reset func(tx pgx.Tx) ([]jobs.DeliverArgs, error)) (int, error) {
+//
+// An ordered webhook's messages go back to their resources' queues, to be
+// sent in turn.
+func (s *Server) resend(r *http.Request, ordered bool, reset func(tx pgx.Tx) ([]jobs.DeliverArgs, error)) (int, error) {
 	if s.config.River == nil {
 		return 0, errors.New("no River client configured")
 	}
@@ -257,9 +278,22 @@ func (s *Server) resend(r *http.Request, reset func(tx pgx.Tx) ([]jobs.DeliverAr
 		return 0, fmt.Errorf("error beginning transaction: %w", err)
 	}
 	defer tx.Rollback(r.Context()) //nolint:errcheck
+	if ordered {
+		// The queue's lock before the messages' rows, as every change of
+		// the queue takes them.
+		if err := s.queries.OrderedLock(r.Context(), tx); err != nil {
+			return 0, fmt.Errorf("error locking the ordered queue: %w", err)
+		}
+	}
 	args, err := reset(tx)
 	if err != nil {
 		return 0, err
+	}
+	total := len(args)
+	if ordered && len(args) > 0 {
+		if args, err = s.requeue(r.Context(), tx, args); err != nil {
+			return 0, err
+		}
 	}
 	if len(args) > 0 {
 		params := make([]river.InsertManyParams, len(args))
@@ -273,7 +307,7 @@ func (s *Server) resend(r *http.Request, reset func(tx pgx.Tx) ([]jobs.DeliverAr
 	if err := tx.Commit(r.Context()); err != nil {
 		return 0, fmt.Errorf("error committing: %w", err)
 	}
-	return len(args), nil
+	return total, nil
 }
 
 // retryMessage sends a message again, under the same id, as River UI's retry
@@ -286,14 +320,26 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := readObject(w, r, true); !ok {
 		return
 	}
-	if !s.mayDeliverTo(w, r, m.WebhooksMessage.WebhookID) {
+	wh, ok := s.mayDeliverTo(w, r, m.WebhooksMessage.WebhookID)
+	if !ok {
 		return
 	}
 	if m.WebhooksMessage.State == "retrying" {
 		s.retryNow(w, r, m.WebhooksMessage.ID)
 		return
 	}
-	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
+	if wh.Ordered && m.WebhooksMessage.State == "pending" {
+		behind, err := s.queries.OrderedWaitingBehind(r.Context(), s.config.Pool, []string{m.WebhooksMessage.ID})
+		if err != nil {
+			s.internalError(w, r, "error reading the ordered queue", err)
+			return
+		}
+		if len(behind) > 0 {
+			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q waits behind %q, of the same resource; retry or skip that one", m.WebhooksMessage.ID, behind[0].Behind))
+			return
+		}
+	}
+	n, err := s.resend(r, wh.Ordered, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
 		row, err := s.queries.MessageResetForRetry(r.Context(), tx, m.WebhooksMessage.ID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
@@ -360,19 +406,19 @@ func mayDeliver(w http.ResponseWriter, wh db.WebhooksWebhook) bool {
 }
 
 // mayDeliverTo is mayDeliver for a message's webhook, which may also have
-// been deleted.
-func (s *Server) mayDeliverTo(w http.ResponseWriter, r *http.Request, webhookID string) bool {
+// been deleted; it returns the webhook.
+func (s *Server) mayDeliverTo(w http.ResponseWriter, r *http.Request, webhookID string) (db.WebhooksWebhook, bool) {
 	p := principalFrom(r.Context())
 	wh, err := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: webhookID, WorkspaceID: p.WorkspaceID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		writeProblem(w, http.StatusConflict, fmt.Sprintf("webhook %q was deleted; its messages cannot be sent", webhookID))
-		return false
+		return wh, false
 	}
 	if err != nil {
 		s.internalError(w, r, "error loading webhook", err)
-		return false
+		return wh, false
 	}
-	return mayDeliver(w, wh)
+	return wh, mayDeliver(w, wh)
 }
 
 // recoverWebhook re-sends the failed messages of a webhook since a time,
@@ -406,7 +452,7 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 	if !mayDeliver(w, wh) {
 		return
 	}
-	n, err := s.resend(r, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
+	n, err := s.resend(r, wh.Ordered, func(tx pgx.Tx) ([]jobs.DeliverArgs, error) {
 		rows, err := s.queries.MessageResetFailedSince(r.Context(), tx, db.MessageResetFailedSinceParams{WebhookID: wh.ID, Since: since, Max: maxRecover})
 		if err != nil {
 			return nil, fmt.Errorf("error resetting failed messages: %w", err)

@@ -93,6 +93,7 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 		"POST /v1/webhooks/{id}/recover":       "recoverWebhook",
 		"GET /v1/messages/{id}":                "getMessage",
 		"POST /v1/messages/{id}/retry":         "retryMessage",
+		"POST /v1/messages/{id}/skip":          "skipMessage",
 		"POST /v1/portal/sessions":             "createPortalSession",
 	}
 	var doc struct {

@@ -146,6 +146,19 @@ func (f *fields) strings(name string, required bool) (values []string, present b
 	return values, true
 }
 
+// bool decodes a boolean field; present is false when absent.
+func (f *fields) bool(name string) (value, present bool) {
+	raw, ok := f.raw[name]
+	if !ok {
+		return false, false
+	}
+	if isNull(raw) || json.Unmarshal(raw, &value) != nil {
+		f.fail(name, "must be true or false")
+		return false, false
+	}
+	return value, true
+}
+
 // optionalInt decodes an integer that may be null (null clears it).
 func (f *fields) optionalInt(name string) (value *int64, present bool) {
 	raw, ok := f.raw[name]

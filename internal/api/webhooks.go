@@ -64,9 +64,12 @@ type webhookJSON struct {
 	RateLimitPerSecond *int32    `json:"rateLimitPerSecond"`
 	Filter             any       `json:"filter"`
 	ChangedColumns     []string  `json:"changedColumns"`
-	CreatedAt          timeJSON  `json:"createdAt"`
-	UpdatedAt          timeJSON  `json:"updatedAt"`
-	Secret             string    `json:"secret,omitempty"`
+	// Ordered webhooks get the changes of one resource one at a time, in
+	// commit order.
+	Ordered   bool     `json:"ordered"`
+	CreatedAt timeJSON `json:"createdAt"`
+	UpdatedAt timeJSON `json:"updatedAt"`
+	Secret    string   `json:"secret,omitempty"`
 	// Health is in lists and reads, not in the answers of changes.
 	Health *healthJSON `json:"health,omitempty"`
 }
@@ -118,7 +121,7 @@ func toJSON(w db.WebhooksWebhook) webhookJSON {
 		Events: w.EventTypes, Description: w.Description, Enabled: w.Enabled,
 		DisabledReason: w.DisabledReason, DisabledAt: optionalTime(w.DisabledAt), FailingSince: optionalTime(w.FailingSince),
 		RateLimitPerSecond: w.RateLimitPerSecond, Filter: filterJSON(w.Filter), ChangedColumns: w.ChangedColumns,
-		CreatedAt: timeJSON(w.CreatedAt), UpdatedAt: timeJSON(w.UpdatedAt),
+		Ordered: w.Ordered, CreatedAt: timeJSON(w.CreatedAt), UpdatedAt: timeJSON(w.UpdatedAt),
 	}
 }
 
@@ -183,6 +186,7 @@ type webhookInput struct {
 	FilterPresent          bool
 	ChangedColumns         []string // nil: none
 	ChangedColumnsPresent  bool
+	Ordered                *bool
 }
 
 // readWebhookInput reads and validates a create (current is nil) or a
@@ -194,7 +198,7 @@ func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, curren
 		return webhookInput{}, false
 	}
 	f := &fields{raw: raw}
-	f.unknown("name", "url", "events", "description", "rateLimitPerSecond", "filter", "changedColumns")
+	f.unknown("name", "url", "events", "description", "rateLimitPerSecond", "filter", "changedColumns", "ordered")
 	var in webhookInput
 
 	if name, ok := f.string("name", creating); ok {
@@ -242,6 +246,9 @@ func (s *Server) readWebhookInput(w http.ResponseWriter, r *http.Request, curren
 		} else {
 			in.RateLimit, in.RateLimitPresent = limit, true
 		}
+	}
+	if ordered, ok := f.bool("ordered"); ok {
+		in.Ordered = &ordered
 	}
 	if value, present := raw["filter"]; present {
 		in.FilterPresent = true
@@ -400,7 +407,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	wh, err := s.queries.WebhookInsert(r.Context(), tx, db.WebhookInsertParams{
 		WorkspaceID: p.WorkspaceID, CreatedBy: p.UserID, Name: *in.Name, URL: *in.URL,
 		EventTypes: in.Events, Description: description, RateLimitPerSecond: int32Ptr(in.RateLimit),
-		Filter: in.Filter, ChangedColumns: in.ChangedColumns,
+		Filter: in.Filter, ChangedColumns: in.ChangedColumns, Ordered: in.Ordered != nil && *in.Ordered,
 	})
 	if err != nil {
 		s.internalError(w, r, "error inserting webhook", err)
@@ -495,7 +502,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	params := db.WebhookUpdateParams{
 		ID: wh.ID, WorkspaceID: p.WorkspaceID, Name: wh.Name, URL: wh.URL, EventTypes: wh.EventTypes,
 		Description: wh.Description, RateLimitPerSecond: wh.RateLimitPerSecond,
-		Filter: wh.Filter, ChangedColumns: wh.ChangedColumns,
+		Filter: wh.Filter, ChangedColumns: wh.ChangedColumns, Ordered: wh.Ordered,
 	}
 	if in.Name != nil {
 		params.Name = *in.Name
@@ -518,8 +525,27 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	if in.ChangedColumnsPresent {
 		params.ChangedColumns = in.ChangedColumns
 	}
-	updated, err := s.queries.WebhookUpdate(r.Context(), s.config.Pool, params)
+	if in.Ordered != nil {
+		params.Ordered = *in.Ordered
+	}
+	tx, err := s.config.Pool.Begin(r.Context())
+	if err != nil {
+		s.internalError(w, r, "error beginning transaction", err)
+		return
+	}
+	defer tx.Rollback(r.Context()) //nolint:errcheck
+	updated, err := s.queries.WebhookUpdate(r.Context(), tx, params)
 	if s.gone(w, r, wh.ID, err) {
+		return
+	}
+	if wh.Ordered && !updated.Ordered {
+		if err := s.unorder(r.Context(), tx, wh.ID); err != nil {
+			s.internalError(w, r, "error releasing the webhook's ordered messages", err)
+			return
+		}
+	}
+	if err := tx.Commit(r.Context()); err != nil {
+		s.internalError(w, r, "error committing webhook", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toJSON(updated))

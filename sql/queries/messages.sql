@@ -85,3 +85,8 @@ WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = @message_id::text
   AND j.state IN ('available', 'scheduled', 'retryable')
 ORDER BY j.id DESC
 LIMIT 1;
+
+-- name: MessageLockState :one
+-- MessageLockState reads a message's state and locks it, for a change
+-- made from what it reads (a skip).
+SELECT state FROM webhooks.messages WHERE id = @id AND captured_at = @captured_at FOR UPDATE;

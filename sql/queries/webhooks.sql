@@ -1,8 +1,8 @@
 -- name: WebhookInsert :one
 INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, description, rate_limit_per_second,
-    filter, changed_columns)
+    filter, changed_columns, ordered)
 VALUES (@workspace_id, @created_by, @name, @url, @event_types, @description, sqlc.narg(rate_limit_per_second),
-    sqlc.narg(filter), sqlc.narg(changed_columns))
+    sqlc.narg(filter), sqlc.narg(changed_columns), @ordered)
 RETURNING *;
 
 -- name: WebhookGetByID :one
@@ -24,7 +24,7 @@ LIMIT @max;
 UPDATE webhooks.webhooks
 SET name = @name, url = @url, event_types = @event_types, description = @description,
     rate_limit_per_second = sqlc.narg(rate_limit_per_second), filter = sqlc.narg(filter),
-    changed_columns = sqlc.narg(changed_columns), updated_at = now()
+    changed_columns = sqlc.narg(changed_columns), ordered = @ordered, updated_at = now()
 WHERE id = @id AND workspace_id = @workspace_id
 RETURNING *;
 
