@@ -60,6 +60,9 @@ type benchFlags struct {
 	noisyBacklog                  int
 	noisyTimeout                  time.Duration
 	filtered                      int
+	ordered                       bool
+	orderedEvents                 int
+	orderedResources              int
 	json                          bool
 	cpuProfile                    string
 	// The soak (soak.go).
@@ -83,6 +86,9 @@ func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
 	fs.IntVar(&f.noisyBacklog, "noisy-backlog", 1000, "deliveries queued for the hanging endpoint (with --noisy)")
 	fs.DurationVar(&f.noisyTimeout, "noisy-timeout", 15*time.Second, "the sender's request timeout in the noisy phase (with --noisy)")
 	fs.IntVar(&f.filtered, "filtered", 0, "also time the expansion of this many events to --webhooks webhooks without a filter and with one that matches a tenth of them")
+	fs.BoolVar(&f.ordered, "ordered", false, "also measure an ordered webhook's saturation against an unordered one's, with --ordered-events updates over --ordered-resources resources")
+	fs.IntVar(&f.orderedEvents, "ordered-events", 2000, "updates delivered in each ordered phase (with --ordered)")
+	fs.IntVar(&f.orderedResources, "ordered-resources", 500, "resources the ordered phases' updates are spread over (with --ordered)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (pprof) to the file")
 	fs.DurationVar(&f.soak, "soak", 0, "instead of the latency phase, offer --rate events/s (default: 60% of the saturation measured) to --webhooks webhooks this long, printing a line a minute")
@@ -119,6 +125,10 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 		return f, usageError{"bench: --retention and --history need --soak"}
 	case f.soak > 0 && given["filtered"]:
 		return f, usageError{"bench: --filtered is a phase of the bench without --soak"}
+	case f.soak > 0 && f.ordered:
+		return f, usageError{"bench: --ordered is a phase of the bench without --soak"}
+	case !f.ordered && (given["ordered-events"] || given["ordered-resources"]):
+		return f, usageError{"bench: --ordered-events and --ordered-resources need --ordered"}
 	}
 	f.rateGiven = given["rate"]
 	atLeast("history", f.history, 0)
@@ -140,6 +150,8 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 	}
 	atLeast("processes", f.processes, 0)
 	atLeast("filtered", f.filtered, 0)
+	atLeast("ordered-events", f.orderedEvents, 1)
+	atLeast("ordered-resources", f.orderedResources, 1)
 	atLeast("noisy-backlog", f.noisyBacklog, 1)
 	positive("noisy-timeout", f.noisyTimeout)
 	if len(problems) > 0 {
@@ -270,6 +282,17 @@ func (c *command) bench(ctx context.Context, args []string) error {
 			return err
 		}
 		report.Filtered = &filtered
+	}
+	if f.ordered {
+		if err := b.vacuum(ctx); err != nil {
+			return err
+		}
+		ordered, err := b.ordered(ctx)
+		if err != nil {
+			return err
+		}
+		report.Ordered = &ordered
+		report.Phases = append(report.Phases, ordered.Unordered, ordered.Ordered)
 	}
 	report.Late = recv.late()
 	var lostIn []string
@@ -1172,6 +1195,7 @@ type benchReport struct {
 	NoisyRatio *float64       `json:"noisy_ratio,omitempty"`
 	Noisy      *benchNoisy    `json:"noisy,omitempty"`
 	Filtered   *benchFiltered `json:"filtered,omitempty"`
+	Ordered    *benchOrdered  `json:"ordered,omitempty"`
 	Phases     []benchPhase   `json:"phases"`
 }
 
@@ -1220,6 +1244,11 @@ func (r benchReport) writeTable(w io.Writer) error {
 			f.Events, f.Webhooks, f.Unfiltered.Messages, f.Unfiltered.DeliverJobs))
 		row("expansion, filter", expansion(f.Filtered), fmt.Sprintf("the same with %s, which matches 1 in %d: %d messages, %d jobs",
 			f.Filtered.Filter, benchFilterMatch, f.Filtered.Messages, f.Filtered.DeliverJobs))
+	}
+	if o := r.Ordered; o != nil {
+		row("ordered: unordered webhook", fmt.Sprintf("%.0f deliveries/s", o.Unordered.PerS), fmt.Sprintf("%d updates over %d resources to 1 webhook", o.Events, o.Resources))
+		row("ordered: ordered webhook", fmt.Sprintf("%.0f deliveries/s", o.Ordered.PerS), "the same updates to 1 ordered webhook: one at a time per resource")
+		row("ordered ratio", fmt.Sprintf("%.3f", o.Ratio), "ordered / unordered")
 	}
 	var lost, dups []string
 	for _, p := range r.Phases {

@@ -60,6 +60,33 @@ func TestBenchJSON(t *testing.T) {
 	require.Equal(t, 200, report.Phases[1].Distinct, "100 events/s for 2s")
 }
 
+func TestBenchOrdered(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.NewDB(t)}
+	res := run(t, env, "bench", "--events", "20", "--webhooks", "1", "--baseline-jobs", "100", "--rate", "20", "--duration", "1s",
+		"--ordered", "--ordered-events", "100", "--ordered-resources", "20", "--json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var report struct {
+		Ordered struct {
+			Events, Resources int
+			Ratio             float64
+		} `json:"ordered"`
+		Phases []struct {
+			Name               string
+			Expected, Distinct int
+		} `json:"phases"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &report), res.stdout)
+	require.Equal(t, 100, report.Ordered.Events)
+	require.Equal(t, 20, report.Ordered.Resources)
+	require.Positive(t, report.Ordered.Ratio)
+	require.Len(t, report.Phases, 4)
+	for _, p := range report.Phases[2:] {
+		require.Equal(t, 100, p.Distinct, p.Name)
+	}
+	require.Equal(t, []string{"unordered", "ordered"}, []string{report.Phases[2].Name, report.Phases[3].Name})
+}
+
 func TestBenchFlags(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -72,6 +99,9 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--processes", "-1"}, "--processes must be at least 0, not -1"},
 		{[]string{"--noisy-backlog", "10"}, "--noisy-backlog and --noisy-timeout need --noisy"},
 		{[]string{"--noisy", "--noisy-timeout", "0s"}, "--noisy-timeout must be a positive duration"},
+		{[]string{"--ordered-events", "10"}, "--ordered-events and --ordered-resources need --ordered"},
+		{[]string{"--ordered", "--ordered-resources", "0"}, "--ordered-resources must be at least 1, not 0"},
+		{[]string{"--ordered", "--soak", "1m"}, "--ordered is a phase of the bench without --soak"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"--rate", "fast"}, `invalid value "fast" for flag -rate`},
 		{[]string{"extra"}, `bench takes flags only, not "extra"`},
