@@ -59,7 +59,7 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, arg Delivery
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, o.event_id
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, m.replay_id, o.event_id
 FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = $1 AND m.workspace_id = $2
 `
@@ -91,6 +91,7 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg MessageGetParams)
 		&i.WebhooksMessage.UpdatedAt,
 		&i.WebhooksMessage.CapturedAt,
 		&i.WebhooksMessage.OpenState,
+		&i.WebhooksMessage.ReplayID,
 		&i.EventID,
 	)
 	return i, err
@@ -123,7 +124,7 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg MessageInsertP
 }
 
 const messageList = `-- name: MessageList :many
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state,
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, m.replay_id,
     (SELECT o.event_id FROM webhooks.outbox o WHERE o.id = m.outbox_id AND o.captured_at = m.captured_at) AS event_id
 FROM webhooks.messages m
 WHERE m.webhook_id = $1
@@ -198,6 +199,7 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 			&i.WebhooksMessage.UpdatedAt,
 			&i.WebhooksMessage.CapturedAt,
 			&i.WebhooksMessage.OpenState,
+			&i.WebhooksMessage.ReplayID,
 			&i.EventID,
 		); err != nil {
 			return nil, err

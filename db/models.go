@@ -243,6 +243,7 @@ type WebhooksMessage struct {
 	UpdatedAt      time.Time `json:"updatedAt"`
 	CapturedAt     time.Time `json:"capturedAt"`
 	OpenState      *string   `json:"openState"`
+	ReplayID       *string   `json:"replayId"`
 }
 
 type WebhooksMessageStatus struct {
@@ -316,6 +317,23 @@ type WebhooksRateWindow struct {
 	WebhookID   string    `json:"webhookId"`
 	WindowStart time.Time `json:"windowStart"`
 	Count       int32     `json:"count"`
+}
+
+type WebhooksReplay struct {
+	ID          string     `json:"id"`
+	WebhookID   string     `json:"webhookId"`
+	WorkspaceID string     `json:"workspaceId"`
+	CreatedBy   string     `json:"createdBy"`
+	Since       time.Time  `json:"since"`
+	Until       time.Time  `json:"until"`
+	EventTypes  []string   `json:"eventTypes"`
+	State       string     `json:"state"`
+	Total       int64      `json:"total"`
+	Queued      int64      `json:"queued"`
+	AfterID     int64      `json:"afterId"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+	FinishedAt  *time.Time `json:"finishedAt"`
 }
 
 type WebhooksSigningSecret struct {

@@ -148,6 +148,10 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	if err := river.AddWorkerSafely(workers, retention); err != nil {
 		return nil, fmt.Errorf("error adding retention worker: %w", err)
 	}
+	replayer := &ReplayWorker{pool: pool, maxAttempts: config.Delivery.MaxAttempts(), logger: config.Logger}
+	if err := river.AddWorkerSafely(workers, replayer); err != nil {
+		return nil, fmt.Errorf("error adding replay worker: %w", err)
+	}
 	riverConfig := newRiverConfig(config, workers)
 	if config.Work {
 		riverConfig.PeriodicJobs = []*river.PeriodicJob{
@@ -165,6 +169,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	}
 	expander.client = client
 	orderer.client = client
+	replayer.client = client
 	return client, nil
 }
 

@@ -51,8 +51,8 @@ type DeliverArgs struct {
 	CapturedAt time.Time `json:"capturedAt,omitzero"`
 	WebhookID  string    `json:"webhookId"`
 	EventType  string    `json:"eventType"`
-	// Trigger is what made the job: TriggerManualRetry, TriggerRecover or
-	// TriggerTest; empty for expansion's (and an earlier release's) jobs,
+	// Trigger is what made the job: TriggerManualRetry, TriggerRecover,
+	// TriggerTest or TriggerReplay; empty for expansion's (and an earlier release's) jobs,
 	// which are the schedule's.
 	Trigger string `json:"trigger,omitempty"`
 	// Ordered marks the delivery of an ordered webhook's message, released
@@ -73,6 +73,7 @@ const (
 	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry, River UI's Retry
 	TriggerRecover     = "recover"      // POST /v1/webhooks/{id}/recover
 	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
+	TriggerReplay      = "replay"       // POST /v1/webhooks/{id}/replay
 )
 
 // triggeredBy is what made this attempt of the job: the job's trigger made
@@ -306,6 +307,8 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			reason = *m.DisabledReason
 		}
 		return w.cancel(ctx, job, nil, fmt.Errorf("not sent: its webhook is disabled (%s)", reason))
+	case m.ReplayCancelled:
+		return w.cancel(ctx, job, nil, errors.New("not sent: its replay was cancelled"))
 	}
 
 	// Waiting for the rate limit or for a slot does not use an attempt.

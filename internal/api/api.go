@@ -80,6 +80,10 @@ var routes = []route{
 	{"GET", "/v1/messages/{id}", (*Server).getMessage, false},
 	{"POST", "/v1/messages/{id}/retry", (*Server).retryMessage, false},
 	{"POST", "/v1/messages/{id}/skip", (*Server).skipMessage, false},
+	{"POST", "/v1/webhooks/{id}/replay", (*Server).replayWebhook, false},
+	{"GET", "/v1/webhooks/{id}/replays", (*Server).listReplays, false},
+	{"GET", "/v1/replays/{id}", (*Server).getReplay, false},
+	{"POST", "/v1/replays/{id}/cancel", (*Server).cancelReplay, false},
 	{"POST", "/v1/portal/sessions", (*Server).createPortalSession, false},
 }
 

@@ -94,6 +94,10 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 		"GET /v1/messages/{id}":                "getMessage",
 		"POST /v1/messages/{id}/retry":         "retryMessage",
 		"POST /v1/messages/{id}/skip":          "skipMessage",
+		"POST /v1/webhooks/{id}/replay":        "replayWebhook",
+		"GET /v1/webhooks/{id}/replays":        "listWebhookReplays",
+		"GET /v1/replays/{id}":                 "getReplay",
+		"POST /v1/replays/{id}/cancel":         "cancelReplay",
 		"POST /v1/portal/sessions":             "createPortalSession",
 	}
 	var doc struct {

@@ -1,7 +1,7 @@
 -- name: MessageGetForDeliveryMany :many
 -- MessageGetForDeliveryMany returns what deliveries need, by primary keys:
 -- each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
--- secrets. The messages' events were captured between captured_from and
+-- secrets, and whether its replay was cancelled. The messages' events were captured between captured_from and
 -- captured_to: only those partitions are read.
 SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is
@@ -11,11 +11,13 @@ SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.
     (CASE WHEN o.rendered THEN o.previous_attributes ELSE webhooks.payload(o.resource_type, o.previous_attributes) END)::json AS previous_attributes,
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
-    coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at
+    coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at,
+    coalesce(r.state = 'cancelled', false)::boolean AS replay_cancelled
 FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
+LEFT JOIN webhooks.replays r ON r.id = m.replay_id
 WHERE m.id = ANY (@ids::text[])
   AND m.captured_at >= @captured_from AND m.captured_at <= @captured_to
   AND o.captured_at >= @captured_from AND o.captured_at <= @captured_to;
