@@ -28,6 +28,38 @@ func (q *Queries) WebhookDelete(ctx context.Context, db DBTX, arg WebhookDeleteP
 	return result.RowsAffected(), nil
 }
 
+const webhookGet = `-- name: WebhookGet :one
+SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered FROM webhooks.webhooks WHERE id = $1
+`
+
+// WebhookGet finds a webhook by id alone, for the operator's commands.
+func (q *Queries) WebhookGet(ctx context.Context, db DBTX, id string) (WebhooksWebhook, error) {
+	row := db.QueryRow(ctx, webhookGet, id)
+	var i WebhooksWebhook
+	err := row.Scan(
+		&i.ID,
+		&i.WorkspaceID,
+		&i.CreatedBy,
+		&i.Name,
+		&i.URL,
+		&i.EventTypes,
+		&i.Description,
+		&i.Enabled,
+		&i.DisabledReason,
+		&i.DisabledAt,
+		&i.RateLimitPerSecond,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FailingSince,
+		&i.LastSuccessAt,
+		&i.Filter,
+		&i.ChangedColumns,
+		&i.FailingNotifiedAt,
+		&i.Ordered,
+	)
+	return i, err
+}
+
 const webhookGetByID = `-- name: WebhookGetByID :one
 SELECT id, workspace_id, created_by, name, url, event_types, description, enabled, disabled_reason, disabled_at, rate_limit_per_second, created_at, updated_at, failing_since, last_success_at, filter, changed_columns, failing_notified_at, ordered FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
 `

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -36,6 +38,18 @@ const replayPriority = 4
 
 // replayPage is how many candidate events one query reads.
 const replayPage = 1000
+
+// Takes says whether a subscription takes an event type, as expansion
+// matches them: by name, by its resource's "type.*", or by "*", which takes
+// the app's resources, not events about webhooks and messages.
+func Takes(subscription []string, eventType string) bool {
+	resource := eventType
+	if i := strings.LastIndexByte(eventType, '.'); i >= 0 {
+		resource = eventType[:i]
+	}
+	return slices.Contains(subscription, eventType) || slices.Contains(subscription, resource+".*") ||
+		(slices.Contains(subscription, "*") && resource != "webhook" && resource != "message")
+}
 
 // ReplayRequest is a replay asked for.
 type ReplayRequest struct {

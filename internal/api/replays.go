@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,7 +78,7 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 			f.fail("eventTypes", "must name at least one event type, or be left out for all the webhook takes")
 		}
 		for i, t := range types {
-			if !subscribes(wh.EventTypes, t) {
+			if !jobs.Takes(wh.EventTypes, t) {
 				f.fail("eventTypes", "eventTypes[%d] %q is not an event type the webhook takes (%v)", i, t, wh.EventTypes)
 				break
 			}
@@ -122,17 +120,6 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/replays/"+replay.ID)
 	writeJSON(w, http.StatusAccepted, toReplayJSON(db.ReplayGetRow{WebhooksReplay: replay}))
-}
-
-// subscribes says whether a subscription takes an event type, as
-// expansion matches them.
-func subscribes(subscription []string, eventType string) bool {
-	resource := eventType
-	if i := strings.LastIndexByte(eventType, '.'); i >= 0 {
-		resource = eventType[:i]
-	}
-	return slices.Contains(subscription, eventType) || slices.Contains(subscription, resource+".*") ||
-		(slices.Contains(subscription, "*") && resource != "webhook" && resource != "message")
 }
 
 // replayRefused answers the errors of a replay's count or start: those

@@ -58,6 +58,8 @@ Commands:
   apikey revoke ID    revoke an API key by its id
   portal --workspace W --user U
                       print a one-time link to the Webhooks page for a user
+  replay --webhook W --since T [--until T] [--event-types a,b] [--dry-run] [--follow]
+                      send a webhook the events of a time range again
   demo                seed a demo workspace, print an API key per role
   bench [flags]       the pipeline against River's own rate, in a scratch database
   db ping URL         exit 0 when a PostgreSQL server answers at URL
@@ -127,6 +129,8 @@ func (c *command) run(ctx context.Context, args []string) error {
 		return c.bench(ctx, args[1:])
 	case "portal":
 		return c.portal(ctx, args[1:])
+	case "replay":
+		return c.replay(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageOf(args[1:])) // `help play` is play's
 		return nil

@@ -331,6 +331,60 @@ func TestPortalCommand(t *testing.T) {
 	require.Contains(t, res.stderr, "must be an http or https origin")
 }
 
+func TestReplayCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	env := map[string]string{"DATABASE_URL": url}
+	conn, workspaceID, userID, _ := memberAndOutsider(t, url)
+	var webhookID string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types)
+		VALUES ($1, $2, 'crm', 'https://example.com/hooks', '{pipeline.created}') RETURNING id`, workspaceID, userID).Scan(&webhookID))
+	// Three events of the last hour, as expansion leaves them (to no webhook,
+	// as captured), one of them a type the webhook does not take.
+	_, err := conn.Exec(ctx, `INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, payload, captured_at, expanded_at)
+		SELECT webhooks.gen_id(), t, 'pipeline', 'p' || i, $1, json_build_object('id', 'p' || i, 'created_by', $2::text, 'visibility', 'Workspace'),
+			now() - interval '10 minutes', now()
+		FROM unnest(ARRAY['pipeline.created', 'pipeline.created', 'pipeline.deleted']) WITH ORDINALITY AS e (t, i)`, workspaceID, userID)
+	require.NoError(t, err)
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+
+	res := run(t, env, "replay", "--webhook", webhookID, "--since", since, "--dry-run")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, "2 events would be sent to crm ("+webhookID+")\n", res.stdout)
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--since", since}, 2, "replay needs --webhook W and --since T"},
+		{[]string{"--webhook", webhookID, "--since", "yesterday"}, 2, `--since "yesterday" is not an RFC 3339 time`},
+		{[]string{"--webhook", webhookID, "--since", since, "--until", since}, 2, "--until must be after --since"},
+		{[]string{"--webhook", webhookID, "--since", since, "--event-types", "memo.created"}, 2, `does not take "memo.created"`},
+		{[]string{"--webhook", webhookID, "--since", since, "--dry-run", "--follow"}, 2, "a --dry-run sends nothing to follow"},
+		{[]string{"--webhook", "nope", "--since", since}, 1, `no webhook "nope"`},
+		{[]string{"--webhook", webhookID, "--since", "2001-01-01T00:00:00Z"}, 1, "--since must not be before"},
+	} {
+		res := run(t, env, append([]string{"replay"}, tt.args...)...)
+		require.Equal(t, tt.code, res.code, "%v: %s", tt.args, res.stderr)
+		require.Contains(t, res.stderr, tt.want, tt.args)
+	}
+
+	res = run(t, env, "replay", "--webhook", webhookID, "--since", since)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Regexp(t, `^rpl_\S+\n$`, res.stdout, "the replay's id alone on standard output")
+	require.Contains(t, res.stderr, "replay of 2 events to crm started")
+	var total, jobs int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT total FROM webhooks.replays WHERE id = $1 AND state = 'running'`, strings.TrimSpace(res.stdout)).Scan(&total))
+	require.Equal(t, 2, total)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_replay' AND args ->> 'replayId' = $1`, strings.TrimSpace(res.stdout)).Scan(&jobs))
+	require.Equal(t, 1, jobs)
+	res = run(t, env, "replay", "--webhook", webhookID, "--since", since)
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "a replay of this webhook is running")
+}
+
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

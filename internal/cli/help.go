@@ -89,6 +89,24 @@ minutes, a session of 8 hours. The link alone goes to standard output; it is
 made under WEBHOOKS_PUBLIC_URL (default http:// and WEBHOOKS_ADDR).
 `
 	},
+	"replay": func() string {
+		return `Usage: webhooks replay --webhook W --since T [--until T] [--event-types a,b] [--dry-run] [--follow]
+
+Sends webhook W the events captured from --since (RFC 3339, within the
+retention) to --until (default now) again, as POST /v1/webhooks/{id}/replay
+does: those its subscription, filters and creator's role choose today,
+events from before the webhook included. Each goes as a new message (a new
+webhook-id, the event's own eventId), behind live deliveries, at the
+webhook's rate limit and in-flight cap; serve or a worker sends them. At
+most 100,000 events a replay, one running replay per webhook.
+
+  --event-types   only these types (comma-separated), each one W takes
+  --dry-run       print how many events would be sent, and send nothing
+  --follow        print its progress every second until it ends
+
+The replay's id goes to standard output.
+`
+	},
 	"demo": func() string {
 		return `Usage: webhooks demo
 

@@ -76,3 +76,7 @@ LEFT JOIN webhooks.webhook_stats s
     ON s.webhook_id = @webhook_id AND s.bucket >= h.hour AND s.bucket < h.hour + interval '1 hour'
 GROUP BY h.hour
 ORDER BY h.hour;
+
+-- name: WebhookGet :one
+-- WebhookGet finds a webhook by id alone, for the operator's commands.
+SELECT * FROM webhooks.webhooks WHERE id = @id;
