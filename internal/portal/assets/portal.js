@@ -289,7 +289,7 @@ let formShown = ""; // the whole form as it was opened, to ask before discarding
 
 function formState() {
   return JSON.stringify([$("#f-name").value, $("#f-url").value, $("#f-description").value, chosenEvents(),
-    $("#f-filter").value, $("#f-changedColumns").value]);
+    $("#f-filter").value, $("#f-changedColumns").value, $("#f-ordered").checked]);
 }
 
 // closeForm goes back to the list, asking first when the form was changed
@@ -461,6 +461,7 @@ function openForm(w) {
   $("#f-description").value = w ? w.description : "";
   $("#f-filter").value = w && w.filter ? JSON.stringify(w.filter, null, 2) : "";
   $("#f-changedColumns").value = w && w.changedColumns ? w.changedColumns.join(", ") : "";
+  $("#f-ordered").checked = !!(w && w.ordered);
   filterShown = $("#f-filter").value;
   setEvents(w ? w.events : []);
   formShown = formState();
@@ -483,6 +484,7 @@ async function save(ev) {
     events: chosenEvents(),
     filter,
     changedColumns: readColumns(),
+    ordered: $("#f-ordered").checked,
   };
   if (editing) {
     // A change sends only what changed: a rename is not refused for a URL
@@ -491,6 +493,7 @@ async function save(ev) {
     if ([...body.events].sort().join() === [...editing.events].sort().join()) delete body.events;
     if ($("#f-filter").value === filterShown) delete body.filter;
     if ((body.changedColumns || []).join() === (editing.changedColumns || []).join()) delete body.changedColumns;
+    if (body.ordered === editing.ordered) delete body.ordered;
     if (Object.keys(body).length === 0) {
       show("#list-view");
       notice("Nothing changed.");
@@ -582,6 +585,9 @@ function openLogs(w, test) {
   $("#filters").reset();
   $("#recover-since").value = "";
   $("#attempts tbody").dataset.shown = "";
+  replayID = null;
+  $("#replay-status").hidden = true;
+  loadReplay();
   // A test of the events this webhook takes.
   const takes = (name) => w.events.includes(name) || w.events.includes(name.slice(0, name.indexOf(".")) + ".*") ||
     (w.events.includes("*") && !/^(webhook|message)\./.test(name));
@@ -610,6 +616,7 @@ function eventsInWords(events) {
 function showOverview(w) {
   setText($("#ov-url"), w.url);
   setText($("#ov-events"), eventsInWords(w.events) + (w.filter || w.changedColumns ? " — " + filterSummary(w).toLowerCase() : ""));
+  setText($("#ov-order"), w.ordered ? "In order: the changes of one resource one at a time, in the order they were made" : "In parallel, in any order");
   setText($("#ov-state"), w.enabled ? (w.failingSince ? "Enabled, failing since " + when(w.failingSince) : "Enabled") :
     "Disabled since " + when(w.disabledAt) + (w.disabledReason ? ": " + w.disabledReason : ""));
   $("#ov-secret").textContent = "hidden";
@@ -687,6 +694,7 @@ function startPolling() {
     changed = false;
     if (!olderLoaded) await loadMessages();
     if (openMessage && generation === polling) await loadMessage(openMessage);
+    if (generation === polling && replayID && !$("#replay-cancel").hidden) await loadReplay();
     if (changed && generation === polling) await loadChart(); // new deliveries, new figures
     document.body.dataset.polls = String(+(document.body.dataset.polls || 0) + 1); // for the tests
     pollDelay = changed ? pollFastest : Math.min(pollDelay * 2, pollSlowest);
@@ -770,9 +778,11 @@ function messageRow(m) {
   const tr = el("tr", { className: "message state-" + m.state },
     el("td", {}, el("span", { className: "label" }, "Time"), when(m.createdAt)),
     el("td", { className: "event" }, el("span", { className: "label" }, "Event"), m.eventType),
-    el("td", { className: "state" }, el("span", { className: "label" }, "State"), el("span", { className: "badge " + m.state }, m.state)),
+    el("td", { className: "state" }, el("span", { className: "label" }, "State"),
+      m.waitingBehind ? el("span", { className: "badge waiting" }, "waiting") : el("span", { className: "badge " + m.state }, m.state)),
     el("td", {}, el("span", { className: "label" }, "Attempts"), String(m.attemptCount)),
-    el("td", {}, el("span", { className: "label" }, "Last status"), m.lastStatusCode ? String(m.lastStatusCode) : m.lastError || "—"),
+    el("td", {}, el("span", { className: "label" }, "Last status"),
+      m.waitingBehind ? "behind " + m.waitingBehind : m.lastStatusCode ? String(m.lastStatusCode) : m.lastError || "—"),
     el("td", {}, open));
   tr.dataset.id = m.id;
   return tr;
@@ -795,6 +805,16 @@ async function loadMessage(id) {
   $("#retry").hidden = !["failed", "cancelled", "retrying"].includes(m.state);
   if (hadFocus && $("#retry").hidden) $("#md-heading").focus(); // Retry goes as the message starts again
   setText($("#retry"), m.state === "retrying" ? "Retry now" : "Retry");
+  // On an ordered webhook, the message its resource waits behind can be
+  // skipped; one that waits says behind which.
+  const skipFocus = document.activeElement === $("#skip");
+  $("#skip").hidden = !(logsOf.ordered && ["failed", "retrying"].includes(m.state));
+  if (skipFocus && $("#skip").hidden) $("#md-heading").focus();
+  $("#md-waiting").hidden = !m.waitingBehind;
+  if (m.waitingBehind) {
+    setText($("#md-waiting"), "Waits behind " + m.waitingBehind + ", an earlier change of the same " + m.resource.split("/")[0] +
+      ": it goes once that one is delivered, or retried or skipped.");
+  }
   const body = $("#attempts tbody");
   // Redrawn only when they changed: a refresh keeps what is selected.
   const shown = m.id + JSON.stringify(m.attempts || []);
@@ -825,6 +845,112 @@ async function retry() {
   notice(res.data.state === "retrying" ? "Sending " + openMessage + " now." : "Retrying " + openMessage + ".");
   await loadMessage(openMessage);
   await loadMessages();
+  pollNow();
+}
+
+async function skip() {
+  const id = openMessage;
+  if (!(await confirmed("Skip " + id + "? It is not sent (you can still retry it later), and the next change of its resource goes.", "Skip"))) return;
+  const res = await call("POST", "/v1/messages/" + encodeURIComponent(id) + "/skip", {});
+  if (!res.ok) return notice(res.data.detail, true);
+  notice("Skipped " + id + "; the next change of its resource is on its way.");
+  $("#md-heading").focus();
+  await loadMessage(id);
+  await loadMessages();
+  pollNow();
+}
+
+// ---- replay
+
+let replayID = null; // the replay the view follows
+
+function openReplay() {
+  $("#replay-form").reset();
+  for (const e of ["since", "until"]) setText($("#err-replay-" + e), "");
+  setText($("#replay-count"), "");
+  $("#replay-start").disabled = true;
+  $("#replay-dialog").showModal();
+  $("#replay-since").focus();
+}
+
+function replayBody(dryRun) {
+  const body = { dryRun };
+  if ($("#replay-since").value) body.since = new Date($("#replay-since").value).toISOString();
+  if ($("#replay-until").value) body.until = new Date($("#replay-until").value).toISOString();
+  return body;
+}
+
+// askReplay counts (dryRun) or starts a replay; errors go beside their
+// fields.
+async function askReplay(dryRun) {
+  for (const e of ["since", "until"]) setText($("#err-replay-" + e), "");
+  const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(logsOf.id) + "/replay", replayBody(dryRun));
+  if (!res.ok) {
+    for (const fe of res.data.errors || []) {
+      const slot = $("#err-replay-" + fe.field);
+      if (slot) slot.textContent = fe.message;
+    }
+    setText($("#replay-count"), res.data.errors ? "" : res.data.detail);
+    $("#replay-start").disabled = true;
+    const first = (res.data.errors || []).find((fe) => $("#replay-" + fe.field));
+    if (first) $("#replay-" + first.field).focus();
+    return null;
+  }
+  return res.data;
+}
+
+async function countReplay() {
+  const data = await askReplay(true);
+  if (!data) return;
+  setText($("#replay-count"), data.events === 0 ? "No events in this range." : data.events + " event" + (data.events === 1 ? "" : "s") + " would be sent.");
+  $("#replay-start").disabled = data.events === 0;
+  if (data.events > 0) $("#replay-start").focus();
+}
+
+async function startReplay() {
+  const data = await askReplay(false);
+  if (!data) return;
+  $("#replay-dialog").close();
+  replayID = data.id;
+  notice("Replaying " + data.total + " event" + (data.total === 1 ? "" : "s") + ".");
+  showReplay(data);
+  $("#replay-open").focus();
+  pollNow();
+}
+
+function showReplay(r) {
+  $("#replay-status").hidden = false;
+  const counts = r.sent + " sent, " + r.failed + " failed" + (r.cancelled ? ", " + r.cancelled + " cancelled" : "");
+  setText($("#replay-text"), r.state === "running" ? "Replay " + r.id + ": " + counts + " of " + r.total + "; " + r.pending + " under way."
+    : "Replay " + r.id + " " + r.state + ": " + counts + " of " + r.total + ".");
+  const cancelFocus = document.activeElement === $("#replay-cancel");
+  $("#replay-cancel").hidden = r.state !== "running";
+  if (cancelFocus && $("#replay-cancel").hidden) $("#replay-open").focus();
+}
+
+// loadReplay shows the replay the view follows, or the webhook's latest
+// while it runs.
+async function loadReplay() {
+  const w = logsOf;
+  if (!replayID) {
+    const res = await call("GET", "/v1/webhooks/" + encodeURIComponent(w.id) + "/replays");
+    if (!res.ok || w !== logsOf) return;
+    const running = res.data.data.find((r) => r.state === "running");
+    if (!running) return;
+    replayID = running.id;
+  }
+  const res = await call("GET", "/v1/replays/" + encodeURIComponent(replayID));
+  if (!res.ok || w !== logsOf) return;
+  const before = $("#replay-text").textContent;
+  showReplay(res.data);
+  if ($("#replay-text").textContent !== before) changed = true;
+}
+
+async function cancelReplay() {
+  const res = await call("POST", "/v1/replays/" + encodeURIComponent(replayID) + "/cancel", {});
+  if (!res.ok) return notice(res.data.detail, true);
+  notice("Replay cancelled: what it had not sent is not sent.");
+  showReplay(res.data);
   pollNow();
 }
 
@@ -874,6 +1000,13 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#filters").addEventListener("submit", (e) => e.preventDefault());
   $("#retry").addEventListener("click", retry);
   $("#recover").addEventListener("click", recover);
+  $("#skip").addEventListener("click", skip);
+  $("#replay-open").addEventListener("click", openReplay);
+  $("#replay-dry").addEventListener("click", countReplay);
+  $("#replay-start").addEventListener("click", startReplay);
+  $("#replay-cancel").addEventListener("click", cancelReplay);
+  for (const e of ["#replay-since", "#replay-until"]) $(e).addEventListener("input", () => { $("#replay-start").disabled = true; });
+  $("#replay-dialog").addEventListener("close", () => { if (document.activeElement === document.body) $("#replay-open").focus(); });
   $("#send-test").addEventListener("click", sendTest);
   $("#ov-reveal").addEventListener("click", toggleSecret);
   $("#ov-rotate").addEventListener("click", () => rotate(logsOf));
