@@ -63,8 +63,11 @@ func TestPortalOrderedSkipAndRetry(t *testing.T) {
 		_, err := s.pool.Exec(context.Background(), `UPDATE investments SET name = $1`, name)
 		require.NoError(t, err)
 	}
+	// The head has failed once (and waits an hour to retry), the next waits.
 	require.Eventually(t, func() bool {
-		return s.scalar(t, `SELECT count(*)::text FROM webhooks.ordered_queue WHERE NOT released`) == "1"
+		return s.scalar(t, `SELECT count(*)::text FROM webhooks.ordered_queue q JOIN webhooks.messages m ON m.id = q.message_id
+			WHERE q.released AND m.state = 'retrying'`) == "1" &&
+			s.scalar(t, `SELECT count(*)::text FROM webhooks.ordered_queue WHERE NOT released`) == "1"
 	}, time.Minute, 20*time.Millisecond)
 	head = s.scalar(t, `SELECT message_id FROM webhooks.ordered_queue WHERE released`)
 	s.receiver.failing.Store(false)
