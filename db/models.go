@@ -270,6 +270,7 @@ type WebhooksOrderedQueue struct {
 	MessageID  string    `json:"messageId"`
 	CapturedAt time.Time `json:"capturedAt"`
 	EventType  string    `json:"eventType"`
+	Trigger    *string   `json:"trigger"`
 	Released   bool      `json:"released"`
 }
 

@@ -112,9 +112,9 @@ func (q *Queries) OrderedLock(ctx context.Context, db DBTX) error {
 }
 
 const orderedQueueInsertMany = `-- name: OrderedQueueInsertMany :exec
-INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type)
+INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type, trigger)
 SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::bigint[]),
-    unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::text[])
+    unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::text[]), nullif($7::text, '')
 `
 
 type OrderedQueueInsertManyParams struct {
@@ -124,10 +124,12 @@ type OrderedQueueInsertManyParams struct {
 	MessageIds  []string    `json:"messageIds"`
 	CapturedAts []time.Time `json:"capturedAts"`
 	EventTypes  []string    `json:"eventTypes"`
+	Trigger     string      `json:"trigger"`
 }
 
 // OrderedQueueInsertMany queues messages of ordered webhooks, waiting (not
-// released): expansion's, in the transaction that makes them.
+// released): expansion's, in the transaction that makes them, and a
+// replay's; trigger is what queued them (” for expansion).
 func (q *Queries) OrderedQueueInsertMany(ctx context.Context, db DBTX, arg OrderedQueueInsertManyParams) error {
 	_, err := db.Exec(ctx, orderedQueueInsertMany,
 		arg.WebhookIds,
@@ -136,6 +138,7 @@ func (q *Queries) OrderedQueueInsertMany(ctx context.Context, db DBTX, arg Order
 		arg.MessageIds,
 		arg.CapturedAts,
 		arg.EventTypes,
+		arg.Trigger,
 	)
 	return err
 }
@@ -152,7 +155,7 @@ UPDATE webhooks.ordered_queue q SET released = true
 FROM heads h
 WHERE q.webhook_id = h.webhook_id AND q.resource = h.resource AND q.outbox_id = h.outbox_id AND NOT h.released
   AND q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807)
-RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger
 `
 
 type OrderedReleaseParams struct {
@@ -166,6 +169,7 @@ type OrderedReleaseRow struct {
 	WebhookID  string    `json:"webhookId"`
 	EventType  string    `json:"eventType"`
 	CapturedAt time.Time `json:"capturedAt"`
+	Trigger    string    `json:"trigger"`
 }
 
 // OrderedRelease releases, for each resource of an ordered webhook that has
@@ -188,6 +192,7 @@ func (q *Queries) OrderedRelease(ctx context.Context, db DBTX, arg OrderedReleas
 			&i.WebhookID,
 			&i.EventType,
 			&i.CapturedAt,
+			&i.Trigger,
 		); err != nil {
 			return nil, err
 		}
@@ -201,7 +206,7 @@ func (q *Queries) OrderedRelease(ctx context.Context, db DBTX, arg OrderedReleas
 
 const orderedReleaseWebhook = `-- name: OrderedReleaseWebhook :many
 DELETE FROM webhooks.ordered_queue q WHERE q.webhook_id = $1
-RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, q.released
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, q.released, coalesce(q.trigger, '')::text AS trigger
 `
 
 type OrderedReleaseWebhookRow struct {
@@ -210,6 +215,7 @@ type OrderedReleaseWebhookRow struct {
 	EventType  string    `json:"eventType"`
 	CapturedAt time.Time `json:"capturedAt"`
 	Released   bool      `json:"released"`
+	Trigger    string    `json:"trigger"`
 }
 
 // OrderedReleaseWebhook releases every message of a webhook that is no
@@ -229,6 +235,7 @@ func (q *Queries) OrderedReleaseWebhook(ctx context.Context, db DBTX, webhookID 
 			&i.EventType,
 			&i.CapturedAt,
 			&i.Released,
+			&i.Trigger,
 		); err != nil {
 			return nil, err
 		}
@@ -241,14 +248,19 @@ func (q *Queries) OrderedReleaseWebhook(ctx context.Context, db DBTX, webhookID 
 }
 
 const orderedRequeue = `-- name: OrderedRequeue :many
-INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type)
-SELECT m.webhook_id, o.resource_type || '/' || o.resource_id, m.outbox_id, m.id, m.captured_at, m.event_type
+INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type, trigger)
+SELECT m.webhook_id, o.resource_type || '/' || o.resource_id, m.outbox_id, m.id, m.captured_at, m.event_type, $1::text
 FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
-WHERE m.id = ANY ($1::text[])
+WHERE m.id = ANY ($2::text[])
 ON CONFLICT DO NOTHING
 RETURNING message_id, webhook_id, resource
 `
+
+type OrderedRequeueParams struct {
+	Trigger    string   `json:"trigger"`
+	MessageIds []string `json:"messageIds"`
+}
 
 type OrderedRequeueRow struct {
 	MessageID string `json:"messageId"`
@@ -259,8 +271,8 @@ type OrderedRequeueRow struct {
 // OrderedRequeue puts messages of an ordered webhook asked to be sent again
 // (a retry, a recover) back in their resource's queue, waiting; those still
 // in it (a head that failed) are left as they are and not returned.
-func (q *Queries) OrderedRequeue(ctx context.Context, db DBTX, messageIds []string) ([]OrderedRequeueRow, error) {
-	rows, err := db.Query(ctx, orderedRequeue, messageIds)
+func (q *Queries) OrderedRequeue(ctx context.Context, db DBTX, arg OrderedRequeueParams) ([]OrderedRequeueRow, error) {
+	rows, err := db.Query(ctx, orderedRequeue, arg.Trigger, arg.MessageIds)
 	if err != nil {
 		return nil, err
 	}

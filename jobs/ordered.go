@@ -60,8 +60,12 @@ func releaseLocked(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	params := make([]river.InsertManyParams, len(rows))
 	for i, r := range rows {
 		params[i] = river.InsertManyParams{
-			Args:       DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType, Ordered: true},
+			Args: DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType,
+				Trigger: r.Trigger, Ordered: true},
 			InsertOpts: &river.InsertOpts{MaxAttempts: maxAttempts},
+		}
+		if r.Trigger == TriggerReplay {
+			params[i].InsertOpts.Priority = replayPriority // behind live deliveries, as an unordered replay's
 		}
 	}
 	if _, err := client.InsertManyFastTx(ctx, tx, params); err != nil {

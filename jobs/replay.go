@@ -297,7 +297,7 @@ func (w *ReplayWorker) Work(ctx context.Context, job *river.Job[ReplayArgs]) err
 func (w *ReplayWorker) queue(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, replayID string, events []replayEvent) error {
 	queries := db.New()
 	msg := db.MessageInsertReplayParams{WebhookID: wh.ID, WorkspaceID: wh.WorkspaceID, ReplayID: &replayID}
-	var queued db.OrderedQueueInsertManyParams
+	queued := db.OrderedQueueInsertManyParams{Trigger: TriggerReplay}
 	var jobs []river.InsertManyParams
 	for _, e := range events {
 		id := "msg_" + ksuid.New().String()

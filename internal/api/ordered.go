@@ -60,7 +60,7 @@ func (s *Server) unorder(ctx context.Context, tx pgx.Tx, webhookID string) error
 			continue
 		}
 		params = append(params, river.InsertManyParams{
-			Args:       jobs.DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType},
+			Args:       jobs.DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType, Trigger: r.Trigger},
 			InsertOpts: &river.InsertOpts{MaxAttempts: s.config.MaxAttempts},
 		})
 	}
@@ -83,7 +83,8 @@ func (s *Server) requeue(ctx context.Context, tx pgx.Tx, args []jobs.DeliverArgs
 	for i, a := range args {
 		ids[i] = a.MessageID
 	}
-	queued, err := s.queries.OrderedRequeue(ctx, tx, ids)
+	// One call sends again for one reason: a retry's, or a recover's.
+	queued, err := s.queries.OrderedRequeue(ctx, tx, db.OrderedRequeueParams{MessageIds: ids, Trigger: args[0].Trigger})
 	if err != nil {
 		return nil, fmt.Errorf("error queueing messages: %w", err)
 	}

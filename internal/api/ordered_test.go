@@ -134,6 +134,9 @@ func TestOrderedWebhookSkipAndRetry(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
 	require.Eventually(t, func() bool { return len(arrived()) == 4 }, time.Minute, 20*time.Millisecond)
 	require.Equal(t, []string{"b1", "a2", "a3", "a1"}, arrived())
+	res = b.do(t, key, "GET", "/v1/messages/"+head, nil)
+	attempts := res.json(t)["attempts"].([]any)
+	require.Equal(t, "manual_retry", attempts[len(attempts)-1].(map[string]any)["triggeredBy"], "requeued by a retry, and said so")
 
 	// Waiting messages go at once when ordering is turned off.
 	mu.Lock()

@@ -318,4 +318,7 @@ func TestReplayOrderedKeepsResourceOrder(t *testing.T) {
 	for _, id := range ids {
 		require.Equal(t, want, got[id], id)
 	}
+	var by string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT string_agg(DISTINCT triggered_by, ',') FROM webhooks.delivery_attempts`).Scan(&by))
+	require.Equal(t, "replay", by, "the replay's attempts say so, on an ordered webhook too")
 }

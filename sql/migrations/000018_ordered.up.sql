@@ -29,6 +29,10 @@ CREATE TABLE webhooks.ordered_queue (
     message_id text NOT NULL,
     captured_at timestamptz NOT NULL,
     event_type text NOT NULL,
+    -- trigger is what queued it, for its delivery's first attempt
+    -- (triggered_by): null for expansion's (the schedule's), manual_retry,
+    -- recover or replay.
+    trigger text,
     released boolean NOT NULL DEFAULT false,
     PRIMARY KEY (webhook_id, resource, outbox_id)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0);

@@ -1,9 +1,10 @@
 -- name: OrderedQueueInsertMany :exec
 -- OrderedQueueInsertMany queues messages of ordered webhooks, waiting (not
--- released): expansion's, in the transaction that makes them.
-INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type)
+-- released): expansion's, in the transaction that makes them, and a
+-- replay's; trigger is what queued them ('' for expansion).
+INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type, trigger)
 SELECT unnest(@webhook_ids::text[]), unnest(@resources::text[]), unnest(@outbox_ids::bigint[]),
-    unnest(@message_ids::text[]), unnest(@captured_ats::timestamptz[]), unnest(@event_types::text[]);
+    unnest(@message_ids::text[]), unnest(@captured_ats::timestamptz[]), unnest(@event_types::text[]), nullif(@trigger::text, '');
 
 -- name: OrderedLock :exec
 -- OrderedLock takes, for the transaction, the lock that every change of
@@ -30,7 +31,7 @@ UPDATE webhooks.ordered_queue q SET released = true
 FROM heads h
 WHERE q.webhook_id = h.webhook_id AND q.resource = h.resource AND q.outbox_id = h.outbox_id AND NOT h.released
   AND q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807)
-RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at;
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger;
 
 -- name: OrderedFinish :many
 -- OrderedFinish takes finished messages (succeeded, cancelled, skipped) out
@@ -57,8 +58,8 @@ SELECT EXISTS (SELECT 1 FROM webhooks.ordered_queue WHERE NOT released)::boolean
 -- OrderedRequeue puts messages of an ordered webhook asked to be sent again
 -- (a retry, a recover) back in their resource's queue, waiting; those still
 -- in it (a head that failed) are left as they are and not returned.
-INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type)
-SELECT m.webhook_id, o.resource_type || '/' || o.resource_id, m.outbox_id, m.id, m.captured_at, m.event_type
+INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type, trigger)
+SELECT m.webhook_id, o.resource_type || '/' || o.resource_id, m.outbox_id, m.id, m.captured_at, m.event_type, @trigger::text
 FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = ANY (@message_ids::text[])
@@ -69,7 +70,7 @@ RETURNING message_id, webhook_id, resource;
 -- OrderedReleaseWebhook releases every message of a webhook that is no
 -- longer ordered, and empties its queue.
 DELETE FROM webhooks.ordered_queue q WHERE q.webhook_id = @webhook_id
-RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, q.released;
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, q.released, coalesce(q.trigger, '')::text AS trigger;
 
 -- name: OrderedWaitingBehind :many
 -- OrderedWaitingBehind names, for those of the given messages that wait,
