@@ -212,6 +212,43 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 	return items, nil
 }
 
+const messageLiveJobs = `-- name: MessageLiveJobs :many
+SELECT j.id, j.state::text AS state FROM river_job j
+WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = $1::text
+  AND j.state IN ('available', 'scheduled', 'retryable')
+UNION ALL
+SELECT j.id, j.state::text AS state FROM river_job j
+WHERE j.state IN ('running', 'pending') AND j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = $1::text
+`
+
+type MessageLiveJobsRow struct {
+	ID    int64  `json:"id"`
+	State string `json:"state"`
+}
+
+// MessageLiveJobs are a message's delivery jobs not finalised: to run, or
+// running (read through river_job_webhooks_message_id_idx, and among the
+// few running).
+func (q *Queries) MessageLiveJobs(ctx context.Context, db DBTX, messageID string) ([]MessageLiveJobsRow, error) {
+	rows, err := db.Query(ctx, messageLiveJobs, messageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MessageLiveJobsRow
+	for rows.Next() {
+		var i MessageLiveJobsRow
+		if err := rows.Scan(&i.ID, &i.State); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageLockState = `-- name: MessageLockState :one
 SELECT state FROM webhooks.messages WHERE id = $1 AND captured_at = $2 FOR UPDATE
 `

@@ -111,6 +111,58 @@ func (q *Queries) OrderedLock(ctx context.Context, db DBTX) error {
 	return err
 }
 
+const orderedOrphans = `-- name: OrderedOrphans :many
+SELECT q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger
+FROM webhooks.ordered_queue q
+JOIN webhooks.messages m ON m.id = q.message_id AND m.captured_at = q.captured_at
+WHERE q.released AND m.state IN ('pending', 'retrying')
+  AND NOT EXISTS (
+      SELECT 1 FROM river_job j
+      WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = q.message_id
+        AND j.state IN ('available', 'scheduled', 'retryable'))
+  AND NOT EXISTS (
+      SELECT 1 FROM river_job j
+      WHERE j.state IN ('running', 'pending') AND j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = q.message_id)
+`
+
+type OrderedOrphansRow struct {
+	MessageID  string    `json:"messageId"`
+	WebhookID  string    `json:"webhookId"`
+	EventType  string    `json:"eventType"`
+	CapturedAt time.Time `json:"capturedAt"`
+	Trigger    string    `json:"trigger"`
+}
+
+// OrderedOrphans are released messages still to be sent that have no
+// delivery job to send them: its job ended without finishing them (its
+// process killed during its last attempt, then discarded by River's
+// rescuer; or cancelled in River UI). Their resources would wait for good.
+func (q *Queries) OrderedOrphans(ctx context.Context, db DBTX) ([]OrderedOrphansRow, error) {
+	rows, err := db.Query(ctx, orderedOrphans)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OrderedOrphansRow
+	for rows.Next() {
+		var i OrderedOrphansRow
+		if err := rows.Scan(
+			&i.MessageID,
+			&i.WebhookID,
+			&i.EventType,
+			&i.CapturedAt,
+			&i.Trigger,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const orderedQueueInsertMany = `-- name: OrderedQueueInsertMany :exec
 INSERT INTO webhooks.ordered_queue (webhook_id, resource, outbox_id, message_id, captured_at, event_type, trigger)
 SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::bigint[]),
@@ -143,18 +195,49 @@ func (q *Queries) OrderedQueueInsertMany(ctx context.Context, db DBTX, arg Order
 	return err
 }
 
+const orderedQueued = `-- name: OrderedQueued :many
+SELECT message_id, released FROM webhooks.ordered_queue WHERE message_id = ANY ($1::text[])
+`
+
+type OrderedQueuedRow struct {
+	MessageID string `json:"messageId"`
+	Released  bool   `json:"released"`
+}
+
+// OrderedQueued lists which of the given messages are in the ordered queue,
+// and whether released.
+func (q *Queries) OrderedQueued(ctx context.Context, db DBTX, messageIds []string) ([]OrderedQueuedRow, error) {
+	rows, err := db.Query(ctx, orderedQueued, messageIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OrderedQueuedRow
+	for rows.Next() {
+		var i OrderedQueuedRow
+		if err := rows.Scan(&i.MessageID, &i.Released); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const orderedRelease = `-- name: OrderedRelease :many
 WITH heads AS (
-    SELECT DISTINCT ON (q.webhook_id, q.resource) q.webhook_id, q.resource, q.outbox_id, q.released
+    SELECT DISTINCT ON (q.webhook_id, q.resource) q.message_id, q.outbox_id, q.released, q.trigger
     FROM webhooks.ordered_queue q
     WHERE $1::boolean
        OR (q.webhook_id, q.resource) IN (SELECT unnest($2::text[]), unnest($3::text[]))
-    ORDER BY q.webhook_id, q.resource, q.released DESC, q.outbox_id
+    ORDER BY q.webhook_id, q.resource, q.released DESC, (q.trigger IS NOT NULL), q.outbox_id, q.message_id
 )
 UPDATE webhooks.ordered_queue q SET released = true
 FROM heads h
-WHERE q.webhook_id = h.webhook_id AND q.resource = h.resource AND q.outbox_id = h.outbox_id AND NOT h.released
-  AND q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807)
+WHERE q.message_id = h.message_id AND NOT h.released
+  AND (h.trigger IS NOT NULL OR q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807))
 RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger
 `
 
@@ -173,11 +256,12 @@ type OrderedReleaseRow struct {
 }
 
 // OrderedRelease releases, for each resource of an ordered webhook that has
-// no message released, its earliest waiting message, and returns what its
-// delivery job needs. It looks at the given (webhook, resource) pairs, or at
-// every one when every is true. A message is held back while an event before
-// it is still to be expanded (a concurrent expansion holds it): it may be
-// about the same resource, and the expansion that ends last releases it.
+// no message released, its first waiting message (in the queue's order,
+// see migration 000018), and returns what its delivery job needs. It looks
+// at the given (webhook, resource) pairs, or at every one when every is
+// true. A message is held back while an event before it is still to be
+// expanded (a concurrent expansion holds it): it may be about the same
+// resource, and a later sweep releases it.
 func (q *Queries) OrderedRelease(ctx context.Context, db DBTX, arg OrderedReleaseParams) ([]OrderedReleaseRow, error) {
 	rows, err := db.Query(ctx, orderedRelease, arg.Every, arg.WebhookIds, arg.Resources)
 	if err != nil {
@@ -253,7 +337,7 @@ SELECT m.webhook_id, o.resource_type || '/' || o.resource_id, m.outbox_id, m.id,
 FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = ANY ($2::text[])
-ON CONFLICT DO NOTHING
+ON CONFLICT (message_id) DO NOTHING
 RETURNING message_id, webhook_id, resource
 `
 
@@ -309,8 +393,8 @@ FROM webhooks.ordered_queue q
 CROSS JOIN LATERAL (
     SELECT h.message_id FROM webhooks.ordered_queue h
     WHERE h.webhook_id = q.webhook_id AND h.resource = q.resource AND h.message_id <> q.message_id
-      AND (h.released OR h.outbox_id < q.outbox_id)
-    ORDER BY h.released DESC, h.outbox_id
+      AND (h.released OR ((h.trigger IS NOT NULL), h.outbox_id, h.message_id) < ((q.trigger IS NOT NULL), q.outbox_id, q.message_id))
+    ORDER BY h.released DESC, (h.trigger IS NOT NULL), h.outbox_id, h.message_id
     LIMIT 1
 ) h
 WHERE q.message_id = ANY ($1::text[]) AND NOT q.released
@@ -324,7 +408,7 @@ type OrderedWaitingBehindRow struct {
 
 // OrderedWaitingBehind names, for those of the given messages that wait,
 // the message of their resource they wait behind: the one released, or the
-// earliest held back.
+// first held back.
 func (q *Queries) OrderedWaitingBehind(ctx context.Context, db DBTX, messageIds []string) ([]OrderedWaitingBehindRow, error) {
 	rows, err := db.Query(ctx, orderedWaitingBehind, messageIds)
 	if err != nil {

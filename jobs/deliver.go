@@ -309,6 +309,11 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return w.cancel(ctx, job, nil, fmt.Errorf("not sent: its webhook is disabled (%s)", reason))
 	case m.ReplayCancelled:
 		return w.cancel(ctx, job, nil, errors.New("not sent: its replay was cancelled"))
+	case job.Args.Ordered && m.State == "cancelled":
+		// Skipped while this job waited (or run again from River UI): the
+		// next change of its resource may be under way. A retry asked
+		// through the API makes it pending first.
+		return river.JobCancel(errors.New("not sent: it was skipped or cancelled; retry it to send it in turn"))
 	}
 
 	// Waiting for the rate limit or for a slot does not use an attempt.

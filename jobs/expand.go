@@ -46,11 +46,11 @@ type ExpandWorker struct {
 // concurrent expansion held back because this one held an earlier event.
 func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) error {
 	for {
-		n, err := w.ExpandBatch(ctx)
+		n, queued, err := w.expandBatch(ctx)
 		if err != nil {
 			return err
 		}
-		if err := w.orderer.sweep(ctx); err != nil {
+		if err := w.orderer.sweep(ctx, queued); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -66,19 +66,26 @@ func (w *ExpandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) err
 // expands a row twice; a crash rolls the whole batch back for another to
 // take. It returns how many rows it expanded.
 func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
+	n, _, err := w.expandBatch(ctx)
+	return n, err
+}
+
+// expandBatch is ExpandBatch, which also returns the resources of ordered
+// webhooks it queued messages for.
+func (w *ExpandWorker) expandBatch(ctx context.Context) (int, []orderedKey, error) {
 	queries := db.New()
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("error beginning expansion: %w", err)
+		return 0, nil, fmt.Errorf("error beginning expansion: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
 
 	claimed, err := queries.OutboxClaim(ctx, tx, int32(w.batch))
 	if err != nil {
-		return 0, fmt.Errorf("error claiming outbox rows: %w", err)
+		return 0, nil, fmt.Errorf("error claiming outbox rows: %w", err)
 	}
 	if len(claimed) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	ids := make([]int64, len(claimed))
 	for i, c := range claimed {
@@ -86,18 +93,18 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 	}
 	matches, err := queries.OutboxMatch(ctx, tx, ids)
 	if err != nil {
-		return 0, fmt.Errorf("error matching webhooks: %w", err)
+		return 0, nil, fmt.Errorf("error matching webhooks: %w", err)
 	}
 	var timestamps map[string]map[string]bool
 	if len(matches) > 0 {
 		if timestamps, err = timestampColumns(ctx, tx); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		matches = w.filter(ctx, matches, claimed, timestamps)
 	}
+	var queued db.OrderedQueueInsertManyParams
 	if len(matches) > 0 {
 		msg := db.MessageInsertManyParams{}
-		var queued db.OrderedQueueInsertManyParams
 		jobs := make([]river.InsertManyParams, 0, len(matches))
 		for _, m := range matches {
 			id := "msg_" + ksuid.New().String()
@@ -123,33 +130,37 @@ func (w *ExpandWorker) ExpandBatch(ctx context.Context) (int, error) {
 			})
 		}
 		if err := queries.MessageInsertMany(ctx, tx, msg); err != nil {
-			return 0, fmt.Errorf("error inserting messages: %w", err)
+			return 0, nil, fmt.Errorf("error inserting messages: %w", err)
 		}
 		if len(queued.MessageIds) > 0 {
 			if err := queries.OrderedQueueInsertMany(ctx, tx, queued); err != nil {
-				return 0, fmt.Errorf("error queueing ordered messages: %w", err)
+				return 0, nil, fmt.Errorf("error queueing ordered messages: %w", err)
 			}
 		}
 		if len(jobs) > 0 {
 			if _, err := w.client.InsertManyFastTx(ctx, tx, jobs); err != nil {
-				return 0, fmt.Errorf("error inserting delivery jobs: %w", err)
+				return 0, nil, fmt.Errorf("error inserting delivery jobs: %w", err)
 			}
 		}
 	}
 	rendered, err := render(claimed, matches, timestamps)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if _, err := queries.OutboxExpand(ctx, tx, db.OutboxExpandParams{Ids: ids, Rendered: rendered}); err != nil {
-		return 0, fmt.Errorf("error moving events into the outbox: %w", err)
+		return 0, nil, fmt.Errorf("error moving events into the outbox: %w", err)
 	}
 	if w.beforeCommit != nil {
 		w.beforeCommit()
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("error committing expansion: %w", err)
+		return 0, nil, fmt.Errorf("error committing expansion: %w", err)
 	}
-	return len(ids), nil
+	var keys []orderedKey
+	for i := range queued.MessageIds {
+		keys = append(keys, orderedKey{webhookID: queued.WebhookIds[i], resource: queued.Resources[i]})
+	}
+	return len(ids), keys, nil
 }
 
 // renderedEvent is one event as receivers get it, for OutboxExpand.

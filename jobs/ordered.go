@@ -84,13 +84,16 @@ type orderer struct {
 	// releases what follows them.
 	finisher *batcher[string, struct{}]
 
-	mu        sync.Mutex
-	lastClean time.Time
+	mu                  sync.Mutex
+	lastFull, lastClean time.Time
 }
 
-// cleanEvery is how often a sweep also looks for released messages that
-// finished without saying so.
-const cleanEvery = 10 * time.Second
+// How often a sweep looks at every resource, and also for released
+// messages that finished without saying so or lost their job.
+const (
+	fullSweepEvery = 200 * time.Millisecond
+	cleanEvery     = 10 * time.Second
+)
 
 func newOrderer(pool *pgxpool.Pool, maxAttempts int, logger *slog.Logger) *orderer {
 	o := &orderer{pool: pool, maxAttempts: maxAttempts, logger: logger}
@@ -135,40 +138,95 @@ func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
 	return make([]struct{}, len(ids)), nil
 }
 
-// sweep releases what waits with nothing ahead of it, in every resource;
-// now and then it first takes out released messages that finished without
-// saying so. It costs one small query when nothing waits.
-func (o *orderer) sweep(ctx context.Context) error {
+// sweep releases what may go after an expansion batch: the first waiting
+// message of each resource the batch queued for, at once; and, at most
+// every fullSweepEvery, of every resource, which releases what a concurrent
+// expansion held back (and what a crash left). Every cleanEvery it first
+// takes out released messages that finished without saying so, and gives
+// a new job to those whose job ended without finishing them. Without
+// ordered webhooks it costs one small query now and then.
+func (o *orderer) sweep(ctx context.Context, keys []orderedKey) error {
+	now := time.Now()
 	o.mu.Lock()
-	clean := time.Since(o.lastClean) >= cleanEvery
+	full := now.Sub(o.lastFull) >= fullSweepEvery
+	if full {
+		o.lastFull = now
+	}
+	clean := now.Sub(o.lastClean) >= cleanEvery
 	if clean {
-		o.lastClean = time.Now()
+		o.lastClean = now
 	}
 	o.mu.Unlock()
 	queries := db.New()
-	if !clean {
+	if full && !clean {
 		waiting, err := queries.OrderedWaiting(ctx, o.pool)
 		if err != nil {
 			return fmt.Errorf("error reading the ordered queue: %w", err)
 		}
-		if !waiting {
-			return nil
-		}
+		full = waiting
+	}
+	if len(keys) == 0 && !full && !clean {
+		return nil
 	}
 	return pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
 		if err := queries.OrderedLock(ctx, tx); err != nil {
 			return fmt.Errorf("error locking the ordered queue: %w", err)
 		}
 		if clean {
-			stale, err := queries.OrderedFinishedSweep(ctx, tx)
-			if err != nil {
-				return fmt.Errorf("error sweeping the ordered queue: %w", err)
-			}
-			if len(stale) > 0 {
-				o.logger.WarnContext(ctx, "ordered messages found finished or removed, their resources released", "messages", len(stale))
+			if err := o.clean(ctx, tx); err != nil {
+				return err
 			}
 		}
-		_, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, nil, nil)
-		return err
+		if len(keys) > 0 {
+			webhookIDs, resources := make([]string, len(keys)), make([]string, len(keys))
+			for i, k := range keys {
+				webhookIDs[i], resources[i] = k.webhookID, k.resource
+			}
+			if _, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, webhookIDs, resources); err != nil {
+				return err
+			}
+		}
+		if full || clean {
+			if _, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// clean takes out of the queue the released messages that finished without
+// saying so (a crash between a delivery's record and its finish) or no
+// longer exist (retention removed them), and gives a new delivery job to
+// those still to be sent whose job is gone.
+func (o *orderer) clean(ctx context.Context, tx pgx.Tx) error {
+	queries := db.New()
+	stale, err := queries.OrderedFinishedSweep(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("error sweeping the ordered queue: %w", err)
+	}
+	if len(stale) > 0 {
+		o.logger.WarnContext(ctx, "ordered messages found finished or removed; the next of their resources released", "messages", len(stale))
+	}
+	orphans, err := queries.OrderedOrphans(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("error looking for ordered messages without a job: %w", err)
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(orphans))
+	for i, r := range orphans {
+		params[i] = river.InsertManyParams{
+			Args: DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType,
+				Trigger: r.Trigger, Ordered: true},
+			InsertOpts: &river.InsertOpts{MaxAttempts: o.maxAttempts},
+		}
+	}
+	if _, err := o.client.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("error inserting jobs for ordered messages without one: %w", err)
+	}
+	o.logger.WarnContext(ctx, "ordered messages found released without a delivery job (one ended without finishing them); given a new one",
+		"messages", len(orphans))
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
@@ -212,4 +213,41 @@ func TestOrderedFailingHeadHoldsOnlyItsResource(t *testing.T) {
 		require.Equal(t, waiting, r.Behind)
 		require.Equal(t, "pipeline/"+stuckID, r.Resource)
 	}
+}
+
+// TestOrderedOrphanedHeadGetsANewJob: a released message whose delivery job
+// is gone without finishing it (a process killed during its last attempt,
+// its job then discarded) would hold its resource for good; the sweep
+// gives it a new job, and the resource goes on.
+func TestOrderedOrphanedHeadGetsANewJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	owner := newUser(t, pool, ws, "owner")
+	recv := newVersionReceiver(0)
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	webhookID := newWebhook(t, pool, ws, owner, srv.URL, "pipeline.*")
+	exec(t, pool, `UPDATE webhooks.webhooks SET ordered = true WHERE id = $1`, webhookID)
+	id := queryID(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'v0') RETURNING id`, ws, owner)
+	exec(t, pool, `UPDATE pipelines SET name = 'v1' WHERE id = $1`, id)
+
+	// Expanded and released by a client that does not deliver; then the
+	// head's job is lost.
+	expander, err := jobs.NewClient(pool, jobs.Config{Work: true, ExpandOnly: true, SafetyNet: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, expander.Start(ctx))
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM webhooks.ordered_queue WHERE released`) == 1 &&
+			count(t, pool, `SELECT count(*) FROM webhooks.ordered_queue`) == 2
+	}, time.Minute, 20*time.Millisecond)
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, expander.Stop(stopCtx))
+	exec(t, pool, `DELETE FROM river_job WHERE kind = 'webhook_deliver'`)
+
+	startClient(t, pool, jobs.Config{Delivery: jobs.DeliveryConfig{Policy: loopback()}, SafetyNet: time.Hour})
+	require.Eventually(t, func() bool { return recv.total() == 2 }, time.Minute, 20*time.Millisecond)
+	require.Empty(t, recv.outOfOrder(1))
 }

@@ -253,16 +253,28 @@ func (w *ReplayWorker) Work(ctx context.Context, job *river.Job[ReplayArgs]) err
 	if replay.State != "running" {
 		return nil
 	}
+	// A webhook disabled meanwhile ends its replay: what it queued is
+	// cancelled unsent, as the webhook's every delivery.
+	wh, err := queries.WebhookGetByID(ctx, w.pool, db.WebhookGetByIDParams{ID: replay.WebhookID, WorkspaceID: replay.WorkspaceID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("error loading webhook: %w", err)
+	}
+	if !wh.Enabled {
+		if _, err := queries.ReplayEnd(ctx, w.pool, db.ReplayEndParams{ID: replay.ID, State: "cancelled"}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("error cancelling replay: %w", err)
+		}
+		w.logger.WarnContext(ctx, "replay cancelled: its webhook is disabled", "replay_id", replay.ID, "webhook_id", replay.WebhookID)
+		return nil
+	}
 	room := replayWindow - int(row.Pending)
 	if room <= 0 {
 		return river.JobSnooze(replayPause)
 	}
 	var queued int
 	err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		wh, err := queries.WebhookGetByID(ctx, tx, db.WebhookGetByIDParams{ID: replay.WebhookID, WorkspaceID: replay.WorkspaceID})
-		if err != nil {
-			return fmt.Errorf("error loading webhook: %w", err)
-		}
 		req := ReplayRequest{WebhookID: wh.ID, WorkspaceID: wh.WorkspaceID, Since: replay.Since, Until: replay.Until, EventTypes: replay.EventTypes}
 		// No more than the count it began with, should its webhook take
 		// more events now.
@@ -323,6 +335,11 @@ func (w *ReplayWorker) queue(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebho
 		return fmt.Errorf("error inserting replay messages: %w", err)
 	}
 	if wh.Ordered {
+		// The queue's lock first, as every change of the queue but
+		// expansion's takes it.
+		if err := queries.OrderedLock(ctx, tx); err != nil {
+			return fmt.Errorf("error locking the ordered queue: %w", err)
+		}
 		if err := queries.OrderedQueueInsertMany(ctx, tx, queued); err != nil {
 			return fmt.Errorf("error queueing replay messages: %w", err)
 		}

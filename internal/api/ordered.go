@@ -75,13 +75,22 @@ func (s *Server) unorder(ctx context.Context, tx pgx.Tx, webhookID string) error
 }
 
 // requeue sends messages of an ordered webhook again through their
-// resources' queues: each waits behind what of its resource is under way,
-// and goes when its turn comes. A head that failed is still in its queue;
-// its job is made at once. It returns the jobs to insert now.
+// resources' queues: each goes after the changes of its resource waiting,
+// when its turn comes. A head that failed is still in its queue, released:
+// its job is made at once. It returns the jobs to insert now. The queue's
+// lock is taken (resend).
 func (s *Server) requeue(ctx context.Context, tx pgx.Tx, args []jobs.DeliverArgs) ([]jobs.DeliverArgs, error) {
 	ids := make([]string, len(args))
 	for i, a := range args {
 		ids[i] = a.MessageID
+	}
+	inQueue, err := s.queries.OrderedQueued(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the ordered queue: %w", err)
+	}
+	released := map[string]bool{}
+	for _, q := range inQueue {
+		released[q.MessageID] = q.Released
 	}
 	// One call sends again for one reason: a retry's, or a recover's.
 	queued, err := s.queries.OrderedRequeue(ctx, tx, db.OrderedRequeueParams{MessageIds: ids, Trigger: args[0].Trigger})
@@ -91,11 +100,10 @@ func (s *Server) requeue(ctx context.Context, tx pgx.Tx, args []jobs.DeliverArgs
 	webhookIDs, resources := make([]string, len(queued)), make([]string, len(queued))
 	for i, q := range queued {
 		webhookIDs[i], resources[i] = q.WebhookID, q.Resource
-		ids = slices.DeleteFunc(ids, func(id string) bool { return id == q.MessageID })
 	}
-	now := args[:0:0]
+	var now []jobs.DeliverArgs
 	for _, a := range args {
-		if slices.Contains(ids, a.MessageID) {
+		if released[a.MessageID] {
 			a.Ordered = true
 			now = append(now, a)
 		}
@@ -169,27 +177,37 @@ func (s *Server) skipMessage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error loading message", err)
 		return
 	}
-	switch state {
-	case "failed":
-	case "retrying":
-		next, err := s.queries.MessageNextJob(r.Context(), tx, id)
-		if err == nil {
-			job, err := s.config.River.JobCancelTx(r.Context(), tx, next.ID)
-			if err != nil {
-				s.internalError(w, r, "error cancelling the delivery job", err)
-				return
-			}
-			if job.State == rivertype.JobStateRunning {
-				writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent right now; skip it if this attempt fails too", id))
-				return
-			}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			s.internalError(w, r, "error reading the next attempt", err)
-			return
-		}
-	default:
+	if state != "failed" && state != "retrying" && state != "pending" {
 		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is %s: only a message that failed or waits to retry can be skipped", id, state))
 		return
+	}
+	// Its jobs still to run are cancelled; one running is refused: its
+	// attempt could yet succeed, after the next change had gone.
+	live, err := s.queries.MessageLiveJobs(r.Context(), tx, id)
+	if err != nil {
+		s.internalError(w, r, "error reading the message's delivery jobs", err)
+		return
+	}
+	for _, j := range live {
+		if j.State == string(rivertype.JobStateRunning) || j.State == string(rivertype.JobStatePending) {
+			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent right now; skip it if this attempt fails too", id))
+			return
+		}
+	}
+	if state == "pending" && len(live) > 0 {
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is about to be sent; skip it if it fails", id))
+		return
+	}
+	for _, j := range live {
+		job, err := s.config.River.JobCancelTx(r.Context(), tx, j.ID)
+		if err != nil {
+			s.internalError(w, r, "error cancelling the delivery job", err)
+			return
+		}
+		if job.State == rivertype.JobStateRunning {
+			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent right now; skip it if this attempt fails too", id))
+			return
+		}
 	}
 	reason := fmt.Sprintf("skipped by %s: the next change of %s went on", who, head.Resource)
 	if err := s.queries.MessageSetState(r.Context(), tx, db.MessageSetStateParams{ID: id, State: "cancelled", LastStatusCode: m.WebhooksMessage.LastStatusCode, LastError: &reason}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,8 +116,15 @@ func TestOrderedWebhookSkipAndRetry(t *testing.T) {
 		return m["state"] == "failed" && m["attemptCount"] == float64(2)
 	}, time.Minute, 20*time.Millisecond)
 	require.Equal(t, []string{"b1"}, arrived())
-	res = b.do(t, key, "POST", "/v1/messages/"+head+"/skip", nil)
-	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	// Its job may not be finished in River yet, a moment after the attempt:
+	// a skip is refused until it is.
+	require.Eventually(t, func() bool {
+		res = b.do(t, key, "POST", "/v1/messages/"+head+"/skip", nil)
+		if res.status == http.StatusConflict {
+			require.Contains(t, string(res.body), "is being sent right now")
+		}
+		return res.status == http.StatusOK
+	}, time.Minute, 20*time.Millisecond)
 	skipped := res.json(t)
 	require.Equal(t, "cancelled", skipped["state"])
 	require.Contains(t, skipped["lastError"], "skipped by owner@")
@@ -159,4 +167,43 @@ func TestOrderedWebhookSkipAndRetry(t *testing.T) {
 	var queued int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.ordered_queue`).Scan(&queued))
 	require.Zero(t, queued)
+}
+
+// TestOrderedSkipRefusedWhileSending: the head cannot be skipped while an
+// attempt of it is under way: it could yet succeed after the next change
+// had gone.
+func TestOrderedSkipRefusedWhileSending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := deliveringBundle(t, []time.Duration{50 * time.Millisecond})
+	key := b.ws.keys["owner"]
+	var calls atomic.Int64
+	sending, release := make(chan struct{}), make(chan struct{})
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			http.Error(w, "not now", http.StatusInternalServerError)
+		case 2:
+			close(sending)
+			<-release
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	body := validWebhook()
+	body["url"], body["events"], body["ordered"] = receiver.URL+"/hooks", []string{"pipeline.*"}, true
+	res := b.do(t, key, "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	hook := res.json(t)["id"].(string)
+	_, err := b.pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
+	require.NoError(t, err)
+	<-sending
+	data := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries", nil).json(t)["data"].([]any)
+	head := data[0].(map[string]any)["id"].(string)
+	res = b.do(t, key, "POST", "/v1/messages/"+head+"/skip", nil)
+	require.Equal(t, http.StatusConflict, res.status, string(res.body))
+	require.Contains(t, string(res.body), "is being sent right now")
+	close(release)
+	require.Eventually(t, func() bool {
+		return b.do(t, key, "GET", "/v1/messages/"+head, nil).json(t)["state"] == "succeeded"
+	}, time.Minute, 20*time.Millisecond)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,7 +78,16 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 		if len(types) == 0 {
 			f.fail("eventTypes", "must name at least one event type, or be left out for all the webhook takes")
 		}
+		catalogue, err := s.catalogue(r.Context())
+		if err != nil {
+			s.internalError(w, r, "error reading event types", err)
+			return
+		}
 		for i, t := range types {
+			if !slices.ContainsFunc(catalogue, func(e eventType) bool { return e.Name == t }) {
+				f.fail("eventTypes", "eventTypes[%d] %q is not an event type (a wildcard is not one either); see GET /v1/event-types", i, t)
+				break
+			}
 			if !jobs.Takes(wh.EventTypes, t) {
 				f.fail("eventTypes", "eventTypes[%d] %q is not an event type the webhook takes (%v)", i, t, wh.EventTypes)
 				break

@@ -162,6 +162,7 @@ func TestReplayRefusals(t *testing.T) {
 		{map[string]any{"since": hourAgo, "until": time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)}, "until", "must be after since"},
 		{map[string]any{"since": hourAgo, "eventTypes": []string{"memo.created"}}, "eventTypes", "not an event type the webhook takes"},
 		{map[string]any{"since": hourAgo, "eventTypes": []string{}}, "eventTypes", "at least one"},
+		{map[string]any{"since": hourAgo, "eventTypes": []string{"pipeline.*"}}, "eventTypes", "a wildcard is not one either"},
 		{map[string]any{"since": hourAgo, "dryRun": "yes"}, "dryRun", "must be true or false"},
 		{map[string]any{"since": hourAgo, "speed": 2}, "speed", "unknown field"},
 		{map[string]any{"since": "2001-01-01T00:00:00Z"}, "since", "no longer kept"},
@@ -321,4 +322,71 @@ func TestReplayOrderedKeepsResourceOrder(t *testing.T) {
 	var by string
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT string_agg(DISTINCT triggered_by, ',') FROM webhooks.delivery_attempts`).Scan(&by))
 	require.Equal(t, "replay", by, "the replay's attempts say so, on an ordered webhook too")
+}
+
+// TestReplayBehindAFailedHead: on an ordered webhook whose resource waits
+// behind a head that failed for good, a replay of the same events queues
+// its own messages behind the live ones, and once the head is retried,
+// everything arrives: the live changes in order, then the replay's.
+func TestReplayBehindAFailedHead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := deliveringBundle(t, []time.Duration{}) // no retries: a failure is final
+	key := b.ws.keys["owner"]
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	var mu sync.Mutex
+	refuse := true
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			Payload struct{ Name string } `json:"payload"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&env); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			http.Error(w, "not now", http.StatusInternalServerError)
+			return
+		}
+		got = append(got, env.Payload.Name)
+	}))
+	t.Cleanup(srv.Close)
+	body := validWebhook()
+	body["url"], body["events"], body["ordered"] = srv.URL+"/hooks", []string{"pipeline.*"}, true
+	res := b.do(t, key, "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	hook := res.json(t)["id"].(string)
+	var id string
+	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'v0') RETURNING id`,
+		b.ws.id, b.ws.users["owner"]).Scan(&id))
+	_, err := b.pool.Exec(ctx, `UPDATE pipelines SET name = 'v1' WHERE id = $1`, id)
+	require.NoError(t, err)
+	var head string
+	require.Eventually(t, func() bool {
+		data := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status=failed", nil).json(t)["data"].([]any)
+		if len(data) == 1 {
+			head = data[0].(map[string]any)["id"].(string)
+		}
+		return len(data) == 1
+	}, time.Minute, 20*time.Millisecond)
+
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/replay", map[string]any{"since": since})
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	require.EqualValues(t, 2, res.json(t)["total"])
+	replay := "/v1/replays/" + res.json(t)["id"].(string)
+	require.Eventually(t, func() bool { return b.do(t, key, "GET", replay, nil).json(t)["queued"] == float64(2) }, time.Minute, 20*time.Millisecond)
+	require.Equal(t, "running", b.do(t, key, "GET", replay, nil).json(t)["state"], "its messages wait behind the failed head")
+
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	res = b.do(t, key, "POST", "/v1/messages/"+head+"/retry", nil)
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	require.Eventually(t, func() bool { return b.do(t, key, "GET", replay, nil).json(t)["state"] == "finished" }, time.Minute, 20*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"v0", "v1", "v0", "v1"}, got, "the live changes, then the replay's, each in commit order")
 }

@@ -76,7 +76,7 @@ func (o *orderReceiver) total() int {
 // TestOrderedUnderKill: 200 pipelines updated 20 times each by concurrent
 // transactions, to an ordered webhook whose endpoint refuses a tenth of its
 // requests; two worker processes deliver, and one is killed with SIGKILL
-// midway. For every pipeline, the versions accepted must be 1 … 20 in that
+// midway (the writes spread over 16 s). For every pipeline, the versions accepted must be 1 … 20 in that
 // order: all 4,000 arrive, and none after a newer one. It runs with the
 // chaos test (WEBHOOKS_CHAOS), on a server of its own.
 func TestOrderedUnderKill(t *testing.T) {
@@ -134,14 +134,16 @@ func TestOrderedUnderKill(t *testing.T) {
 	ws := newWorkers(t, bin, pg.dir, env, 2)
 	started := time.Now()
 
-	// Eight writers, each updating its share of the pipelines in turn,
-	// spread over 20 s: the kill falls among them.
+	// Eight writers. The pipelines go in 20 groups of 10, a group every
+	// 0.8 s, so that the kill falls among them; each pipeline's 20 updates
+	// are made one after another, so that an unordered webhook would send
+	// them out of order at the first refusal.
 	writes := make(chan error, 8)
 	for w := range 8 {
 		go func() {
-			for v := 1; v <= updates; v++ {
-				time.Sleep(time.Until(started.Add(time.Duration(v) * time.Second)))
-				for i := w; i < resources; i += 8 {
+			for i := w; i < resources; i += 8 {
+				time.Sleep(time.Until(started.Add(time.Duration(i/10) * 800 * time.Millisecond)))
+				for v := 1; v <= updates; v++ {
 					if _, err := pool.Exec(ctx, `UPDATE pipelines SET name = $2 WHERE id = $1`, ids[i], fmt.Sprintf("v%d", v)); err != nil {
 						writes <- err
 						return

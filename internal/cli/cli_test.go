@@ -362,6 +362,8 @@ func TestReplayCommand(t *testing.T) {
 		{[]string{"--webhook", webhookID, "--since", "yesterday"}, 2, `--since "yesterday" is not an RFC 3339 time`},
 		{[]string{"--webhook", webhookID, "--since", since, "--until", since}, 2, "--until must be after --since"},
 		{[]string{"--webhook", webhookID, "--since", since, "--event-types", "memo.created"}, 2, `does not take "memo.created"`},
+		{[]string{"--webhook", webhookID, "--since", since, "--event-types", "pipeline.*"}, 2, `names event types such as investment.updated, not "pipeline.*"`},
+		{[]string{"--webhook", webhookID, "--since", since, "--event-types", ","}, 2, `not ""`},
 		{[]string{"--webhook", webhookID, "--since", since, "--dry-run", "--follow"}, 2, "a --dry-run sends nothing to follow"},
 		{[]string{"--webhook", "nope", "--since", since}, 1, `no webhook "nope"`},
 		{[]string{"--webhook", webhookID, "--since", "2001-01-01T00:00:00Z"}, 1, "--since must not be before"},

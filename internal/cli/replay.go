@@ -72,6 +72,9 @@ func (c *command) replay(ctx context.Context, args []string) error {
 	if *types != "" {
 		for _, t := range strings.Split(*types, ",") {
 			t = strings.TrimSpace(t)
+			if t == "" || strings.Contains(t, "*") {
+				return usageError{fmt.Sprintf("replay: --event-types names event types such as investment.updated, not %q", t)}
+			}
 			if !jobs.Takes(wh.EventTypes, t) {
 				return usageError{fmt.Sprintf("replay: --event-types: webhook %q does not take %q (it takes %s)", wh.ID, t, strings.Join(wh.EventTypes, ", "))}
 			}

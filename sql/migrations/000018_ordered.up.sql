@@ -14,11 +14,16 @@ ALTER TABLE webhooks.webhooks ADD COLUMN ordered boolean NOT NULL DEFAULT false;
 
 -- ordered_queue holds the messages of ordered webhooks not yet finished,
 -- per resource. A message enters it at expansion, unreleased (it has no
--- delivery job, and waits); the earliest of its resource is released (its
--- job is made) when none of the resource is released. It leaves when it
+-- delivery job, and waits); the first of its resource is released (its job
+-- is made) when none of the resource is released. It leaves when it
 -- succeeds, is cancelled or skipped: then the next is released. A released
 -- message that failed for good stays, and its resource waits behind it until
 -- it is retried or skipped. Unordered webhooks put nothing here.
+--
+-- "First" is by outbox id (commit order), the app's changes before what was
+-- asked for again (a retry, a recover, a replay: trigger is set), which
+-- goes after the changes waiting, in commit order among itself. A replay
+-- may queue a second message of an event: the key is the message.
 --
 -- Unpartitioned: it holds a backlog, not history.
 CREATE TABLE webhooks.ordered_queue (
@@ -34,9 +39,10 @@ CREATE TABLE webhooks.ordered_queue (
     -- recover or replay.
     trigger text,
     released boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (webhook_id, resource, outbox_id)
+    PRIMARY KEY (message_id)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0);
-CREATE UNIQUE INDEX ordered_queue_message_id_idx ON webhooks.ordered_queue (message_id);
+-- A resource's messages in their order.
+CREATE INDEX ordered_queue_resource_idx ON webhooks.ordered_queue (webhook_id, resource, (trigger IS NOT NULL), outbox_id, message_id);
 -- The released messages, which the sweep checks are still under way.
 CREATE INDEX ordered_queue_released_idx ON webhooks.ordered_queue (webhook_id, resource) WHERE released;
 

@@ -90,3 +90,14 @@ LIMIT 1;
 -- MessageLockState reads a message's state and locks it, for a change
 -- made from what it reads (a skip).
 SELECT state FROM webhooks.messages WHERE id = @id AND captured_at = @captured_at FOR UPDATE;
+
+-- name: MessageLiveJobs :many
+-- MessageLiveJobs are a message's delivery jobs not finalised: to run, or
+-- running (read through river_job_webhooks_message_id_idx, and among the
+-- few running).
+SELECT j.id, j.state::text AS state FROM river_job j
+WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = @message_id::text
+  AND j.state IN ('available', 'scheduled', 'retryable')
+UNION ALL
+SELECT j.id, j.state::text AS state FROM river_job j
+WHERE j.state IN ('running', 'pending') AND j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = @message_id::text;
