@@ -16,19 +16,21 @@ import (
 
 // Ordered webhooks get the changes of one resource one at a time, in commit
 // order. Their messages wait in webhooks.ordered_queue without a delivery
-// job; the earliest of a resource is released (its job made) when none of
-// the resource is under way, and the next when it finishes. Unordered
-// webhooks never touch the queue.
+// job; the first of a resource is released (its job made) when none of the
+// resource is under way, and the next when it finishes. Unordered webhooks
+// never touch the queue.
 //
 // Every change of the queue but expansion's inserts takes one lock first
 // (OrderedLock), so no resource ever has two messages released. What
 // releases:
-//   - the end of each expansion batch (a sweep of every resource), which
-//     also releases what a concurrent expansion held back;
+//   - the end of each expansion batch, for the resources it queued for;
+//   - a sweep of every resource, at most every fullSweepEvery while
+//     something waits, which releases what a concurrent expansion held back;
 //   - a delivery that finishes (succeeded, or cancelled), in batches;
-//   - a retry, recover or skip asked for through the API;
-//   - now and then, a sweep that also finds deliveries that finished
-//     without saying so (a crash between record and finish).
+//   - a retry, recover or skip asked for through the API, and a replay;
+//   - every cleanEvery, a sweep that also finds deliveries that finished
+//     without saying so (a crash between record and finish), and released
+//     messages whose job is gone.
 
 // orderedKey is a resource of an ordered webhook.
 type orderedKey struct {
