@@ -390,3 +390,35 @@ func TestReplayBehindAFailedHead(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []string{"v0", "v1", "v0", "v1"}, got, "the live changes, then the replay's, each in commit order")
 }
+
+// TestReplayFiltered: a filtered webhook's replay counts, and sends, the
+// events its filter passes, judged on their payloads as receivers get them.
+func TestReplayFiltered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := deliveringBundle(t, []time.Duration{})
+	key := b.ws.keys["owner"]
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	_, err := b.pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, CASE WHEN i % 4 = 0 THEN 'keep' ELSE 'drop' END
+		FROM generate_series(1, 40) i`, b.ws.id, b.ws.users["owner"])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.capture_queue`).Scan(&n))
+		return n == 0
+	}, time.Minute, 20*time.Millisecond)
+	rr, url := newReplayReceiver(t, 0)
+	body := validWebhook()
+	body["url"], body["events"], body["filter"] = url+"/hooks", []string{"pipeline.created"}, map[string]any{"name": "keep"}
+	res := b.do(t, key, "POST", "/v1/webhooks", body)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	hook := res.json(t)["id"].(string)
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/replay", map[string]any{"since": since, "dryRun": true})
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	require.EqualValues(t, 10, res.json(t)["events"])
+	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/replay", map[string]any{"since": since})
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	replay := "/v1/replays/" + res.json(t)["id"].(string)
+	require.Eventually(t, func() bool { return b.do(t, key, "GET", replay, nil).json(t)["state"] == "finished" }, time.Minute, 20*time.Millisecond)
+	require.Equal(t, 10, rr.count())
+}
