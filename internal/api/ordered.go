@@ -190,7 +190,7 @@ func (s *Server) skipMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, j := range live {
 		if j.State == string(rivertype.JobStateRunning) || j.State == string(rivertype.JobStatePending) {
-			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent right now; skip it if this attempt fails too", id))
+			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent, or its attempt is finishing; try again in a moment, and skip it if it fails", id))
 			return
 		}
 	}
@@ -205,7 +205,7 @@ func (s *Server) skipMessage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if job.State == rivertype.JobStateRunning {
-			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent right now; skip it if this attempt fails too", id))
+			writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being sent, or its attempt is finishing; try again in a moment, and skip it if it fails", id))
 			return
 		}
 	}
