@@ -287,7 +287,19 @@ func (q *Queries) ReplayInsert(ctx context.Context, db DBTX, arg ReplayInsertPar
 }
 
 const replayLatest = `-- name: ReplayLatest :many
-SELECT id, webhook_id, workspace_id, created_by, since, until, event_types, state, total, queued, after_id, created_at, updated_at, finished_at FROM webhooks.replays WHERE webhook_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+SELECT r.id, r.webhook_id, r.workspace_id, r.created_by, r.since, r.until, r.event_types, r.state, r.total, r.queued, r.after_id, r.created_at, r.updated_at, r.finished_at, c.sent, c.failed, c.cancelled, c.pending
+FROM webhooks.replays r
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE m.state = 'succeeded') AS sent,
+        count(*) FILTER (WHERE m.state = 'failed') AS failed,
+        count(*) FILTER (WHERE m.state = 'cancelled') AS cancelled,
+        count(*) FILTER (WHERE m.state IN ('pending', 'retrying', 'delivering')) AS pending
+    FROM webhooks.messages m
+    WHERE m.replay_id = r.id AND m.captured_at >= r.since AND m.captured_at < r.until
+) c
+WHERE r.webhook_id = $1
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT $2
 `
 
 type ReplayLatestParams struct {
@@ -295,31 +307,44 @@ type ReplayLatestParams struct {
 	Max       int32  `json:"max"`
 }
 
-// ReplayLatest lists a webhook's replays, newest first.
-func (q *Queries) ReplayLatest(ctx context.Context, db DBTX, arg ReplayLatestParams) ([]WebhooksReplay, error) {
+type ReplayLatestRow struct {
+	WebhooksReplay WebhooksReplay `json:"webhooksReplay"`
+	Sent           int64          `json:"sent"`
+	Failed         int64          `json:"failed"`
+	Cancelled      int64          `json:"cancelled"`
+	Pending        int64          `json:"pending"`
+}
+
+// ReplayLatest lists a webhook's replays, newest first, with their progress
+// as ReplayGet counts it.
+func (q *Queries) ReplayLatest(ctx context.Context, db DBTX, arg ReplayLatestParams) ([]ReplayLatestRow, error) {
 	rows, err := db.Query(ctx, replayLatest, arg.WebhookID, arg.Max)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []WebhooksReplay
+	var items []ReplayLatestRow
 	for rows.Next() {
-		var i WebhooksReplay
+		var i ReplayLatestRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.WebhookID,
-			&i.WorkspaceID,
-			&i.CreatedBy,
-			&i.Since,
-			&i.Until,
-			&i.EventTypes,
-			&i.State,
-			&i.Total,
-			&i.Queued,
-			&i.AfterID,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.FinishedAt,
+			&i.WebhooksReplay.ID,
+			&i.WebhooksReplay.WebhookID,
+			&i.WebhooksReplay.WorkspaceID,
+			&i.WebhooksReplay.CreatedBy,
+			&i.WebhooksReplay.Since,
+			&i.WebhooksReplay.Until,
+			&i.WebhooksReplay.EventTypes,
+			&i.WebhooksReplay.State,
+			&i.WebhooksReplay.Total,
+			&i.WebhooksReplay.Queued,
+			&i.WebhooksReplay.AfterID,
+			&i.WebhooksReplay.CreatedAt,
+			&i.WebhooksReplay.UpdatedAt,
+			&i.WebhooksReplay.FinishedAt,
+			&i.Sent,
+			&i.Failed,
+			&i.Cancelled,
+			&i.Pending,
 		); err != nil {
 			return nil, err
 		}

@@ -87,10 +87,10 @@ type replayEvent struct {
 	resource   string
 }
 
-// replayEvents reads, after afterID, up to max events of the request that
+// replayEvents reads, after afterID, up to limit events of the request that
 // pass the webhook's filters, and the last event id it looked at (to go on
-// from); fewer than max only when none is left.
-func replayEvents(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, req ReplayRequest, afterID int64, max int) ([]replayEvent, int64, error) {
+// from); fewer than limit only when none is left.
+func replayEvents(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, req ReplayRequest, afterID int64, limit int) ([]replayEvent, int64, error) {
 	queries := db.New()
 	var timestamps map[string]map[string]bool
 	filtering := wh.Filter != nil || len(wh.ChangedColumns) > 0
@@ -102,7 +102,7 @@ func replayEvents(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, req Rep
 	}
 	expander := &ExpandWorker{}
 	var out []replayEvent
-	for len(out) < max {
+	for len(out) < limit {
 		rows, err := queries.ReplayCandidates(ctx, tx, db.ReplayCandidatesParams{
 			WebhookID: wh.ID, Since: req.Since, Until: req.Until, AfterID: afterID, EventTypes: req.EventTypes, Max: replayPage,
 		})
@@ -125,7 +125,7 @@ func replayEvents(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, req Rep
 			matches = expander.filter(ctx, matches, claimed, timestamps)
 		}
 		for _, m := range matches {
-			if len(out) == max {
+			if len(out) == limit {
 				return out, afterID, nil
 			}
 			r := byID[m.OutboxID]
@@ -135,16 +135,9 @@ func replayEvents(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, req Rep
 		if len(rows) < replayPage {
 			break
 		}
-		afterID = max64(afterID, rows[len(rows)-1].ID)
+		afterID = max(afterID, rows[len(rows)-1].ID)
 	}
 	return out, afterID, nil
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // CountReplay counts the events a replay would send (its dry run), up to

@@ -228,13 +228,8 @@ func (s *Server) listReplays(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Data []replayJSON `json:"data"`
 	}{Data: []replayJSON{}}
-	for _, replay := range rows {
-		row, err := s.queries.ReplayGet(r.Context(), s.config.Pool, db.ReplayGetParams{ID: replay.ID})
-		if err != nil {
-			s.internalError(w, r, "error listing replays", err)
-			return
-		}
-		out.Data = append(out.Data, toReplayJSON(row))
+	for _, row := range rows {
+		out.Data = append(out.Data, toReplayJSON(db.ReplayGetRow(row)))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -51,8 +51,21 @@ CROSS JOIN LATERAL (
 WHERE r.id = @id AND (sqlc.narg(workspace_id)::text IS NULL OR r.workspace_id = sqlc.narg(workspace_id));
 
 -- name: ReplayLatest :many
--- ReplayLatest lists a webhook's replays, newest first.
-SELECT * FROM webhooks.replays WHERE webhook_id = @webhook_id ORDER BY created_at DESC, id DESC LIMIT @max;
+-- ReplayLatest lists a webhook's replays, newest first, with their progress
+-- as ReplayGet counts it.
+SELECT sqlc.embed(r), c.sent, c.failed, c.cancelled, c.pending
+FROM webhooks.replays r
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE m.state = 'succeeded') AS sent,
+        count(*) FILTER (WHERE m.state = 'failed') AS failed,
+        count(*) FILTER (WHERE m.state = 'cancelled') AS cancelled,
+        count(*) FILTER (WHERE m.state IN ('pending', 'retrying', 'delivering')) AS pending
+    FROM webhooks.messages m
+    WHERE m.replay_id = r.id AND m.captured_at >= r.since AND m.captured_at < r.until
+) c
+WHERE r.webhook_id = @webhook_id
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT @max;
 
 -- name: ReplayAdvance :exec
 UPDATE webhooks.replays SET queued = queued + @queued, after_id = @after_id, updated_at = now()
