@@ -98,6 +98,49 @@ func (q *Queries) OrderedHead(ctx context.Context, db DBTX, messageID string) (O
 	return i, err
 }
 
+const orderedHeld = `-- name: OrderedHeld :many
+SELECT k.webhook_id::text AS webhook_id, k.resource::text AS resource
+FROM (SELECT DISTINCT u.webhook_id, u.resource FROM (SELECT unnest($1::text[]) AS webhook_id, unnest($2::text[]) AS resource) u) k
+WHERE EXISTS (
+        SELECT 1 FROM webhooks.ordered_queue q
+        WHERE q.webhook_id = k.webhook_id AND q.resource = k.resource AND NOT q.released)
+  AND NOT EXISTS (
+        SELECT 1 FROM webhooks.ordered_queue r
+        WHERE r.webhook_id = k.webhook_id AND r.resource = k.resource AND r.released)
+`
+
+type OrderedHeldParams struct {
+	WebhookIds []string `json:"webhookIds"`
+	Resources  []string `json:"resources"`
+}
+
+type OrderedHeldRow struct {
+	WebhookID string `json:"webhookId"`
+	Resource  string `json:"resource"`
+}
+
+// OrderedHeld lists which of the given resources have messages waiting and
+// none released: held back by a concurrent expansion, to be released again.
+func (q *Queries) OrderedHeld(ctx context.Context, db DBTX, arg OrderedHeldParams) ([]OrderedHeldRow, error) {
+	rows, err := db.Query(ctx, orderedHeld, arg.WebhookIds, arg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OrderedHeldRow
+	for rows.Next() {
+		var i OrderedHeldRow
+		if err := rows.Scan(&i.WebhookID, &i.Resource); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const orderedLock = `-- name: OrderedLock :exec
 SELECT pg_advisory_xact_lock(1779263781)
 `
@@ -228,21 +271,26 @@ func (q *Queries) OrderedQueued(ctx context.Context, db DBTX, messageIds []strin
 
 const orderedRelease = `-- name: OrderedRelease :many
 WITH heads AS (
-    SELECT DISTINCT ON (q.webhook_id, q.resource) q.message_id, q.outbox_id, q.released, q.trigger
-    FROM webhooks.ordered_queue q
-    WHERE $1::boolean
-       OR (q.webhook_id, q.resource) IN (SELECT unnest($2::text[]), unnest($3::text[]))
-    ORDER BY q.webhook_id, q.resource, q.released DESC, (q.trigger IS NOT NULL), q.outbox_id, q.message_id
+    SELECT h.message_id, h.outbox_id, h.trigger
+    FROM (SELECT DISTINCT u.webhook_id, u.resource FROM (SELECT unnest($1::text[]) AS webhook_id, unnest($2::text[]) AS resource) u) k
+    CROSS JOIN LATERAL (
+        SELECT q.message_id, q.outbox_id, q.trigger FROM webhooks.ordered_queue q
+        WHERE q.webhook_id = k.webhook_id AND q.resource = k.resource AND NOT q.released
+        ORDER BY (q.trigger IS NOT NULL), q.outbox_id, q.message_id
+        LIMIT 1
+    ) h
+    WHERE NOT EXISTS (
+        SELECT 1 FROM webhooks.ordered_queue r
+        WHERE r.webhook_id = k.webhook_id AND r.resource = k.resource AND r.released)
 )
 UPDATE webhooks.ordered_queue q SET released = true
 FROM heads h
-WHERE q.message_id = h.message_id AND NOT h.released
+WHERE q.message_id = h.message_id
   AND (h.trigger IS NOT NULL OR q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807))
 RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger
 `
 
 type OrderedReleaseParams struct {
-	Every      bool     `json:"every"`
 	WebhookIds []string `json:"webhookIds"`
 	Resources  []string `json:"resources"`
 }
@@ -255,15 +303,15 @@ type OrderedReleaseRow struct {
 	Trigger    string    `json:"trigger"`
 }
 
-// OrderedRelease releases, for each resource of an ordered webhook that has
-// no message released, its first waiting message (in the queue's order,
-// see migration 000018), and returns what its delivery job needs. It looks
-// at the given (webhook, resource) pairs, or at every one when every is
-// true. A message is held back while an event before it is still to be
-// expanded (a concurrent expansion holds it): it may be about the same
-// resource, and a later sweep releases it.
+// OrderedRelease releases, for each given resource (webhook_ids[i],
+// resources[i]) of an ordered webhook that has no message released, its
+// first waiting message (in the queue's order, see migration 000018), and
+// returns what its delivery job needs: an index probe or two a resource,
+// however many wait. A message is held back while an event before it is
+// still to be expanded (a concurrent expansion holds it): it may be about
+// the same resource (OrderedHeld).
 func (q *Queries) OrderedRelease(ctx context.Context, db DBTX, arg OrderedReleaseParams) ([]OrderedReleaseRow, error) {
-	rows, err := db.Query(ctx, orderedRelease, arg.Every, arg.WebhookIds, arg.Resources)
+	rows, err := db.Query(ctx, orderedRelease, arg.WebhookIds, arg.Resources)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +319,59 @@ func (q *Queries) OrderedRelease(ctx context.Context, db DBTX, arg OrderedReleas
 	var items []OrderedReleaseRow
 	for rows.Next() {
 		var i OrderedReleaseRow
+		if err := rows.Scan(
+			&i.MessageID,
+			&i.WebhookID,
+			&i.EventType,
+			&i.CapturedAt,
+			&i.Trigger,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const orderedReleaseAll = `-- name: OrderedReleaseAll :many
+WITH heads AS (
+    SELECT DISTINCT ON (q.webhook_id, q.resource) q.message_id, q.outbox_id, q.trigger
+    FROM webhooks.ordered_queue q
+    WHERE NOT q.released
+      AND NOT EXISTS (
+          SELECT 1 FROM webhooks.ordered_queue r
+          WHERE r.webhook_id = q.webhook_id AND r.resource = q.resource AND r.released)
+    ORDER BY q.webhook_id, q.resource, (q.trigger IS NOT NULL), q.outbox_id, q.message_id
+)
+UPDATE webhooks.ordered_queue q SET released = true
+FROM heads h
+WHERE q.message_id = h.message_id
+  AND (h.trigger IS NOT NULL OR q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807))
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger
+`
+
+type OrderedReleaseAllRow struct {
+	MessageID  string    `json:"messageId"`
+	WebhookID  string    `json:"webhookId"`
+	EventType  string    `json:"eventType"`
+	CapturedAt time.Time `json:"capturedAt"`
+	Trigger    string    `json:"trigger"`
+}
+
+// OrderedReleaseAll is OrderedRelease for every resource: it reads every
+// waiting message, for the sweep every few seconds.
+func (q *Queries) OrderedReleaseAll(ctx context.Context, db DBTX) ([]OrderedReleaseAllRow, error) {
+	rows, err := db.Query(ctx, orderedReleaseAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OrderedReleaseAllRow
+	for rows.Next() {
+		var i OrderedReleaseAllRow
 		if err := rows.Scan(
 			&i.MessageID,
 			&i.WebhookID,
@@ -373,18 +474,6 @@ func (q *Queries) OrderedRequeue(ctx context.Context, db DBTX, arg OrderedRequeu
 		return nil, err
 	}
 	return items, nil
-}
-
-const orderedWaiting = `-- name: OrderedWaiting :one
-SELECT EXISTS (SELECT 1 FROM webhooks.ordered_queue WHERE NOT released)::boolean
-`
-
-// OrderedWaiting says whether any message waits in the ordered queue.
-func (q *Queries) OrderedWaiting(ctx context.Context, db DBTX) (bool, error) {
-	row := db.QueryRow(ctx, orderedWaiting)
-	var column_1 bool
-	err := row.Scan(&column_1)
-	return column_1, err
 }
 
 const orderedWaitingBehind = `-- name: OrderedWaitingBehind :many

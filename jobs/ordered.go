@@ -23,14 +23,13 @@ import (
 // Every change of the queue but expansion's inserts takes one lock first
 // (OrderedLock), so no resource ever has two messages released. What
 // releases:
-//   - the end of each expansion batch, for the resources it queued for;
-//   - a sweep of every resource, at most every fullSweepEvery while
-//     something waits, which releases what a concurrent expansion held back;
+//   - the end of each expansion batch, for the resources it queued for and
+//     those a concurrent expansion held back at an earlier one;
 //   - a delivery that finishes (succeeded, or cancelled), in batches;
 //   - a retry, recover or skip asked for through the API, and a replay;
-//   - every cleanEvery, a sweep that also finds deliveries that finished
-//     without saying so (a crash between record and finish), and released
-//     messages whose job is gone.
+//   - every cleanEvery, a sweep of every resource that also finds
+//     deliveries that finished without saying so (a crash between record
+//     and finish), and released messages whose job is gone.
 
 // orderedKey is a resource of an ordered webhook.
 type orderedKey struct {
@@ -50,9 +49,17 @@ func ReleaseOrdered(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 
 // releaseLocked is ReleaseOrdered with the lock taken.
 func releaseLocked(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], maxAttempts int, webhookIDs, resources []string) (int, error) {
-	rows, err := db.New().OrderedRelease(ctx, tx, db.OrderedReleaseParams{
-		Every: webhookIDs == nil, WebhookIds: webhookIDs, Resources: resources,
-	})
+	var rows []db.OrderedReleaseRow
+	var err error
+	if webhookIDs == nil {
+		var all []db.OrderedReleaseAllRow
+		all, err = db.New().OrderedReleaseAll(ctx, tx)
+		for _, r := range all {
+			rows = append(rows, db.OrderedReleaseRow(r))
+		}
+	} else {
+		rows, err = db.New().OrderedRelease(ctx, tx, db.OrderedReleaseParams{WebhookIds: webhookIDs, Resources: resources})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("error releasing ordered messages: %w", err)
 	}
@@ -86,16 +93,16 @@ type orderer struct {
 	// releases what follows them.
 	finisher *batcher[string, struct{}]
 
-	mu                  sync.Mutex
-	lastFull, lastClean time.Time
+	mu        sync.Mutex
+	lastClean time.Time
+	// held are resources whose first message a concurrent expansion held
+	// back, to release at the next sweep.
+	held map[orderedKey]bool
 }
 
-// How often a sweep looks at every resource, and also for released
+// cleanEvery is how often a sweep looks at every resource, and for released
 // messages that finished without saying so or lost their job.
-const (
-	fullSweepEvery = 200 * time.Millisecond
-	cleanEvery     = 10 * time.Second
-)
+const cleanEvery = 10 * time.Second
 
 func newOrderer(pool *pgxpool.Pool, maxAttempts int, logger *slog.Logger) *orderer {
 	o := &orderer{pool: pool, maxAttempts: maxAttempts, logger: logger}
@@ -141,36 +148,28 @@ func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
 }
 
 // sweep releases what may go after an expansion batch: the first waiting
-// message of each resource the batch queued for, at once; and, at most
-// every fullSweepEvery, of every resource, which releases what a concurrent
-// expansion held back (and what a crash left). Every cleanEvery it first
-// takes out released messages that finished without saying so, and gives
-// a new job to those whose job ended without finishing them. Without
-// ordered webhooks it costs one small query now and then.
+// message of each resource the batch queued for, and of those an earlier
+// sweep found held back by a concurrent expansion (remembered until they
+// go). Every cleanEvery it also looks at every resource (which covers what
+// a crash of another process left held back), takes out released messages
+// that finished without saying so, and gives a new job to those whose job
+// ended without finishing them.
 func (o *orderer) sweep(ctx context.Context, keys []orderedKey) error {
-	now := time.Now()
 	o.mu.Lock()
-	full := now.Sub(o.lastFull) >= fullSweepEvery
-	if full {
-		o.lastFull = now
-	}
-	clean := now.Sub(o.lastClean) >= cleanEvery
+	clean := time.Since(o.lastClean) >= cleanEvery
 	if clean {
-		o.lastClean = now
+		o.lastClean = time.Now()
+	}
+	for k := range o.held {
+		keys = append(keys, k)
 	}
 	o.mu.Unlock()
-	queries := db.New()
-	if full && !clean {
-		waiting, err := queries.OrderedWaiting(ctx, o.pool)
-		if err != nil {
-			return fmt.Errorf("error reading the ordered queue: %w", err)
-		}
-		full = waiting
-	}
-	if len(keys) == 0 && !full && !clean {
+	if len(keys) == 0 && !clean {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+	queries := db.New()
+	var held []db.OrderedHeldRow
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
 		if err := queries.OrderedLock(ctx, tx); err != nil {
 			return fmt.Errorf("error locking the ordered queue: %w", err)
 		}
@@ -178,23 +177,35 @@ func (o *orderer) sweep(ctx context.Context, keys []orderedKey) error {
 			if err := o.clean(ctx, tx); err != nil {
 				return err
 			}
+			_, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, nil, nil)
+			return err
 		}
-		if len(keys) > 0 {
-			webhookIDs, resources := make([]string, len(keys)), make([]string, len(keys))
-			for i, k := range keys {
-				webhookIDs[i], resources[i] = k.webhookID, k.resource
-			}
-			if _, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, webhookIDs, resources); err != nil {
-				return err
-			}
+		webhookIDs, resources := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			webhookIDs[i], resources[i] = k.webhookID, k.resource
 		}
-		if full || clean {
-			if _, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, nil, nil); err != nil {
-				return err
-			}
+		if _, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, webhookIDs, resources); err != nil {
+			return err
+		}
+		var err error
+		held, err = queries.OrderedHeld(ctx, tx, db.OrderedHeldParams{WebhookIds: webhookIDs, Resources: resources})
+		if err != nil {
+			return fmt.Errorf("error reading the ordered queue: %w", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if !clean {
+		o.mu.Lock()
+		o.held = make(map[orderedKey]bool, len(held))
+		for _, h := range held {
+			o.held[orderedKey{webhookID: h.WebhookID, resource: h.Resource}] = true
+		}
+		o.mu.Unlock()
+	}
+	return nil
 }
 
 // clean takes out of the queue the released messages that finished without

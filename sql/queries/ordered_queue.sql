@@ -14,25 +14,61 @@ SELECT unnest(@webhook_ids::text[]), unnest(@resources::text[]), unnest(@outbox_
 SELECT pg_advisory_xact_lock(1779263781);
 
 -- name: OrderedRelease :many
--- OrderedRelease releases, for each resource of an ordered webhook that has
--- no message released, its first waiting message (in the queue's order,
--- see migration 000018), and returns what its delivery job needs. It looks
--- at the given (webhook, resource) pairs, or at every one when every is
--- true. A message is held back while an event before it is still to be
--- expanded (a concurrent expansion holds it): it may be about the same
--- resource, and a later sweep releases it.
+-- OrderedRelease releases, for each given resource (webhook_ids[i],
+-- resources[i]) of an ordered webhook that has no message released, its
+-- first waiting message (in the queue's order, see migration 000018), and
+-- returns what its delivery job needs: an index probe or two a resource,
+-- however many wait. A message is held back while an event before it is
+-- still to be expanded (a concurrent expansion holds it): it may be about
+-- the same resource (OrderedHeld).
 WITH heads AS (
-    SELECT DISTINCT ON (q.webhook_id, q.resource) q.message_id, q.outbox_id, q.released, q.trigger
-    FROM webhooks.ordered_queue q
-    WHERE @every::boolean
-       OR (q.webhook_id, q.resource) IN (SELECT unnest(@webhook_ids::text[]), unnest(@resources::text[]))
-    ORDER BY q.webhook_id, q.resource, q.released DESC, (q.trigger IS NOT NULL), q.outbox_id, q.message_id
+    SELECT h.message_id, h.outbox_id, h.trigger
+    FROM (SELECT DISTINCT u.webhook_id, u.resource FROM (SELECT unnest(@webhook_ids::text[]) AS webhook_id, unnest(@resources::text[]) AS resource) u) k
+    CROSS JOIN LATERAL (
+        SELECT q.message_id, q.outbox_id, q.trigger FROM webhooks.ordered_queue q
+        WHERE q.webhook_id = k.webhook_id AND q.resource = k.resource AND NOT q.released
+        ORDER BY (q.trigger IS NOT NULL), q.outbox_id, q.message_id
+        LIMIT 1
+    ) h
+    WHERE NOT EXISTS (
+        SELECT 1 FROM webhooks.ordered_queue r
+        WHERE r.webhook_id = k.webhook_id AND r.resource = k.resource AND r.released)
 )
 UPDATE webhooks.ordered_queue q SET released = true
 FROM heads h
-WHERE q.message_id = h.message_id AND NOT h.released
+WHERE q.message_id = h.message_id
   AND (h.trigger IS NOT NULL OR q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807))
 RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger;
+
+-- name: OrderedReleaseAll :many
+-- OrderedReleaseAll is OrderedRelease for every resource: it reads every
+-- waiting message, for the sweep every few seconds.
+WITH heads AS (
+    SELECT DISTINCT ON (q.webhook_id, q.resource) q.message_id, q.outbox_id, q.trigger
+    FROM webhooks.ordered_queue q
+    WHERE NOT q.released
+      AND NOT EXISTS (
+          SELECT 1 FROM webhooks.ordered_queue r
+          WHERE r.webhook_id = q.webhook_id AND r.resource = q.resource AND r.released)
+    ORDER BY q.webhook_id, q.resource, (q.trigger IS NOT NULL), q.outbox_id, q.message_id
+)
+UPDATE webhooks.ordered_queue q SET released = true
+FROM heads h
+WHERE q.message_id = h.message_id
+  AND (h.trigger IS NOT NULL OR q.outbox_id < coalesce((SELECT min(c.id) FROM webhooks.capture_queue c), 9223372036854775807))
+RETURNING q.message_id, q.webhook_id, q.event_type, q.captured_at, coalesce(q.trigger, '')::text AS trigger;
+
+-- name: OrderedHeld :many
+-- OrderedHeld lists which of the given resources have messages waiting and
+-- none released: held back by a concurrent expansion, to be released again.
+SELECT k.webhook_id::text AS webhook_id, k.resource::text AS resource
+FROM (SELECT DISTINCT u.webhook_id, u.resource FROM (SELECT unnest(@webhook_ids::text[]) AS webhook_id, unnest(@resources::text[]) AS resource) u) k
+WHERE EXISTS (
+        SELECT 1 FROM webhooks.ordered_queue q
+        WHERE q.webhook_id = k.webhook_id AND q.resource = k.resource AND NOT q.released)
+  AND NOT EXISTS (
+        SELECT 1 FROM webhooks.ordered_queue r
+        WHERE r.webhook_id = k.webhook_id AND r.resource = k.resource AND r.released);
 
 -- name: OrderedFinish :many
 -- OrderedFinish takes finished messages (succeeded, cancelled, skipped) out
@@ -50,10 +86,6 @@ WHERE q.released AND NOT EXISTS (
     SELECT 1 FROM webhooks.messages m
     WHERE m.id = q.message_id AND m.captured_at = q.captured_at AND m.state NOT IN ('succeeded', 'cancelled'))
 RETURNING q.webhook_id, q.resource;
-
--- name: OrderedWaiting :one
--- OrderedWaiting says whether any message waits in the ordered queue.
-SELECT EXISTS (SELECT 1 FROM webhooks.ordered_queue WHERE NOT released)::boolean;
 
 -- name: OrderedOrphans :many
 -- OrderedOrphans are released messages still to be sent that have no
