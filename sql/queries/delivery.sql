@@ -12,12 +12,12 @@ SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.
     (w.id IS NOT NULL)::boolean AS webhook_exists, coalesce(w.url, '')::text AS url,
     coalesce(w.enabled, false)::boolean AS enabled, w.disabled_reason, w.rate_limit_per_second,
     coalesce(s.secret, '')::text AS secret, s.previous_secret, s.previous_expires_at,
-    coalesce(r.state = 'cancelled', false)::boolean AS replay_cancelled
+    (m.replay_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM webhooks.replays r WHERE r.id = m.replay_id AND r.state = 'cancelled'))::boolean AS replay_cancelled
 FROM webhooks.messages m
 JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 LEFT JOIN webhooks.webhooks w ON w.id = m.webhook_id
 LEFT JOIN webhooks.signing_secrets s ON s.webhook_id = m.webhook_id
-LEFT JOIN webhooks.replays r ON r.id = m.replay_id
 WHERE m.id = ANY (@ids::text[])
   AND m.captured_at >= @captured_from AND m.captured_at <= @captured_to
   AND o.captured_at >= @captured_from AND o.captured_at <= @captured_to;
