@@ -355,3 +355,17 @@ func (q *Queries) ReplayLatest(ctx context.Context, db DBTX, arg ReplayLatestPar
 	}
 	return items, nil
 }
+
+const replayLockRunning = `-- name: ReplayLockRunning :one
+SELECT (state = 'running')::boolean AS running FROM webhooks.replays WHERE id = $1 FOR UPDATE
+`
+
+// ReplayLockRunning locks a replay for the window its job queues, and says
+// whether it still runs: a cancel waits for the window, or the window sees
+// the cancel.
+func (q *Queries) ReplayLockRunning(ctx context.Context, db DBTX, id string) (bool, error) {
+	row := db.QueryRow(ctx, replayLockRunning, id)
+	var running bool
+	err := row.Scan(&running)
+	return running, err
+}

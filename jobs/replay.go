@@ -268,6 +268,13 @@ func (w *ReplayWorker) Work(ctx context.Context, job *river.Job[ReplayArgs]) err
 	}
 	var queued int
 	err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		running, err := queries.ReplayLockRunning(ctx, tx, replay.ID)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !running) {
+			return nil // cancelled meanwhile, or gone with its webhook: nothing more is queued
+		}
+		if err != nil {
+			return fmt.Errorf("error locking replay: %w", err)
+		}
 		req := ReplayRequest{WebhookID: wh.ID, WorkspaceID: wh.WorkspaceID, Since: replay.Since, Until: replay.Until, EventTypes: replay.EventTypes}
 		// No more than the count it began with, should its webhook take
 		// more events now.
@@ -288,10 +295,14 @@ func (w *ReplayWorker) Work(ctx context.Context, job *river.Job[ReplayArgs]) err
 		return err
 	}
 	if queued == 0 && row.Pending == 0 {
-		if _, err := queries.ReplayEnd(ctx, w.pool, db.ReplayEndParams{ID: replay.ID, State: "finished"}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		_, err := queries.ReplayEnd(ctx, w.pool, db.ReplayEndParams{ID: replay.ID, State: "finished"})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // cancelled meanwhile
+		case err != nil:
 			return fmt.Errorf("error finishing replay: %w", err)
+		default:
+			w.logger.InfoContext(ctx, "replay finished", "replay_id", replay.ID, "webhook_id", replay.WebhookID, "messages", replay.Queued)
 		}
-		w.logger.InfoContext(ctx, "replay finished", "replay_id", replay.ID, "webhook_id", replay.WebhookID, "messages", replay.Queued)
 		return nil
 	}
 	return river.JobSnooze(replayPause)

@@ -82,3 +82,9 @@ RETURNING *;
 INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at, replay_id)
 SELECT unnest(@ids::text[]), unnest(@outbox_ids::bigint[]), @webhook_id, @workspace_id,
     unnest(@event_types::text[]), unnest(@captured_ats::timestamptz[]), @replay_id;
+
+-- name: ReplayLockRunning :one
+-- ReplayLockRunning locks a replay for the window its job queues, and says
+-- whether it still runs: a cancel waits for the window, or the window sees
+-- the cancel.
+SELECT (state = 'running')::boolean AS running FROM webhooks.replays WHERE id = @id FOR UPDATE;
