@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -495,7 +496,7 @@ func (b *benchRun) dropNoopJobs(ctx context.Context, client *river.Client[pgx.Tx
 // the inserts are made as fast as they commit, and the rate is timed from
 // the first insert to the last arrival.
 func (b *benchRun) saturation(ctx context.Context) (benchPhase, error) {
-	ph := b.recv.newPhase("saturation", b.flags.events*b.flags.hooks, false)
+	ph := b.recv.newPhase("saturation", b.flags.events*b.flags.hooks, arrivalsCounted)
 	var failed <-chan error
 	if b.flags.processes > 0 {
 		procs, err := b.startProcesses(ctx)
@@ -548,7 +549,7 @@ func (b *benchRun) latency(ctx context.Context) (latencyResult, error) {
 		return latencyResult{}, fmt.Errorf("error analyzing: %w", err)
 	}
 	total := int(float64(b.flags.rate) * b.flags.duration.Seconds())
-	ph := b.recv.newPhase("latency", total, true)
+	ph := b.recv.newPhase("latency", total, arrivalsFirstByPayload)
 	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
 	if err != nil {
 		return latencyResult{}, err
@@ -648,7 +649,7 @@ func (b *benchRun) noisy(ctx context.Context) (benchNoisy, error) {
 		if _, err := b.pool.Exec(ctx, "ANALYZE webhooks.webhooks"); err != nil {
 			return benchPhase{}, fmt.Errorf("error analyzing: %w", err)
 		}
-		ph := b.recv.newPhase(name, b.flags.events, false)
+		ph := b.recv.newPhase(name, b.flags.events, arrivalsCounted)
 		stopProgress := b.progress(func() string { return name + ": " + ph.progress() })
 		defer stopProgress()
 		start := time.Now()
@@ -1003,23 +1004,48 @@ func newBenchReceiver() *benchReceiver {
 type benchReceiverPhase struct {
 	name     string
 	expected int
-	// byPayload, in the latency phase, keeps each payload id's first
-	// arrival.
-	byPayload bool
+	log      arrivalLog
 
 	mu       sync.Mutex
-	ids      map[string]struct{} // webhook-id values seen
+	ids      map[benchKey]struct{} // webhook-id values seen
 	received int
 	counted  bool // result was taken: later arrivals are late
 	late     int
 	last     time.Time // the last new webhook-id's arrival
 	arrivals map[string]time.Time
-	done     chan struct{} // closed when every expected id has arrived
+	fresh    []benchArrival // arrivalsStreamed: not yet taken
+	done     chan struct{}  // closed when every expected id has arrived
 }
 
-func (b *benchReceiver) newPhase(name string, expected int, byPayload bool) *benchReceiverPhase {
-	ph := &benchReceiverPhase{name: name, expected: expected, byPayload: byPayload,
-		ids: make(map[string]struct{}, expected), arrivals: map[string]time.Time{}, done: make(chan struct{})}
+// arrivalLog is what a phase keeps of when its deliveries arrived.
+type arrivalLog int
+
+const (
+	arrivalsCounted        arrivalLog = iota // nothing: they are only counted
+	arrivalsFirstByPayload                   // each payload id's first arrival (arrivalsByPayload)
+	arrivalsStreamed                         // every delivery's, until taken (takeArrivals)
+)
+
+// benchArrival is one delivery's arrival, by its payload id.
+type benchArrival struct {
+	payload benchKey
+	at      time.Time
+}
+
+// benchKey stands for an id in the maps a phase keeps. It holds no pointer,
+// so the garbage collector does not scan the millions of them a long soak
+// keeps: that scan ran in the process of the workers being measured. 16
+// bytes of SHA-256 make a collision of two ids as good as impossible.
+type benchKey [16]byte
+
+func keyOf(id string) benchKey {
+	sum := sha256.Sum256([]byte(id))
+	return benchKey(sum[:16])
+}
+
+func (b *benchReceiver) newPhase(name string, expected int, log arrivalLog) *benchReceiverPhase {
+	ph := &benchReceiverPhase{name: name, expected: expected, log: log,
+		ids: make(map[benchKey]struct{}, expected), arrivals: map[string]time.Time{}, done: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.phases[name] = ph
@@ -1057,7 +1083,7 @@ func (b *benchReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var payloadID string
-	if ph.byPayload {
+	if ph.log != arrivalsCounted {
 		var env struct {
 			Payload struct {
 				ID string `json:"id"`
@@ -1074,6 +1100,7 @@ func (b *benchReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *benchReceiverPhase) arrived(msgID, payloadID string, at time.Time) {
+	key := keyOf(msgID)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.counted {
@@ -1081,19 +1108,33 @@ func (p *benchReceiverPhase) arrived(msgID, payloadID string, at time.Time) {
 		return
 	}
 	p.received++
-	if _, ok := p.ids[msgID]; ok {
+	if _, ok := p.ids[key]; ok {
 		return
 	}
-	p.ids[msgID] = struct{}{}
+	p.ids[key] = struct{}{}
 	p.last = at
-	if payloadID != "" {
+	switch p.log {
+	case arrivalsFirstByPayload:
 		if _, ok := p.arrivals[payloadID]; !ok {
 			p.arrivals[payloadID] = at
 		}
+	case arrivalsStreamed:
+		p.fresh = append(p.fresh, benchArrival{keyOf(payloadID), at})
 	}
 	if len(p.ids) == p.expected {
 		close(p.done)
 	}
+}
+
+// takeArrivals hands over the arrivals since it was last called: a swap,
+// so that the handlers it holds up wait no longer for a long phase than for
+// a short one.
+func (p *benchReceiverPhase) takeArrivals() []benchArrival {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.fresh
+	p.fresh = nil
+	return out
 }
 
 func (p *benchReceiverPhase) distinctCount() int {

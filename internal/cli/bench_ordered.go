@@ -56,7 +56,7 @@ func (b *benchRun) ordered(ctx context.Context) (benchOrdered, error) {
 		if _, err := b.pool.Exec(ctx, `UPDATE webhooks.webhooks SET ordered = $2 WHERE id = $1`, id, ordered); err != nil {
 			return benchPhase{}, fmt.Errorf("error making the webhook ordered: %w", err)
 		}
-		ph := b.recv.newPhase(name, out.Events, false)
+		ph := b.recv.newPhase(name, out.Events, arrivalsCounted)
 		// The creations above are expanded to no webhook first.
 		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
 		if err != nil {

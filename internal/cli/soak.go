@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,7 +130,7 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		return fmt.Errorf("error analyzing: %w", err)
 	}
 	total := int(float64(rate)*f.soak.Seconds()) * f.hooks
-	ph := b.recv.newPhase("soak", total, true)
+	ph := b.recv.newPhase("soak", total, arrivalsStreamed)
 	stop, err := b.startInProcess(ctx, jobs.Config{
 		Delivery:  jobs.DeliveryConfig{MaxInflight: f.workers},
 		Retention: f.retention, JobRetention: f.retention, PartitionStep: b.soakStep(),
@@ -146,29 +145,36 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		rate, f.hooks, rate*f.hooks, 100*float64(rate*f.hooks)/saturation, f.soak, f.retention, b.soakStep())
 	fmt.Fprintln(b.c.stderr, "minute deliveries backlog p50_ms p99_ms outbox_MB messages_MB attempts_MB river_job_MB river_rows | reads p95 ms: list deliveries failed event_type endpoint_health recover")
 
-	var mu sync.Mutex
-	committed := make(map[string]time.Time, total/f.hooks)
+	// committed holds each event's commit, as time since start: no
+	// pointers, for the garbage collector to scan in the workers' process.
+	committed := make(map[benchKey]time.Duration, total/f.hooks)
 	start := time.Now()
 	inserted := 0
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	minuteDone := make(chan soakMinute, 1)
 	nextMinute, minute, lastDelivered := start.Add(time.Minute), 0, 0
-	var latencies [][]time.Duration // by arrival minute
-	measure := func(m int, from, to time.Time, delivered, offered int) {
+	var latencies [][]time.Duration // of each delivery, by arrival minute
+	var later []benchArrival        // taken early, arrived after their minute's end
+	// measure closes minute m, which ends at to: the latency of each
+	// delivery that arrived in it, then (in the background) the sizes and
+	// reads. It takes only the arrivals since the last minute, so that it
+	// costs the same in the thirtieth minute as in the first.
+	measure := func(m int, to time.Time, delivered, offered int) {
 		row := soakMinute{Minute: m, Deliveries: delivered - lastDelivered, Backlog: offered - delivered}
 		lastDelivered = delivered
 		var ls []time.Duration
-		mu.Lock()
-		for id, arrived := range ph.arrivalsByPayload() {
-			if arrived.Before(from) || !arrived.Before(to) {
+		arrivals := append(later, ph.takeArrivals()...)
+		later = nil
+		for _, a := range arrivals {
+			if !a.at.Before(to) {
+				later = append(later, a)
 				continue
 			}
-			if at, ok := committed[id]; ok {
-				ls = append(ls, arrived.Sub(at))
+			if at, ok := committed[a.payload]; ok {
+				ls = append(ls, a.at.Sub(start)-at)
 			}
 		}
-		mu.Unlock()
 		latencies = append(latencies, ls)
 		row.Latency = percentiles(slices.Clone(ls))
 		go func() {
@@ -196,7 +202,7 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		now := time.Now()
 		if !now.Before(nextMinute) {
 			minute++
-			measure(minute, nextMinute.Add(-time.Minute), nextMinute, ph.distinctCount(), inserted*f.hooks)
+			measure(minute, nextMinute, ph.distinctCount(), inserted*f.hooks)
 			nextMinute = nextMinute.Add(time.Minute)
 		}
 		due := int(float64(rate)*min(time.Since(start), f.soak).Seconds()) - inserted
@@ -212,12 +218,10 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		if err != nil {
 			return fmt.Errorf("error inserting investments: %w", err)
 		}
-		at := time.Now()
-		mu.Lock()
+		at := time.Since(start)
 		for _, id := range ids {
-			committed[id] = at
+			committed[keyOf(id)] = at
 		}
-		mu.Unlock()
 		inserted += len(ids)
 	}
 	for len(report.Minutes) < minute {
