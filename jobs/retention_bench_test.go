@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,9 +19,21 @@ import (
 // retention (its three partitions detached concurrently and dropped) by the
 // number of deliveries it holds, each an event, a message and an attempt:
 // the time should not grow with them. Each iteration fills a slice anew,
-// untimed.
+// untimed. WEBHOOKS_REMOVE_DAY_ROWS (a comma list) sets the sizes, for a
+// run with larger slices than `make bench` should spend minutes filling.
 func BenchmarkRemoveDay(b *testing.B) {
-	for _, rows := range []int{10_000, 1_000_000} {
+	sizes := []int{10_000, 1_000_000}
+	if v := os.Getenv("WEBHOOKS_REMOVE_DAY_ROWS"); v != "" {
+		sizes = nil
+		for _, s := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				b.Fatalf("WEBHOOKS_REMOVE_DAY_ROWS: %q is not a positive count of rows", s)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, rows := range sizes {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
 			ctx := context.Background()
 			pool, err := pgxpool.New(ctx, dbtest.NewDB(b))
