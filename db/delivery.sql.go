@@ -100,7 +100,7 @@ func (q *Queries) DeliveryJobsPark(ctx context.Context, db DBTX, arg DeliveryJob
 }
 
 const messageGetForDeliveryMany = `-- name: MessageGetForDeliveryMany :many
-SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
+SELECT m.id, m.webhook_id, m.state, m.retry_requested_at, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is
     -- rendered here. json, not jsonb: the table's column order reaches the
     -- receiver.
@@ -130,6 +130,7 @@ type MessageGetForDeliveryManyRow struct {
 	ID                 string     `json:"id"`
 	WebhookID          string     `json:"webhookId"`
 	State              string     `json:"state"`
+	RetryRequestedAt   *time.Time `json:"retryRequestedAt"`
 	EventID            *string    `json:"eventId"`
 	EventType          string     `json:"eventType"`
 	WorkspaceID        string     `json:"workspaceId"`
@@ -148,7 +149,7 @@ type MessageGetForDeliveryManyRow struct {
 }
 
 // MessageGetForDeliveryMany returns what deliveries need, by primary keys:
-// each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
+// each message's state and when a retry was last asked for, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
 // secrets, and whether its replay was cancelled. The messages' events were captured between captured_from and
 // captured_to: only those partitions are read.
 func (q *Queries) MessageGetForDeliveryMany(ctx context.Context, db DBTX, arg MessageGetForDeliveryManyParams) ([]MessageGetForDeliveryManyRow, error) {
@@ -164,6 +165,7 @@ func (q *Queries) MessageGetForDeliveryMany(ctx context.Context, db DBTX, arg Me
 			&i.ID,
 			&i.WebhookID,
 			&i.State,
+			&i.RetryRequestedAt,
 			&i.EventID,
 			&i.EventType,
 			&i.WorkspaceID,

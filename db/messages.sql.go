@@ -59,7 +59,7 @@ func (q *Queries) DeliveryAttemptList(ctx context.Context, db DBTX, arg Delivery
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, m.replay_id, o.event_id
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, m.replay_id, m.retry_requested_at, o.event_id
 FROM webhooks.messages m JOIN webhooks.outbox o ON o.id = m.outbox_id AND o.captured_at = m.captured_at
 WHERE m.id = $1 AND m.workspace_id = $2
 `
@@ -92,6 +92,7 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, arg MessageGetParams)
 		&i.WebhooksMessage.CapturedAt,
 		&i.WebhooksMessage.OpenState,
 		&i.WebhooksMessage.ReplayID,
+		&i.WebhooksMessage.RetryRequestedAt,
 		&i.EventID,
 	)
 	return i, err
@@ -124,7 +125,7 @@ func (q *Queries) MessageInsert(ctx context.Context, db DBTX, arg MessageInsertP
 }
 
 const messageList = `-- name: MessageList :many
-SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, m.replay_id,
+SELECT m.id, m.outbox_id, m.webhook_id, m.workspace_id, m.event_type, m.created_at, m.state, m.attempts, m.last_status_code, m.last_error, m.updated_at, m.captured_at, m.open_state, m.replay_id, m.retry_requested_at,
     (SELECT o.event_id FROM webhooks.outbox o WHERE o.id = m.outbox_id AND o.captured_at = m.captured_at) AS event_id
 FROM webhooks.messages m
 WHERE m.webhook_id = $1
@@ -200,6 +201,7 @@ func (q *Queries) MessageList(ctx context.Context, db DBTX, arg MessageListParam
 			&i.WebhooksMessage.CapturedAt,
 			&i.WebhooksMessage.OpenState,
 			&i.WebhooksMessage.ReplayID,
+			&i.WebhooksMessage.RetryRequestedAt,
 			&i.EventID,
 		); err != nil {
 			return nil, err
@@ -306,6 +308,22 @@ func (q *Queries) MessagePendingFrom(ctx context.Context, db DBTX, webhookID str
 	var i MessagePendingFromRow
 	err := row.Scan(&i.Pending, &i.PendingFrom)
 	return i, err
+}
+
+const messageRequestRetry = `-- name: MessageRequestRetry :exec
+UPDATE webhooks.messages SET retry_requested_at = now() WHERE id = $1 AND captured_at = $2
+`
+
+type MessageRequestRetryParams struct {
+	ID         string    `json:"id"`
+	CapturedAt time.Time `json:"capturedAt"`
+}
+
+// MessageRequestRetry notes that a retry was asked for now, in the
+// transaction that brings the message's job forward.
+func (q *Queries) MessageRequestRetry(ctx context.Context, db DBTX, arg MessageRequestRetryParams) error {
+	_, err := db.Exec(ctx, messageRequestRetry, arg.ID, arg.CapturedAt)
+	return err
 }
 
 const messageResetFailedSince = `-- name: MessageResetFailedSince :many

@@ -230,20 +230,21 @@ type WebhooksEndpointHealth struct {
 }
 
 type WebhooksMessage struct {
-	ID             string    `json:"id"`
-	OutboxID       int64     `json:"outboxId"`
-	WebhookID      string    `json:"webhookId"`
-	WorkspaceID    string    `json:"workspaceId"`
-	EventType      string    `json:"eventType"`
-	CreatedAt      time.Time `json:"createdAt"`
-	State          string    `json:"state"`
-	Attempts       int32     `json:"attempts"`
-	LastStatusCode *int32    `json:"lastStatusCode"`
-	LastError      *string   `json:"lastError"`
-	UpdatedAt      time.Time `json:"updatedAt"`
-	CapturedAt     time.Time `json:"capturedAt"`
-	OpenState      *string   `json:"openState"`
-	ReplayID       *string   `json:"replayId"`
+	ID               string     `json:"id"`
+	OutboxID         int64      `json:"outboxId"`
+	WebhookID        string     `json:"webhookId"`
+	WorkspaceID      string     `json:"workspaceId"`
+	EventType        string     `json:"eventType"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	State            string     `json:"state"`
+	Attempts         int32      `json:"attempts"`
+	LastStatusCode   *int32     `json:"lastStatusCode"`
+	LastError        *string    `json:"lastError"`
+	UpdatedAt        time.Time  `json:"updatedAt"`
+	CapturedAt       time.Time  `json:"capturedAt"`
+	OpenState        *string    `json:"openState"`
+	ReplayID         *string    `json:"replayId"`
+	RetryRequestedAt *time.Time `json:"retryRequestedAt"`
 }
 
 type WebhooksMessageStatus struct {

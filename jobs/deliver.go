@@ -77,17 +77,25 @@ const (
 )
 
 // triggeredBy is what made this attempt of the job: the job's trigger made
-// its first, the schedule the retries after it. An attempt past the
-// schedule's last is a retry someone asked for after the job was discarded
-// (River UI's Retry button, or River's JobRetry), which River grants by
-// raising the job's max_attempts by one: a manual retry too. (Only a schedule
-// shortened while a job was under way could make a normal attempt look so.)
-func (w *DeliverWorker) triggeredBy(job *river.Job[DeliverArgs]) string {
+// its first, the schedule the retries after it, except the one someone
+// brought forward ("Retry now": River's JobRetry on the scheduled job),
+// which the message notes as retry_requested_at: the attempt after the
+// request's time is a manual retry. An attempt past the schedule's last is
+// a retry someone asked for after the job was discarded (River UI's Retry
+// button, or River's JobRetry), which River grants by raising the job's
+// max_attempts by one: a manual retry too. (Only a schedule shortened while
+// a job was under way could make a normal attempt look so.)
+func (w *DeliverWorker) triggeredBy(job *river.Job[DeliverArgs], requested *time.Time) string {
 	switch {
 	case job.Attempt > w.config.MaxAttempts():
 		return TriggerManualRetry
 	case job.Attempt == 1 && job.Args.Trigger != "":
 		return job.Args.Trigger
+	case job.Attempt > 1 && requested != nil && len(job.Errors) > 0 && requested.After(job.Errors[len(job.Errors)-1].At):
+		// Asked for since the last attempt failed. Both times are
+		// clocks of this installation's hosts; a request and the failure
+		// before it are seconds apart at the least.
+		return TriggerManualRetry
 	default:
 		return TriggerSchedule
 	}
@@ -368,7 +376,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		result.endpoint = endpoint(m.URL)
 		job.Args.failure = &result
 		w.logger.WarnContext(ctx, "delivery attempt failed", append([]any{"message_id", m.ID, "webhook_id", m.WebhookID,
-			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "triggered_by", w.triggeredBy(job)}, result.logAttrs()...)...)
+			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "triggered_by", w.triggeredBy(job, m.RetryRequestedAt)}, result.logAttrs()...)...)
 		gone := result.statusCode != nil && *result.statusCode == http.StatusGone
 		switch {
 		case gone:
@@ -384,7 +392,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		MessageID: m.ID, EventID: eventID, WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
 		URL: m.URL, StartedAt: result.started.Truncate(time.Microsecond), DurationMs: float64(result.duration.Microseconds()) / 1000,
 		Succeeded: result.ok(), StatusCode: result.statusCode, ErrorClass: result.errorClass, ErrorMessage: result.errorMessage,
-		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: w.triggeredBy(job),
+		ResponseExcerpt: result.excerpt, RiverJobID: job.ID, State: state, TriggeredBy: w.triggeredBy(job, m.RetryRequestedAt),
 		CapturedAt: m.CapturedAt,
 	}
 	if failure != nil {

@@ -325,7 +325,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.WebhooksMessage.State == "retrying" {
-		s.retryNow(w, r, m.WebhooksMessage.ID)
+		s.retryNow(w, r, m.WebhooksMessage)
 		return
 	}
 	if wh.Ordered && m.WebhooksMessage.State == "pending" {
@@ -366,11 +366,12 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 // retryNow brings forward the next attempt of a message waiting to retry:
 // its scheduled job is made available at once (River's JobRetry), so that
 // an endpoint fixed meanwhile need not wait out the schedule, and no second
-// job races the first.
-func (s *Server) retryNow(w http.ResponseWriter, r *http.Request, id string) {
-	next, err := s.queries.MessageNextJob(r.Context(), s.config.Pool, id)
+// job races the first. The request is noted on the message in the same
+// transaction, so that the attempt it brings is logged as a manual retry.
+func (s *Server) retryNow(w http.ResponseWriter, r *http.Request, m db.WebhooksMessage) {
+	next, err := s.queries.MessageNextJob(r.Context(), s.config.Pool, m.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being delivered already; retry it once it has succeeded, failed or been cancelled", id))
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("message %q is being delivered already; retry it once it has succeeded, failed or been cancelled", m.ID))
 		return
 	}
 	if err != nil {
@@ -381,14 +382,21 @@ func (s *Server) retryNow(w http.ResponseWriter, r *http.Request, id string) {
 		s.internalError(w, r, "error retrying message", errors.New("no River client configured"))
 		return
 	}
-	if _, err := s.config.River.JobRetry(r.Context(), next.ID); err != nil {
+	err = pgx.BeginFunc(r.Context(), s.config.Pool, func(tx pgx.Tx) error {
+		if err := s.queries.MessageRequestRetry(r.Context(), tx, db.MessageRequestRetryParams{ID: m.ID, CapturedAt: m.CapturedAt}); err != nil {
+			return err
+		}
+		_, err := s.config.River.JobRetryTx(r.Context(), tx, next.ID)
+		return err
+	})
+	if err != nil {
 		s.internalError(w, r, "error retrying message", err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, struct {
 		ID    string `json:"id"`
 		State string `json:"state"`
-	}{id, "retrying"})
+	}{m.ID, "retrying"})
 }
 
 // mayDeliver refuses, with a 409 that says why, to send anything to a

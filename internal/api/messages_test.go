@@ -3,9 +3,11 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,7 +304,7 @@ func TestDeliveriesStateFilters(t *testing.T) {
 func TestRetryNowAndDisabledWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b, hook, ok, _ := workingBundle(t, []time.Duration{time.Hour}, http.StatusServiceUnavailable)
+	b, hook, ok, _ := workingBundle(t, []time.Duration{time.Hour, 2 * time.Second}, http.StatusServiceUnavailable)
 	key := b.ws.keys["owner"]
 	_, err := b.pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, b.ws.id, b.ws.users["owner"])
 	require.NoError(t, err)
@@ -325,15 +327,29 @@ func TestRetryNowAndDisabledWebhooks(t *testing.T) {
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now().Add(time.Hour), next, 15*time.Minute, "the schedule's hour, ±20 %")
 
-	ok.Store(true)
+	// Retry now while the endpoint still fails: the scheduled job runs at
+	// once, and its attempt says it was asked for; the schedule's next,
+	// two seconds on, succeeds and says it was the schedule's.
 	res := b.do(t, key, "POST", "/v1/messages/"+msg+"/retry", nil)
 	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
 	require.Equal(t, "retrying", res.json(t)["state"])
+	triggers := func() []string {
+		var out []string
+		for _, a := range b.do(t, key, "GET", "/v1/messages/"+msg, nil).json(t)["attempts"].([]any) {
+			a := a.(map[string]any)
+			out = append(out, fmt.Sprintf("%v:%v", a["attempt"], a["triggeredBy"]))
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Eventually(t, func() bool { return len(triggers()) == 2 }, time.Minute, 20*time.Millisecond, "sent now, not in an hour")
+	require.Equal(t, []string{"1:schedule", "2:manual_retry"}, triggers())
+	ok.Store(true)
 	require.Eventually(t, func() bool {
 		return b.do(t, key, "GET", "/v1/messages/"+msg, nil).json(t)["state"] == "succeeded"
-	}, time.Minute, 20*time.Millisecond, "sent now, not in an hour")
+	}, time.Minute, 20*time.Millisecond)
 	read = b.do(t, key, "GET", "/v1/messages/"+msg, nil).json(t)
-	require.Len(t, read["attempts"], 2, "the scheduled job itself, brought forward: no second job")
+	require.Equal(t, []string{"1:schedule", "2:manual_retry", "3:schedule"}, triggers(), "the scheduled job itself, brought forward: no second job")
 	require.NotContains(t, read, "nextAttemptAt")
 
 	res = b.do(t, key, "POST", "/v1/webhooks/"+hook+"/disable", map[string]any{"reason": "endpoint moving"})

@@ -1,9 +1,9 @@
 -- name: MessageGetForDeliveryMany :many
 -- MessageGetForDeliveryMany returns what deliveries need, by primary keys:
--- each message's state, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
+-- each message's state and when a retry was last asked for, the event as a receiver gets it, the webhook (null fields when it was deleted) and its
 -- secrets, and whether its replay was cancelled. The messages' events were captured between captured_from and
 -- captured_to: only those partitions are read.
-SELECT m.id, m.webhook_id, m.state, o.event_id, o.event_type, o.workspace_id, o.captured_at,
+SELECT m.id, m.webhook_id, m.state, m.retry_requested_at, o.event_id, o.event_type, o.workspace_id, o.captured_at,
     -- Rendered at expansion; an event expanded before that was done is
     -- rendered here. json, not jsonb: the table's column order reaches the
     -- receiver.

@@ -86,6 +86,11 @@ WHERE j.kind = 'webhook_deliver' AND j.args ->> 'messageId' = @message_id::text
 ORDER BY j.id DESC
 LIMIT 1;
 
+-- name: MessageRequestRetry :exec
+-- MessageRequestRetry notes that a retry was asked for now, in the
+-- transaction that brings the message's job forward.
+UPDATE webhooks.messages SET retry_requested_at = now() WHERE id = @id AND captured_at = @captured_at;
+
 -- name: MessageLockState :one
 -- MessageLockState reads a message's state and locks it, for a change
 -- made from what it reads (a skip).
