@@ -126,8 +126,8 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 			return err
 		}
 	}
-	if _, err := b.pool.Exec(ctx, "ANALYZE"); err != nil {
-		return fmt.Errorf("error analyzing: %w", err)
+	if err := b.gatherStatistics(ctx, "ANALYZE"); err != nil {
+		return err
 	}
 	total := int(float64(rate)*f.soak.Seconds()) * f.hooks
 	ph := b.recv.newPhase("soak", total, arrivalsStreamed)
