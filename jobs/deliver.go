@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -183,15 +184,7 @@ func (w *DeliverWorker) load(keys []messageKey) ([]*db.MessageGetForDeliveryMany
 	// always chose it over the one it keeps, and planning it took longer
 	// than running it (1.54 ms and 0.42 ms a batch in the soak, measured
 	// with pg_stat_statements). The plan kept prunes them as it starts.
-	var rows []db.MessageGetForDeliveryManyRow
-	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
-			return err
-		}
-		var err error
-		rows, err = db.New().MessageGetForDeliveryMany(ctx, tx, params)
-		return err
-	})
+	rows, err := db.New().MessageGetForDeliveryMany(ctx, keptPlan{w.pool}, params)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +198,64 @@ func (w *DeliverWorker) load(keys []messageKey) ([]*db.MessageGetForDeliveryMany
 	}
 	return out, nil
 }
+
+// keptPlan runs a query of sqlc's with the plan the session keeps for it:
+// plan_cache_mode = force_generic_plan, for its transaction only. BEGIN,
+// SET LOCAL, the query and COMMIT go out as one batch, one round trip
+// where a transaction of pgx's takes four. It runs queries only.
+type keptPlan struct{ pool *pgxpool.Pool }
+
+func (k keptPlan) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
+	batch.Queue(sql, args...)
+	batch.Queue("COMMIT")
+	results := k.pool.SendBatch(ctx, batch)
+	for range 2 {
+		if _, err := results.Exec(); err != nil {
+			results.Close()
+			return nil, err
+		}
+	}
+	rows, err := results.Query()
+	if err != nil {
+		results.Close()
+		return nil, err
+	}
+	return &keptPlanRows{Rows: rows, results: results}, nil
+}
+
+func (keptPlan) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
+	return pgconn.CommandTag{}, errors.New("keptPlan runs queries only")
+}
+
+func (keptPlan) QueryRow(context.Context, string, ...any) pgx.Row {
+	return errRow{errors.New("keptPlan runs queries only")}
+}
+
+// keptPlanRows ends the batch with the rows: the COMMIT of a read (should
+// it fail, the pool drops the connection left in its transaction), then the
+// connection back to the pool.
+type keptPlanRows struct {
+	pgx.Rows
+	results pgx.BatchResults
+	closed  bool
+}
+
+func (r *keptPlanRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	_, _ = r.results.Exec()
+	_ = r.results.Close()
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // GuardedTransport dials only addresses the policy allows, checked on the
 // address actually dialled, after DNS, so that a name resolving to an
