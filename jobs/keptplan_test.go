@@ -25,26 +25,29 @@ func TestKeptPlan(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 
+	var defaultWorkers string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT current_setting('max_parallel_workers_per_gather')").Scan(&defaultWorkers))
 	idle := func() {
 		t.Helper()
 		conn, err := pool.Acquire(ctx)
 		require.NoError(t, err)
 		defer conn.Release()
 		require.Equal(t, byte('I'), conn.Conn().PgConn().TxStatus())
-		var mode string
-		require.NoError(t, conn.QueryRow(ctx, "SELECT current_setting('plan_cache_mode')").Scan(&mode))
+		var mode, workers string
+		require.NoError(t, conn.QueryRow(ctx, "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather')").Scan(&mode, &workers))
 		require.Equal(t, "auto", mode, "SET LOCAL ended with its transaction")
+		require.Equal(t, defaultWorkers, workers, "SET LOCAL ended with its transaction")
 	}
 
-	rows, err := keptPlan{pool}.Query(ctx, "SELECT current_setting('plan_cache_mode'), now() = statement_timestamp() FROM generate_series(1, $1::int)", 3)
+	rows, err := keptPlan{pool}.Query(ctx, "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather'), now() = statement_timestamp() FROM generate_series(1, $1::int)", 3)
 	require.NoError(t, err)
 	type row struct {
-		Mode       string
-		SameMoment bool
+		Mode, Workers string
+		SameMoment    bool
 	}
 	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
 	require.NoError(t, err)
-	require.Equal(t, []row{{"force_generic_plan", false}, {"force_generic_plan", false}, {"force_generic_plan", false}}, got, "in a transaction begun before the statement")
+	require.Equal(t, []row{{"force_generic_plan", "0", false}, {"force_generic_plan", "0", false}, {"force_generic_plan", "0", false}}, got, "in a transaction begun before the statement")
 	idle()
 
 	// A failure comes from Query or with the rows, as pgx reads it.
