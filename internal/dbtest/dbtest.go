@@ -225,14 +225,16 @@ func buildTemplate(ctx context.Context) (string, error) {
 		return name, nil
 	}
 
-	// Templates of older schemas are of no further use.
-	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'webhooks\\_tmpl\\_%'")
-	if err != nil {
-		return "", fmt.Errorf("error listing old templates: %w", err)
-	}
-	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("error listing old templates: %w", err)
+	// Templates of other schemas a day old are of no further use. Younger
+	// ones may be another checkout's, whose tests run now (two branches on
+	// one server): dropping those failed every test of theirs that was
+	// making a database. Where the server does not let us read when a
+	// database was made (pg_stat_file needs a superuser), none is dropped.
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'webhooks\_tmpl\_%'
+		AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '1 day'`)
+	var old []string
+	if err == nil {
+		old, _ = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	for _, db := range old {
 		if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" IS_TEMPLATE false"); err != nil {
