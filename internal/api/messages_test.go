@@ -19,6 +19,7 @@ import (
 
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
@@ -53,7 +54,7 @@ func deliveringBundle(t *testing.T, schedule []time.Duration) (*testBundle, *riv
 	pool := dbtest.NewPool(t)
 	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
 	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule}
+	delivery := delivery.Config{Policy: policy, Schedule: schedule}
 	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
@@ -142,7 +143,7 @@ func TestMessageShowsEnvelope(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
 	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: jobs.DeliveryConfig{Policy: policy}})
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery.Config{Policy: policy}})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
@@ -274,12 +275,16 @@ func TestDeliveriesStateFilters(t *testing.T) {
 	for i, state := range states {
 		require.Equal(t, []string{ids[i]}, list(state), state)
 	}
-	require.Empty(t, list("delivering"))
+	// No message is ever delivering (migration 000022): the filter is
+	// refused, not answered empty.
+	res := b.do(t, key, "GET", "/v1/webhooks/"+hook+"/deliveries?status=delivering", nil)
+	require.Equal(t, http.StatusBadRequest, res.status, string(res.body))
+	require.Contains(t, string(res.body), `"field":"status"`)
 	// Newest first.
 	require.Equal(t, []string{ids[5], ids[4]}, list("pending"))
 
 	// The other webhook's messages are its own.
-	res := b.do(t, key, "GET", "/v1/webhooks/"+hooks[1]+"/deliveries?status=pending", nil)
+	res = b.do(t, key, "GET", "/v1/webhooks/"+hooks[1]+"/deliveries?status=pending", nil)
 	require.Len(t, res.json(t)["data"].([]any), 6)
 
 	// With its delivery jobs gone, no message of the webhook waits.

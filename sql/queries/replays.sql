@@ -44,7 +44,7 @@ CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE m.state = 'succeeded') AS sent,
         count(*) FILTER (WHERE m.state = 'failed') AS failed,
         count(*) FILTER (WHERE m.state = 'cancelled') AS cancelled,
-        count(*) FILTER (WHERE m.state IN ('pending', 'retrying', 'delivering')) AS pending
+        count(*) FILTER (WHERE m.state IN ('pending', 'retrying')) AS pending
     FROM webhooks.messages m
     WHERE m.replay_id = r.id AND m.captured_at >= r.since AND m.captured_at < r.until
 ) c
@@ -59,7 +59,7 @@ CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE m.state = 'succeeded') AS sent,
         count(*) FILTER (WHERE m.state = 'failed') AS failed,
         count(*) FILTER (WHERE m.state = 'cancelled') AS cancelled,
-        count(*) FILTER (WHERE m.state IN ('pending', 'retrying', 'delivering')) AS pending
+        count(*) FILTER (WHERE m.state IN ('pending', 'retrying')) AS pending
     FROM webhooks.messages m
     WHERE m.replay_id = r.id AND m.captured_at >= r.since AND m.captured_at < r.until
 ) c
