@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -59,7 +60,7 @@ func BenchmarkCommitToDelivery(b *testing.B) {
 	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
 	owner := newUser(b, pool, ws, "owner")
 	newWebhook(b, pool, ws, owner, srv.URL)
-	client := startClient(b, pool, jobs.Config{SafetyNet: time.Hour, Delivery: jobs.DeliveryConfig{Policy: loopback()}})
+	client := startClient(b, pool, jobs.Config{SafetyNet: time.Hour, Delivery: delivery.Config{Policy: loopback()}})
 	listenCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); jobs.Listen(listenCtx, pool, client, nil) }()

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,7 +12,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/countercyclical/webhooks/internal/netguard"
+	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/riverjob"
 )
 
 // Queues: expansion and delivery apart, so that neither starves the other.
@@ -41,7 +40,7 @@ type Config struct {
 	ExpandBatch int
 	// SafetyNet is how often expansion runs without a NOTIFY (default 5s).
 	SafetyNet time.Duration
-	Delivery  DeliveryConfig
+	Delivery  delivery.Config
 	Logger    *slog.Logger
 	// Work false makes an insert-only client (tests, the API of a process
 	// that runs no workers).
@@ -62,49 +61,6 @@ type Config struct {
 	// ExpandOnly works the expand queue alone: for tests and benchmarks that
 	// count the delivery jobs expansion makes.
 	ExpandOnly bool
-	// hooks, in tests, stop a delivery where no endpoint can: between its
-	// POST and its record, or its record and River's completion.
-	hooks *deliveryHooks
-}
-
-// deliveryHooks are called, when set, at those points of a delivery.
-type deliveryHooks struct {
-	beforeRecord func(batch []attemptRecord)
-	afterRecord  func(rec attemptRecord)
-}
-
-// DeliveryConfig says how deliveries are made.
-type DeliveryConfig struct {
-	// Schedule is the wait before each retry (WEBHOOKS_RETRY_SCHEDULE).
-	Schedule []time.Duration
-	// DisableAfter disables a webhook failing without success this long.
-	DisableAfter time.Duration
-	// ConnectTimeout and Timeout bound each attempt.
-	ConnectTimeout, Timeout time.Duration
-	// MaxInflight caps the deliveries under way per webhook in this
-	// process (default 10).
-	MaxInflight int
-	Policy      netguard.Policy
-	// Transport replaces the guarded transport in tests that need to.
-	Transport http.RoundTripper
-}
-
-// DefaultSchedule is DESIGN.md's: the waits after the first attempt.
-var DefaultSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
-
-// MaxAttempts is a delivery job's: the first attempt and one per wait of
-// the schedule.
-func (c DeliveryConfig) MaxAttempts() int { return 1 + len(c.withDefaults().Schedule) }
-
-func (c DeliveryConfig) withDefaults() DeliveryConfig {
-	if c.Schedule == nil {
-		c.Schedule = DefaultSchedule
-	}
-	c.DisableAfter = cmp.Or(c.DisableAfter, 120*time.Hour)
-	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, 5*time.Second)
-	c.Timeout = cmp.Or(c.Timeout, 15*time.Second)
-	c.MaxInflight = cmp.Or(c.MaxInflight, 10)
-	return c
 }
 
 // WithDefaults is the configuration with its defaults filled in: what a
@@ -118,7 +74,7 @@ func (c Config) WithDefaults() Config {
 	c.PartitionStep = cmp.Or(c.PartitionStep, DefaultPartitionStep)
 	c.PartitionsAhead = cmp.Or(c.PartitionsAhead, DefaultPartitionsAhead)
 	c.JobRetention = cmp.Or(c.JobRetention, DefaultJobRetention)
-	c.Delivery = c.Delivery.withDefaults()
+	c.Delivery = c.Delivery.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -134,10 +90,7 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 	workers := river.NewWorkers()
 	orderer := newOrderer(pool, config.Delivery.MaxAttempts(), config.Logger)
 	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule, orderer: orderer, logger: config.Logger}
-	deliverer, err := newDeliverWorker(pool, config.Delivery, config.Logger, config.hooks, orderer)
-	if err != nil {
-		return nil, err
-	}
+	deliverer := &DeliverWorker{deliverer: delivery.New(pool, config.Delivery, config.Logger), logger: config.Logger, orderer: orderer}
 	if err := river.AddWorkerSafely(workers, expander); err != nil {
 		return nil, fmt.Errorf("error adding expand worker: %w", err)
 	}
@@ -192,7 +145,7 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 		// another waits for the next poll. Short, so that a delivery starts
 		// within milliseconds of the commit.
 		FetchCooldown:       5 * time.Millisecond,
-		ReindexerIndexNames: riverReindexed(),
+		ReindexerIndexNames: riverjob.Reindexed(),
 	}
 	if config.Work {
 		riverConfig.Queues = map[string]river.QueueConfig{
@@ -207,13 +160,6 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 		}
 	}
 	return riverConfig
-}
-
-// riverReindexed is what River's reindexer rebuilds each day: River's
-// default list, without the index on args that migration 000015 drops
-// (River warns of one missing).
-func riverReindexed() []string {
-	return slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(name string) bool { return name == "river_job_args_index" })
 }
 
 // Listen wakes expansion on every capture NOTIFY until ctx ends: one

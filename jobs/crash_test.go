@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 )
 
 const crashChildEnv = "WEBHOOKS_TEST_CRASH_CHILD_DATABASE_URL"
@@ -68,7 +69,7 @@ func TestExpandCrash(t *testing.T) {
 	require.NoError(t, err)
 	o := newOrderer(pool, 8, slog.New(slog.DiscardHandler))
 	o.client = client
-	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule, orderer: o}
+	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: delivery.DefaultSchedule, orderer: o}
 	require.NoError(t, w.Work(ctx, &river.Job[ExpandArgs]{}))
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages), (SELECT count(DISTINCT args ->> 'messageId') FROM river_job WHERE kind = 'webhook_deliver'),
 		(SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NOT NULL)`).Scan(&messages, &jobs, &expanded))
@@ -124,7 +125,7 @@ func TestExpandCrashChild(t *testing.T) {
 	require.NoError(t, err)
 	o := newOrderer(pool, 8, slog.New(slog.DiscardHandler))
 	o.client = client
-	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: DefaultSchedule, orderer: o, beforeCommit: func() {
+	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: delivery.DefaultSchedule, orderer: o, beforeCommit: func() {
 		fmt.Println("CRASH-CHILD-READY")
 		time.Sleep(time.Hour) // until killed
 	}}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 )
 
@@ -59,7 +60,7 @@ func crashSetup(t *testing.T) (url string, pool *pgxpool.Pool, recv *receiverLog
 	recv = &receiverLog{}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	ws, owner, hook = seedOneWebhook(t, pool, srv.URL)
+	ws, owner, hook = dbtest.OneWebhook(t, pool, srv.URL)
 	return url, pool, recv, ws, owner, hook
 }
 
@@ -75,20 +76,6 @@ func startWorking(t *testing.T, pool *pgxpool.Pool, config Config) {
 		defer cancel()
 		require.NoError(t, client.Stop(ctx))
 	})
-}
-
-// seedOneWebhook makes a workspace, its owner and a webhook to url.
-func seedOneWebhook(t *testing.T, pool *pgxpool.Pool, url string) (ws, owner, hook string) {
-	ctx := context.Background()
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`).Scan(&ws))
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&owner))
-	_, err := pool.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, ws, owner)
-	require.NoError(t, err)
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
-		VALUES ($1, $2, 'w', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, owner, url).Scan(&hook))
-	_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')`, hook)
-	require.NoError(t, err)
-	return ws, owner, hook
 }
 
 // TestDeliverCrash kills (SIGKILL) a worker process at the two points where a
@@ -137,7 +124,7 @@ func TestDeliverCrash(t *testing.T) {
 				errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'Stuck job rescued by Rescuer'))
 				WHERE kind = 'webhook_deliver' AND state = 'running'`)
 			require.NoError(t, err)
-			startWorking(t, pool, Config{Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}})
+			startWorking(t, pool, Config{Delivery: delivery.Config{Policy: loopbackPolicy(t)}})
 			require.Eventually(t, func() bool {
 				var n int
 				_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state = 'completed'`).Scan(&n)
@@ -170,14 +157,14 @@ func TestDeliverCrashChild(t *testing.T) {
 		fmt.Println("CRASH-CHILD-READY")
 		time.Sleep(time.Hour) // until killed
 	}
-	hooks := &deliveryHooks{}
+	hooks := &delivery.Hooks{}
 	switch os.Getenv(deliverCrashPointEnv) {
 	case "before-record":
-		hooks.beforeRecord = func([]attemptRecord) { crash() }
+		hooks.BeforeRecord = func([]delivery.Attempt) { crash() }
 	case "after-record":
-		hooks.afterRecord = func(attemptRecord) { crash() }
+		hooks.AfterRecord = func(delivery.Attempt) { crash() }
 	}
-	client, err := NewClient(pool, Config{Work: true, Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}, hooks: hooks})
+	client, err := NewClient(pool, Config{Work: true, Delivery: delivery.Config{Policy: loopbackPolicy(t), Hooks: *hooks}})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	time.Sleep(time.Minute)
@@ -197,7 +184,7 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 	require.NoError(t, err)
 	defer admin.Close(ctx)
 	var dropped atomic.Int32
-	hooks := &deliveryHooks{beforeRecord: func([]attemptRecord) {
+	hooks := &delivery.Hooks{BeforeRecord: func([]delivery.Attempt) {
 		if !dropped.CompareAndSwap(0, 1) {
 			return
 		}
@@ -225,7 +212,7 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 			}
 		}()
 	}}
-	startWorking(t, pool, Config{Delivery: DeliveryConfig{Policy: loopbackPolicy(t)}, hooks: hooks})
+	startWorking(t, pool, Config{Delivery: delivery.Config{Policy: loopbackPolicy(t), Hooks: *hooks}})
 	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 20) n`, ws, owner)
 	require.NoError(t, err)
 
@@ -256,12 +243,12 @@ func TestSlotFreedAtPOSTEnd(t *testing.T) {
 	recv := &receiverLog{}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	ws, owner, _ := seedOneWebhook(t, pool, srv.URL)
+	ws, owner, _ := dbtest.OneWebhook(t, pool, srv.URL)
 
 	held := make(chan struct{})
 	var release sync.Once
-	hooks := &deliveryHooks{beforeRecord: func([]attemptRecord) { <-held }}
-	startWorking(t, pool, Config{Delivery: DeliveryConfig{Policy: loopbackPolicy(t), MaxInflight: 1}, hooks: hooks})
+	hooks := &delivery.Hooks{BeforeRecord: func([]delivery.Attempt) { <-held }}
+	startWorking(t, pool, Config{Delivery: delivery.Config{Policy: loopbackPolicy(t), MaxInflight: 1, Hooks: *hooks}})
 	t.Cleanup(func() { release.Do(func() { close(held) }) }) // before the client stops
 	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'a'), ($1, $2, 'b')`, ws, owner)
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
@@ -42,7 +43,7 @@ func loopback() netguard.Policy {
 
 // deliverSetup starts a working client on a new database; deliverWorkers,
 // when given, caps its delivery workers (default: the default).
-func deliverSetup(t *testing.T, delivery jobs.DeliveryConfig, deliverWorkers ...int) *deliverBundle {
+func deliverSetup(t *testing.T, delivery delivery.Config, deliverWorkers ...int) *deliverBundle {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	if delivery.Schedule == nil {
@@ -132,7 +133,7 @@ func (b *deliverBundle) secret(t *testing.T, webhookID string) string {
 
 func TestDeliverSuccessSignedEnvelope(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	type received struct {
 		header http.Header
 		body   []byte
@@ -164,7 +165,7 @@ func TestDeliverSuccessSignedEnvelope(t *testing.T) {
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), time.Unix(sent, 0), time.Minute)
 	require.Equal(t, "application/json", r.header.Get("Content-Type"))
-	require.Equal(t, jobs.UserAgent, r.header.Get("User-Agent"))
+	require.Equal(t, delivery.UserAgent, r.header.Get("User-Agent"))
 	var env webhook.Envelope
 	require.NoError(t, json.Unmarshal(r.body, &env))
 	require.Regexp(t, `^msg_[0-9A-Za-z]{27}$`, env.ID)
@@ -212,7 +213,7 @@ func TestDeliverSuccessSignedEnvelope(t *testing.T) {
 
 func TestDeliverRetryThenSuccess(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= 2 {
@@ -250,7 +251,7 @@ func queryNullable(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) *s
 
 func TestDeliverDiscardThenRetryFromRiver(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	var fail atomic.Bool
 	fail.Store(true)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +282,7 @@ func TestDeliverDiscardThenRetryFromRiver(t *testing.T) {
 
 func TestDeliverGoneDisables(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
 	defer srv.Close()
 	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
@@ -296,7 +297,7 @@ func TestDeliverGoneDisables(t *testing.T) {
 func TestDeliverDisabledOrDeletedCancels(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
 	defer srv.Close()
@@ -334,7 +335,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 	t.Run("LoopbackBlockedAtDial", func(t *testing.T) {
 		t.Parallel()
 		// http allowed, no range opened: the URL passes, the dial does not.
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: netguard.Policy{AllowHTTP: true}})
+		b := deliverSetup(t, delivery.Config{Policy: netguard.Policy{AllowHTTP: true}})
 		var calls atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
 		defer srv.Close()
@@ -350,7 +351,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 
 	t.Run("Timeout", func(t *testing.T) {
 		t.Parallel()
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Timeout: 200 * time.Millisecond, Schedule: []time.Duration{}})
+		b := deliverSetup(t, delivery.Config{Policy: loopback(), Timeout: 200 * time.Millisecond, Schedule: []time.Duration{}})
 		release := make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
@@ -370,7 +371,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 
 	t.Run("RedirectNotFollowed", func(t *testing.T) {
 		t.Parallel()
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{}})
+		b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{}})
 		var followed atomic.Bool
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/elsewhere" {
@@ -391,7 +392,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 
 	t.Run("ResponseWithNUL", func(t *testing.T) {
 		t.Parallel()
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+		b := deliverSetup(t, delivery.Config{Policy: loopback()})
 		var calls atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls.Add(1)
@@ -407,7 +408,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 
 	t.Run("ResponseExcerptBounded", func(t *testing.T) {
 		t.Parallel()
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+		b := deliverSetup(t, delivery.Config{Policy: loopback()})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(strings.Repeat("x", 1<<20)))
 		}))
@@ -421,7 +422,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 	t.Run("RetryAfterHonoured", func(t *testing.T) {
 		t.Parallel()
 		// The schedule says 10ms; the endpoint asks for 2 seconds.
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}})
+		b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "2")
 			w.WriteHeader(http.StatusTooManyRequests)
@@ -439,7 +440,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 
 	t.Run("DisableAfterLongFailure", func(t *testing.T) {
 		t.Parallel()
-		b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), DisableAfter: time.Hour})
+		b := deliverSetup(t, delivery.Config{Policy: loopback(), DisableAfter: time.Hour})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 		defer srv.Close()
 		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
@@ -455,7 +456,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 
 func TestDeliverRotatedSecretSignsToo(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	got := make(chan http.Header, 1)
 	var body []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -476,7 +477,7 @@ func TestDeliverRotatedSecretSignsToo(t *testing.T) {
 
 func TestDeliverRateLimit(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
@@ -499,11 +500,11 @@ func TestDeliverRateLimitAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
 	// Two workers each: neither process can fetch every job at once, so
 	// both deliver.
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()}, 2)
+	b := deliverSetup(t, delivery.Config{Policy: loopback()}, 2)
 	other, err := pgxpool.New(ctx, b.pool.Config().ConnString())
 	require.NoError(t, err)
 	t.Cleanup(other.Close)
-	startClient(t, other, jobs.Config{DeliverWorkers: 2, Delivery: jobs.DeliveryConfig{Policy: loopback(), Timeout: 5 * time.Second}, SafetyNet: time.Hour})
+	startClient(t, other, jobs.Config{DeliverWorkers: 2, Delivery: delivery.Config{Policy: loopback(), Timeout: 5 * time.Second}, SafetyNet: time.Hour})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
@@ -528,7 +529,7 @@ func TestDeliverRateLimitAcrossProcesses(t *testing.T) {
 func TestWaitingBehindHangingEndpointIsCheap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), MaxInflight: 2, Timeout: time.Minute})
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), MaxInflight: 2, Timeout: time.Minute})
 	release := make(chan struct{})
 	var calls atomic.Int32
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -566,7 +567,7 @@ func TestWaitingBehindHangingEndpointIsCheap(t *testing.T) {
 // meanwhile.
 func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), MaxInflight: 2, Timeout: time.Minute})
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), MaxInflight: 2, Timeout: time.Minute})
 	release := make(chan struct{})
 	var inflight, maxInflight atomic.Int32
 	var mu sync.Mutex
@@ -600,7 +601,7 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 
 func TestDeliverRecordsLatency(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(30 * time.Millisecond) }))
 	defer srv.Close()
 	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)

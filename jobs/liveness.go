@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/riverjob"
 )
 
 // Liveness: River rescues a job only once it has been running longer than
@@ -114,9 +114,9 @@ func (l liveness) keepAlive(ctx context.Context, pool *pgxpool.Pool, clientID st
 func (l liveness) rescueDead(ctx context.Context, pool *pgxpool.Pool, aliveSince time.Time, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rows, err := db.New().JobsRescue(ctx, pool, db.JobsRescueParams{StaleAfterSeconds: l.stale.Seconds(), AliveSince: aliveSince})
+	rows, err := riverjob.Rescue(ctx, pool, l.stale, aliveSince)
 	if err != nil {
-		return fmt.Errorf("error rescuing jobs: %w", err)
+		return err
 	}
 	for _, r := range rows {
 		logger.WarnContext(ctx, "liveness: took up the jobs of a worker process that stopped", "client_id", r.ClientID, "jobs", r.Jobs)

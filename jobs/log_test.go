@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -82,7 +83,7 @@ func TestFailuresAreLogged(t *testing.T) {
 	goneHook := newWebhook(t, pool, ws, owner, gone.URL+"/gone-path?token=tok-gone")
 	closedHook := newWebhook(t, pool, ws, owner, closedURL+"/closed-path?token=tok-closed")
 
-	client := startClient(t, pool, jobs.Config{Logger: logger, SafetyNet: time.Hour, Delivery: jobs.DeliveryConfig{
+	client := startClient(t, pool, jobs.Config{Logger: logger, SafetyNet: time.Hour, Delivery: delivery.Config{
 		Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}, Timeout: 5 * time.Second,
 	}})
 	ctx, cancel := context.WithCancel(context.Background())

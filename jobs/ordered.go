@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/batch"
 )
 
 // Ordered webhooks get the changes of one resource one at a time, in commit
@@ -91,7 +92,7 @@ type orderer struct {
 	logger      *slog.Logger
 	// finisher takes finished messages out of the queue in batches, and
 	// releases what follows them.
-	finisher *batcher[string, struct{}]
+	finisher *batch.Batcher[string, struct{}]
 
 	mu        sync.Mutex
 	lastClean time.Time
@@ -100,27 +101,30 @@ type orderer struct {
 	held map[orderedKey]bool
 }
 
+// maxFinishBatch bounds the finished messages released in one transaction.
+const maxFinishBatch = 1000
+
 // cleanEvery is how often a sweep looks at every resource, and for released
 // messages that finished without saying so or lost their job.
 const cleanEvery = 10 * time.Second
 
 func newOrderer(pool *pgxpool.Pool, maxAttempts int, logger *slog.Logger) *orderer {
 	o := &orderer{pool: pool, maxAttempts: maxAttempts, logger: logger}
-	o.finisher = newBatcher(maxRecordBatch, o.finishBatch)
+	o.finisher = batch.New(maxFinishBatch, o.finishBatch)
 	return o
 }
 
 // finish takes a finished message out of its resource's queue and releases
 // the next, with those of concurrent deliveries.
 func (o *orderer) finish(ctx context.Context, messageID string) error {
-	if _, err := o.finisher.do(ctx, messageID); err != nil {
+	if _, err := o.finisher.Do(ctx, messageID); err != nil {
 		return fmt.Errorf("error releasing the next message of the resource: %w", err)
 	}
 	return nil
 }
 
 func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), batch.Timeout)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
 		queries := db.New()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
@@ -142,9 +143,9 @@ func orderedWebhook(t *testing.T, b *deliverBundle, url string) string {
 
 func TestOrderedDeliveryKeepsEachResourceInOrder(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}})
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}})
 	// A second process's client: two expanders and two sets of workers.
-	second := startClient(t, b.pool, jobs.Config{Delivery: jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}}, SafetyNet: time.Second})
+	second := startClient(t, b.pool, jobs.Config{Delivery: delivery.Config{Policy: loopback(), Schedule: []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}}, SafetyNet: time.Second})
 	_ = second
 	recv := newVersionReceiver(0.1)
 	srv := httptest.NewServer(recv)
@@ -164,7 +165,7 @@ func TestOrderedDeliveryKeepsEachResourceInOrder(t *testing.T) {
 func TestOrderedFailingHeadHoldsOnlyItsResource(t *testing.T) {
 	t.Parallel()
 	// No retry comes within the test: the failing head stays retrying.
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{time.Hour}})
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{time.Hour}})
 	var stuck atomic.Value
 	stuck.Store("")
 	recv := newVersionReceiver(0)
@@ -247,7 +248,7 @@ func TestOrderedOrphanedHeadGetsANewJob(t *testing.T) {
 	require.NoError(t, expander.Stop(stopCtx))
 	exec(t, pool, `DELETE FROM river_job WHERE kind = 'webhook_deliver'`)
 
-	startClient(t, pool, jobs.Config{Delivery: jobs.DeliveryConfig{Policy: loopback()}, SafetyNet: time.Hour})
+	startClient(t, pool, jobs.Config{Delivery: delivery.Config{Policy: loopback()}, SafetyNet: time.Hour})
 	require.Eventually(t, func() bool { return recv.total() == 2 }, time.Minute, 20*time.Millisecond)
 	require.Empty(t, recv.outOfOrder(1))
 }

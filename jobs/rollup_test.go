@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/stretchr/testify/require"
-
-	"github.com/countercyclical/webhooks/jobs"
 )
 
 // TestRollupsMatchAttempts: after a mixed run (successes, failures,
@@ -19,7 +18,7 @@ import (
 // last success. One worker, so that attempts are recorded in their order.
 func TestRollupsMatchAttempts(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}}, 1)
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}}, 1)
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

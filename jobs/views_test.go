@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/stretchr/testify/require"
-
-	"github.com/countercyclical/webhooks/jobs"
 )
 
 // TestViews drives a scripted scenario, a success, a retry then success, a
@@ -19,7 +18,7 @@ import (
 func TestViews(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}})
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}})
 	var flaky atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
-	"github.com/countercyclical/webhooks/jobs"
+	"github.com/countercyclical/webhooks/internal/delivery"
 )
 
 // collector is an endpoint that keeps the envelopes it gets, and answers
@@ -70,7 +70,7 @@ func (c *collector) wait(t *testing.T, eventType string, n int) []map[string]any
 // an hour after it was last sent.
 func TestEventsAboutWebhooks(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}})
+	b := deliverSetup(t, delivery.Config{Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}})
 	member := newUser(t, b.pool, b.ws, "member")
 	flaky, ops, members, star := newCollector(t), newCollector(t), newCollector(t), newCollector(t)
 	flaky.failing.Store(true)
@@ -157,7 +157,7 @@ func TestWebhookEventTypesReserved(t *testing.T) {
 // for a 410 Gone, is reported as one disabled by hand is, with the reason.
 func TestWebhookDisabledEventOnGone(t *testing.T) {
 	t.Parallel()
-	b := deliverSetup(t, jobs.DeliveryConfig{Policy: loopback()})
+	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
 	t.Cleanup(gone.Close)
 	ops := newCollector(t)

@@ -18,8 +18,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
-	"github.com/countercyclical/webhooks/jobs"
 )
 
 // DefaultSecretGrace is how long a rotated-out secret keeps signing.
@@ -90,7 +90,7 @@ var routes = []route{
 // New returns the API server.
 func New(config Config) *Server {
 	config.SecretGrace = cmp.Or(config.SecretGrace, DefaultSecretGrace)
-	config.MaxAttempts = cmp.Or(config.MaxAttempts, jobs.DeliveryConfig{}.MaxAttempts())
+	config.MaxAttempts = cmp.Or(config.MaxAttempts, delivery.Config{}.MaxAttempts())
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}

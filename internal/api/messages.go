@@ -15,11 +15,10 @@ import (
 	"github.com/segmentio/ksuid"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
-
-var messageStates = []string{"pending", "delivering", "succeeded", "retrying", "failed", "cancelled"}
 
 type messageJSON struct {
 	ID             string   `json:"id"`
@@ -76,8 +75,8 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 			limit = f.limitParam(v)
 			params.Max = int32(limit + 1)
 		case "status":
-			if !slices.Contains(messageStates, v) {
-				f.fail("status", "must be one of %v, got %q", messageStates, v)
+			if !slices.Contains(delivery.MessageStates, v) {
+				f.fail("status", "must be one of %v, got %q", delivery.MessageStates, v)
 			}
 			status = v
 		case "eventType": // judged by judgeInput: valid UTF-8, no NUL
@@ -214,10 +213,10 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	// The envelope comes from what deliveries load and build it from, so
 	// that it is the body they send, not a likeness of it.
-	delivery, err := s.queries.MessageGetForDeliveryMany(r.Context(), s.config.Pool, db.MessageGetForDeliveryManyParams{
+	loaded, err := s.queries.MessageGetForDeliveryMany(r.Context(), s.config.Pool, db.MessageGetForDeliveryManyParams{
 		Ids: []string{m.WebhooksMessage.ID}, CapturedFrom: m.WebhooksMessage.CapturedAt, CapturedTo: m.WebhooksMessage.CapturedAt,
 	})
-	if err == nil && len(delivery) == 0 { // removed by retention meanwhile
+	if err == nil && len(loaded) == 0 { // removed by retention meanwhile
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", m.WebhooksMessage.ID))
 		return
 	}
@@ -225,7 +224,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error loading envelope", err)
 		return
 	}
-	envelope, err := jobs.EnvelopeBody(&delivery[0])
+	envelope, err := delivery.EnvelopeBody(&loaded[0])
 	if err != nil {
 		s.internalError(w, r, "error building envelope", err)
 		return

@@ -1,4 +1,8 @@
-package jobs
+// Package batch runs the requests of concurrent callers in batches, one
+// statement and one commit for all of them: the delivery's loads and
+// records, and the ordered queue's releases. It imports nothing of this
+// project.
+package batch
 
 import (
 	"context"
@@ -6,41 +10,43 @@ import (
 	"time"
 )
 
-// batchTimeout bounds one batch's statement: a database that does not
-// answer must not hold every delivery's batch behind it for good.
-const batchTimeout = 30 * time.Second
+// Timeout bounds one batch's statement: a database that does not answer
+// must not hold every delivery's batch behind it for good.
+const Timeout = 30 * time.Second
 
-// batcher runs the requests of concurrent deliveries in batches: whatever
+// Batcher runs the requests of concurrent deliveries in batches: whatever
 // arrived while the previous batch ran goes into the next, so a batch costs
 // one round trip and one commit however many deliveries share it, and a
 // lone request waits for nothing (group commit, as River's completer does
-// for job completions). A goroutine runs only while requests wait.
-type batcher[In, Out any] struct {
+// for job completions). A goroutine runs only while requests wait: there is nothing to stop.
+type Batcher[In, Out any] struct {
 	// run answers a batch, one output per input, in order; or fails it
 	// whole.
 	run func(batch []In) ([]Out, error)
 	max int
 
 	mu      sync.Mutex
-	queue   []*batchRequest[In, Out]
+	queue   []*request[In, Out]
 	running bool
 }
 
-type batchRequest[In, Out any] struct {
+type request[In, Out any] struct {
 	in   In
 	out  Out
 	err  error
 	done chan struct{}
 }
 
-func newBatcher[In, Out any](max int, run func(batch []In) ([]Out, error)) *batcher[In, Out] {
-	return &batcher[In, Out]{run: run, max: max}
+// New returns a batcher that answers batches of at most max requests with
+// run.
+func New[In, Out any](max int, run func(batch []In) ([]Out, error)) *Batcher[In, Out] {
+	return &Batcher[In, Out]{run: run, max: max}
 }
 
-// do queues in and waits for its batch, or for ctx to end; in the latter
+// Do queues in and waits for its batch, or for ctx to end; in the latter
 // case the batch still runs.
-func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
-	r := &batchRequest[In, Out]{in: in, done: make(chan struct{})}
+func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
+	r := &request[In, Out]{in: in, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	if !b.running {
@@ -57,7 +63,7 @@ func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	}
 }
 
-func (b *batcher[In, Out]) loop() {
+func (b *Batcher[In, Out]) loop() {
 	for {
 		b.mu.Lock()
 		n := min(len(b.queue), b.max)

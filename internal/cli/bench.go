@@ -29,6 +29,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/pgurl"
 	"github.com/countercyclical/webhooks/jobs"
@@ -528,7 +529,7 @@ func (b *benchRun) saturation(ctx context.Context) (benchPhase, error) {
 	} else {
 		// MaxInflight as many as the workers: the cap per webhook is not
 		// what this phase measures.
-		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
+		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: delivery.Config{MaxInflight: b.flags.workers}})
 		if err != nil {
 			return benchPhase{}, err
 		}
@@ -570,7 +571,7 @@ func (b *benchRun) latency(ctx context.Context) (latencyResult, error) {
 	}
 	total := int(float64(b.flags.rate) * b.flags.duration.Seconds())
 	ph := b.recv.newPhase("latency", total, arrivalsFirstByPayload)
-	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
+	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: delivery.Config{MaxInflight: b.flags.workers}})
 	if err != nil {
 		return latencyResult{}, err
 	}
@@ -653,7 +654,7 @@ func (b *benchRun) noisy(ctx context.Context) (benchNoisy, error) {
 	if err := b.disableWebhooks(ctx); err != nil {
 		return result, err
 	}
-	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{Timeout: b.flags.noisyTimeout}})
+	stop, err := b.startInProcess(ctx, jobs.Config{Delivery: delivery.Config{Timeout: b.flags.noisyTimeout}})
 	if err != nil {
 		return result, err
 	}

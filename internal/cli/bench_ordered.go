@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -58,7 +59,7 @@ func (b *benchRun) ordered(ctx context.Context) (benchOrdered, error) {
 		}
 		ph := b.recv.newPhase(name, out.Events, arrivalsCounted)
 		// The creations above are expanded to no webhook first.
-		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: jobs.DeliveryConfig{MaxInflight: b.flags.workers}})
+		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: delivery.Config{MaxInflight: b.flags.workers}})
 		if err != nil {
 			return benchPhase{}, err
 		}

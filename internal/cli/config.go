@@ -10,6 +10,7 @@ import (
 	"github.com/countercyclical/webhooks/jobs"
 
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 )
 
@@ -52,7 +53,7 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 	if err != nil {
 		return jobs.Config{}, err
 	}
-	config := jobs.Config{Work: true, Logger: logger, Delivery: jobs.DeliveryConfig{Policy: apiConfig.Policy}}
+	config := jobs.Config{Work: true, Logger: logger, Delivery: delivery.Config{Policy: apiConfig.Policy}}
 	ints := []struct {
 		name string
 		dst  *int

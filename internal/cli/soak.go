@@ -11,6 +11,7 @@ import (
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -132,7 +133,7 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 	total := int(float64(rate)*f.soak.Seconds()) * f.hooks
 	ph := b.recv.newPhase("soak", total, arrivalsStreamed)
 	stop, err := b.startInProcess(ctx, jobs.Config{
-		Delivery:  jobs.DeliveryConfig{MaxInflight: f.workers},
+		Delivery:  delivery.Config{MaxInflight: f.workers},
 		Retention: f.retention, JobRetention: f.retention, PartitionStep: b.soakStep(),
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package jobs
+package delivery
 
 import (
 	"context"
@@ -12,10 +12,11 @@ import (
 	"github.com/jackc/puddle/v2"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/batch"
 )
 
-// attemptRecord is one attempt as webhooks.record_attempts reads it.
-type attemptRecord struct {
+// Attempt is one attempt as webhooks.record_attempts reads it.
+type Attempt struct {
 	N           int    `json:"n"`
 	MessageID   string `json:"message_id"`
 	EventID     string `json:"event_id"`
@@ -43,12 +44,12 @@ type attemptRecord struct {
 	CapturedAt time.Time `json:"captured_at"`
 }
 
-// health is what recording an attempt tells of its webhook: for a webhook
+// Health is what recording an attempt tells of its webhook: for a webhook
 // that only failed in the batch, since when it has been failing and whether
 // that is past WEBHOOKS_DISABLE_AFTER.
-type health struct {
-	failingSince     time.Time
-	pastDisableAfter bool
+type Health struct {
+	FailingSince     time.Time
+	PastDisableAfter bool
 }
 
 // recorder writes the attempts of concurrent deliveries in batches (a
@@ -67,9 +68,11 @@ type recorder struct {
 	pool         *pgxpool.Pool
 	disableAfter time.Duration
 	logger       *slog.Logger
-	batcher      *batcher[attemptRecord, health]
+	batcher      *batch.Batcher[Attempt, Health]
+	// closed ends the waits between tries: the process is stopping.
+	closed <-chan struct{}
 	// beforeWrite, in tests, is called before each try of a batch.
-	beforeWrite func(batch []attemptRecord)
+	beforeWrite func(attempts []Attempt)
 }
 
 // recordPatience is how long a batch is retried before its attempts are
@@ -79,46 +82,51 @@ const recordPatience = time.Minute
 // maxRecordBatch bounds a batch, and so its statement.
 const maxRecordBatch = 1000
 
-func newRecorder(pool *pgxpool.Pool, disableAfter time.Duration, logger *slog.Logger) *recorder {
-	r := &recorder{pool: pool, disableAfter: disableAfter, logger: logger}
-	r.batcher = newBatcher(maxRecordBatch, r.write)
+func newRecorder(pool *pgxpool.Pool, disableAfter time.Duration, logger *slog.Logger, closed <-chan struct{}) *recorder {
+	r := &recorder{pool: pool, disableAfter: disableAfter, logger: logger, closed: closed}
+	r.batcher = batch.New(maxRecordBatch, r.write)
 	return r
 }
 
 // record writes an attempt with those of concurrent deliveries, and returns
 // what it tells of its webhook. When ctx ends first the attempt is written
 // all the same, if it can be.
-func (r *recorder) record(ctx context.Context, rec attemptRecord) (health, error) {
-	h, err := r.batcher.do(ctx, rec)
+func (r *recorder) record(ctx context.Context, rec Attempt) (Health, error) {
+	h, err := r.batcher.Do(ctx, rec)
 	if err != nil {
-		return health{}, fmt.Errorf("error recording attempt: %w", err)
+		return Health{}, fmt.Errorf("error recording attempt: %w", err)
 	}
 	return h, nil
 }
 
-func (r *recorder) write(batch []attemptRecord) ([]health, error) {
-	for i := range batch {
-		batch[i].N = i
+func (r *recorder) write(attempts []Attempt) ([]Health, error) {
+	for i := range attempts {
+		attempts[i].N = i
 	}
-	data, err := json.Marshal(batch)
+	data, err := json.Marshal(attempts)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	for try, wait := 0, 50*time.Millisecond; ; try, wait = try+1, min(wait*2, 2*time.Second) {
 		if r.beforeWrite != nil {
-			r.beforeWrite(batch)
+			r.beforeWrite(attempts)
 		}
-		out, err := r.try(batch, data, try > 0)
+		out, err := r.try(attempts, data, try > 0)
 		if err == nil {
 			return out, nil
 		}
 		if errors.Is(err, puddle.ErrClosedPool) || time.Since(start) > recordPatience {
-			r.logger.Error("attempts made but not recorded", "attempts", len(batch), "error", err)
+			r.logger.Error("attempts made but not recorded", "attempts", len(attempts), "error", err)
 			return nil, err
 		}
-		r.logger.Warn("recording attempts failed; retrying", "attempts", len(batch), "error", err)
-		time.Sleep(wait)
+		r.logger.Warn("recording attempts failed; retrying", "attempts", len(attempts), "error", err)
+		select {
+		case <-time.After(wait):
+		case <-r.closed:
+			r.logger.Error("attempts made but not recorded: the process is stopping", "attempts", len(attempts), "error", err)
+			return nil, err
+		}
 	}
 }
 
@@ -126,13 +134,13 @@ func (r *recorder) write(batch []attemptRecord) ([]health, error) {
 // committed all the same, so that no attempt is logged twice; the health it
 // then returns is empty (a webhook past WEBHOOKS_DISABLE_AFTER is disabled
 // at its next failure).
-func (r *recorder) try(batch []attemptRecord, data []byte, retry bool) ([]health, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+func (r *recorder) try(attempts []Attempt, data []byte, retry bool) ([]Health, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batch.Timeout)
 	defer cancel()
 	queries := db.New()
-	out := make([]health, len(batch))
+	out := make([]Health, len(attempts))
 	if retry {
-		recorded, err := queries.AttemptRecorded(ctx, r.pool, db.AttemptRecordedParams{MessageID: batch[0].MessageID, StartedAt: batch[0].StartedAt, CapturedAt: batch[0].CapturedAt})
+		recorded, err := queries.AttemptRecorded(ctx, r.pool, db.AttemptRecordedParams{MessageID: attempts[0].MessageID, StartedAt: attempts[0].StartedAt, CapturedAt: attempts[0].CapturedAt})
 		if err != nil {
 			return nil, err
 		}
@@ -144,11 +152,11 @@ func (r *recorder) try(batch []attemptRecord, data []byte, retry bool) ([]health
 	if err != nil {
 		return nil, err
 	}
-	byWebhook := make(map[string]health, len(rows))
+	byWebhook := make(map[string]Health, len(rows))
 	for _, row := range rows {
-		byWebhook[row.WebhookID] = health{failingSince: row.FailingSince, pastDisableAfter: row.PastDisableAfter}
+		byWebhook[row.WebhookID] = Health{FailingSince: row.FailingSince, PastDisableAfter: row.PastDisableAfter}
 	}
-	for i, rec := range batch {
+	for i, rec := range attempts {
 		out[i] = byWebhook[rec.WebhookID]
 	}
 	return out, nil

@@ -1,4 +1,4 @@
-package jobs
+package delivery
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dbtest.NewDB(t))
 	require.NoError(t, err)
 	defer pool.Close()
-	ws, owner, hook := seedOneWebhook(t, pool, "https://example.com/h")
+	ws, owner, hook := dbtest.OneWebhook(t, pool, "https://example.com/h")
 	var outboxID int64
 	_, err = pool.Exec(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
 	require.NoError(t, err)
@@ -34,9 +34,9 @@ func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
 		msgID, outboxID, hook, ws, capturedAt)
 	require.NoError(t, err)
 
-	r := newRecorder(pool, time.Hour, slog.New(slog.DiscardHandler))
-	attempt := func(started time.Time) ([]attemptRecord, []byte) {
-		batch := []attemptRecord{{MessageID: msgID, EventID: "e", WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
+	r := newRecorder(pool, time.Hour, slog.New(slog.DiscardHandler), nil)
+	attempt := func(started time.Time) ([]Attempt, []byte) {
+		batch := []Attempt{{MessageID: msgID, EventID: "e", WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
 			URL: "https://example.com/h", StartedAt: started.Truncate(time.Microsecond), DurationMs: 1, Succeeded: true, State: "succeeded", RiverJobID: 1,
 			CapturedAt: capturedAt}}
 		data, err := json.Marshal(batch)

@@ -15,12 +15,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/riverjob"
 )
+
+// DeliveriesHelp describes Deliveries; the classes are delivery.ErrorClasses
+// (TestStatesAgree).
+const DeliveriesHelp = "Delivery attempts by outcome: succeeded, or the error class (status, redirect, timeout, connection, blocked, invalid_url, invalid_secret)."
 
 // Deliveries counts attempts by outcome: succeeded, or the error class.
 var Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "webhooks_delivery_attempts_total",
-	Help: "Delivery attempts by outcome: succeeded, or the error class (status, timeout, connection, blocked, redirect).",
+	Help: DeliveriesHelp,
 }, []string{"outcome"})
 
 // AttemptSeconds is the latency of attempts.
@@ -95,14 +100,12 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.ahead, prometheus.GaugeValue, float64(ahead))
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
 
-	rows, err := c.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
-		WHERE state = ANY ($1::river_job_state[]) GROUP BY 1, 2`, queueStates)
+	found, err := riverjob.CountQueues(ctx, c.pool, queueStates)
 	if err != nil {
 		c.logger.Warn("metrics: error reading River's queues", "error", err)
 		up = 0
 		return
 	}
-	defer rows.Close()
 	type key struct{ queue, state string }
 	counts := map[key]int64{}
 	for _, queue := range c.queues {
@@ -110,18 +113,8 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 			counts[key{queue, state}] = 0
 		}
 	}
-	for rows.Next() {
-		var k key
-		var n int64
-		if err := rows.Scan(&k.queue, &k.state, &n); err != nil {
-			up = 0
-			return
-		}
-		counts[k] = n
-	}
-	if rows.Err() != nil {
-		up = 0
-		return
+	for _, f := range found {
+		counts[key{f.Queue, f.State}] = f.Jobs
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(n), k.queue, k.state)

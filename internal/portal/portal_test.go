@@ -25,6 +25,7 @@ import (
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
@@ -65,7 +66,7 @@ func startSiteWith(t *testing.T, schedule []time.Duration) *site {
 	allowed, err := netguard.ParseCIDRs("127.0.0.0/8")
 	require.NoError(t, err)
 	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	delivery := jobs.DeliveryConfig{Policy: policy, Schedule: schedule, Timeout: 5 * time.Second}
+	delivery := delivery.Config{Policy: policy, Schedule: schedule, Timeout: 5 * time.Second}
 	client, err := jobs.NewClient(pool, jobs.Config{Work: true, Delivery: delivery, SafetyNet: time.Hour})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
