@@ -24,13 +24,11 @@ func BenchmarkCommitToExpansion(b *testing.B) {
 	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
 	owner := newUser(b, pool, ws, "owner")
 	newWebhook(b, pool, ws, owner, "https://example.com/h")
-	client := startClient(b, pool, jobs.Config{ExpandOnly: true, SafetyNet: time.Hour})
-	listenCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); jobs.Listen(listenCtx, pool, client, nil) }()
-	b.Cleanup(func() { cancel(); <-done })
+	runner, err := jobs.NewRunner(pool, jobs.Config{ExpandOnly: true, SafetyNet: time.Hour})
+	require.NoError(b, err)
+	require.NoError(b, runner.Start(ctx)) // returns once the listener is LISTENing
+	b.Cleanup(runner.Stop)
 	waitExpanded(b, pool)
-	time.Sleep(100 * time.Millisecond) // the listener is LISTENing
 
 	var total time.Duration
 	for b.Loop() {
@@ -60,12 +58,10 @@ func BenchmarkCommitToDelivery(b *testing.B) {
 	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
 	owner := newUser(b, pool, ws, "owner")
 	newWebhook(b, pool, ws, owner, srv.URL)
-	client := startClient(b, pool, jobs.Config{SafetyNet: time.Hour, Delivery: delivery.Config{Policy: loopback()}})
-	listenCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); jobs.Listen(listenCtx, pool, client, nil) }()
-	b.Cleanup(func() { cancel(); <-done })
-	time.Sleep(100 * time.Millisecond)
+	runner, err := jobs.NewRunner(pool, jobs.Config{SafetyNet: time.Hour, Delivery: delivery.Config{Policy: loopback()}})
+	require.NoError(b, err)
+	require.NoError(b, runner.Start(ctx)) // returns once the listener is LISTENing
+	b.Cleanup(runner.Stop)
 
 	for b.Loop() {
 		exec(b, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)

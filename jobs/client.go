@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/retention"
 	"github.com/countercyclical/webhooks/internal/riverjob"
 )
 
@@ -46,12 +47,12 @@ type Config struct {
 	// that runs no workers).
 	Work bool
 	// Retention is how long events, messages and attempts are kept
-	// (default DefaultRetention); discarded delivery jobs are kept as long,
+	// (default retention.DefaultRetention); discarded delivery jobs are kept as long,
 	// so a failure stays retryable in River UI while its log exists.
 	Retention time.Duration
 	// PartitionStep is how much time one partition of the logs covers
-	// (default DefaultPartitionStep); PartitionsAhead how many are kept
-	// ready after the current one (default DefaultPartitionsAhead).
+	// (default retention.DefaultPartitionStep); PartitionsAhead how many are kept
+	// ready after the current one (default retention.DefaultPartitionsAhead).
 	PartitionStep   time.Duration
 	PartitionsAhead int
 	// JobRetention is how long River keeps completed and cancelled jobs
@@ -70,9 +71,9 @@ func (c Config) WithDefaults() Config {
 	c.DeliverWorkers = cmp.Or(c.DeliverWorkers, DefaultDeliverWorkers)
 	c.ExpandBatch = cmp.Or(c.ExpandBatch, 500)
 	c.SafetyNet = cmp.Or(c.SafetyNet, 5*time.Second)
-	c.Retention = cmp.Or(c.Retention, DefaultRetention)
-	c.PartitionStep = cmp.Or(c.PartitionStep, DefaultPartitionStep)
-	c.PartitionsAhead = cmp.Or(c.PartitionsAhead, DefaultPartitionsAhead)
+	c.Retention = cmp.Or(c.Retention, retention.DefaultRetention)
+	c.PartitionStep = cmp.Or(c.PartitionStep, retention.DefaultPartitionStep)
+	c.PartitionsAhead = cmp.Or(c.PartitionsAhead, retention.DefaultPartitionsAhead)
 	c.JobRetention = cmp.Or(c.JobRetention, DefaultJobRetention)
 	c.Delivery = c.Delivery.WithDefaults()
 	if c.Logger == nil {
@@ -85,25 +86,32 @@ func (c Config) WithDefaults() Config {
 // and periodic expansion, and River's retention set so that discarded
 // deliveries stay retryable as long as their logs.
 func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error) {
+	client, _, err := newClient(pool, config)
+	return client, err
+}
+
+// newClient is NewClient, with the deliverer its delivery worker uses.
+func newClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], *delivery.Deliverer, error) {
 	config = config.WithDefaults()
 
 	workers := river.NewWorkers()
 	orderer := newOrderer(pool, config.Delivery.MaxAttempts(), config.Logger)
 	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule, orderer: orderer, logger: config.Logger}
-	deliverer := &DeliverWorker{deliverer: delivery.New(pool, config.Delivery, config.Logger), logger: config.Logger, orderer: orderer}
+	d := delivery.New(pool, config.Delivery, config.Logger)
+	deliverer := &DeliverWorker{deliverer: d, logger: config.Logger, orderer: orderer}
 	if err := river.AddWorkerSafely(workers, expander); err != nil {
-		return nil, fmt.Errorf("error adding expand worker: %w", err)
+		return nil, nil, fmt.Errorf("error adding expand worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, deliverer); err != nil {
-		return nil, fmt.Errorf("error adding deliver worker: %w", err)
+		return nil, nil, fmt.Errorf("error adding deliver worker: %w", err)
 	}
-	retention := &RetentionWorker{pool: pool, retention: config.Retention, step: config.PartitionStep, ahead: config.PartitionsAhead, logger: config.Logger}
-	if err := river.AddWorkerSafely(workers, retention); err != nil {
-		return nil, fmt.Errorf("error adding retention worker: %w", err)
+	keeper := &RetentionWorker{keeper: &retention.Keeper{Pool: pool, Retention: config.Retention, Step: config.PartitionStep, Ahead: config.PartitionsAhead, Logger: config.Logger}}
+	if err := river.AddWorkerSafely(workers, keeper); err != nil {
+		return nil, nil, fmt.Errorf("error adding retention worker: %w", err)
 	}
 	replayer := &ReplayWorker{pool: pool, maxAttempts: config.Delivery.MaxAttempts(), logger: config.Logger}
 	if err := river.AddWorkerSafely(workers, replayer); err != nil {
-		return nil, fmt.Errorf("error adding replay worker: %w", err)
+		return nil, nil, fmt.Errorf("error adding replay worker: %w", err)
 	}
 	riverConfig := newRiverConfig(config, workers)
 	if config.Work {
@@ -111,19 +119,19 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 			river.NewPeriodicJob(river.PeriodicInterval(config.SafetyNet), func() (river.JobArgs, *river.InsertOpts) {
 				return ExpandArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(retentionPeriod(config.PartitionStep)), func() (river.JobArgs, *river.InsertOpts) {
+			river.NewPeriodicJob(river.PeriodicInterval(retention.Period(config.PartitionStep)), func() (river.JobArgs, *river.InsertOpts) {
 				return RetentionArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
 	if err != nil {
-		return nil, fmt.Errorf("error creating River client: %w", err)
+		return nil, nil, fmt.Errorf("error creating River client: %w", err)
 	}
 	expander.client = client
 	orderer.client = client
 	replayer.client = client
-	return client, nil
+	return client, d, nil
 }
 
 // newRiverConfig is the River configuration of a client with these
@@ -162,25 +170,7 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 	return riverConfig
 }
 
-// Listen wakes expansion on every capture NOTIFY until ctx ends: one
-// outbox_expand job per wake, however many notifications came at once. It
-// reconnects after errors; the periodic job covers any gap.
-func Listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	for ctx.Err() == nil {
-		if err := listen(ctx, pool, client); err != nil && ctx.Err() == nil {
-			logger.WarnContext(ctx, "outbox listener failed; reconnecting", "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-}
-
-func listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx]) error {
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], listening func()) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("error acquiring connection: %w", err)
@@ -193,6 +183,7 @@ func listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 	if _, err := conn.Exec(ctx, "LISTEN webhooks_outbox"); err != nil {
 		return fmt.Errorf("error listening: %w", err)
 	}
+	listening()
 	for {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 			return fmt.Errorf("error waiting for notification: %w", err)

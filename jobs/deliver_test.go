@@ -59,15 +59,8 @@ func deliverSetup(t *testing.T, delivery delivery.Config, deliverWorkers ...int)
 	if len(deliverWorkers) > 0 {
 		config.DeliverWorkers = deliverWorkers[0]
 	}
-	b.client = startClient(t, pool, config)
 	// Expansion wakes on the capture NOTIFY, as in serve.
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		jobs.Listen(ctx, pool, b.client, nil)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	b.client = startRunner(t, pool, config)
 	return b
 }
 

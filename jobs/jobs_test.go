@@ -72,6 +72,17 @@ func startClient(t testing.TB, pool *pgxpool.Pool, config jobs.Config) *river.Cl
 	return client
 }
 
+// startRunner runs a real River client with the outbox listener and the
+// heartbeat, as serve does, until the test ends.
+func startRunner(t testing.TB, pool *pgxpool.Pool, config jobs.Config) *river.Client[pgx.Tx] {
+	t.Helper()
+	runner, err := jobs.NewRunner(pool, config)
+	require.NoError(t, err)
+	require.NoError(t, runner.Start(context.Background()))
+	t.Cleanup(runner.Stop)
+	return runner.Client
+}
+
 // waitExpanded waits until no outbox row is left unexpanded. It waits long:
 // it checks that expansion finishes, not how fast.
 func waitExpanded(t testing.TB, pool *pgxpool.Pool) {

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -83,16 +82,9 @@ func TestFailuresAreLogged(t *testing.T) {
 	goneHook := newWebhook(t, pool, ws, owner, gone.URL+"/gone-path?token=tok-gone")
 	closedHook := newWebhook(t, pool, ws, owner, closedURL+"/closed-path?token=tok-closed")
 
-	client := startClient(t, pool, jobs.Config{Logger: logger, SafetyNet: time.Hour, Delivery: delivery.Config{
+	startRunner(t, pool, jobs.Config{Logger: logger, SafetyNet: time.Hour, Delivery: delivery.Config{
 		Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}, Timeout: 5 * time.Second,
 	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		jobs.Listen(ctx, pool, client, nil)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
 
 	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'Sourcing')`, ws, owner)
 	// Two attempts each for the failing endpoints (the schedule has one

@@ -54,12 +54,12 @@ func deliveringBundle(t *testing.T, schedule []time.Duration) (*testBundle, *riv
 	pool := dbtest.NewPool(t)
 	allowed, _ := netguard.ParseCIDRs("127.0.0.0/8")
 	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	delivery := delivery.Config{Policy: policy, Schedule: schedule}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: delivery})
+	deliveryConfig := delivery.Config{Policy: policy, Schedule: schedule}
+	client, err := jobs.NewClient(pool, jobs.Config{Work: true, SafetyNet: 50 * time.Millisecond, Delivery: deliveryConfig})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, client.Stop(ctx)) })
-	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: delivery.MaxAttempts()}}))
+	srv := httptest.NewServer(newHandler(t, server.Config{Pool: pool, API: api.Config{Policy: policy, River: client, MaxAttempts: deliveryConfig.MaxAttempts()}}))
 	t.Cleanup(srv.Close)
 	b := &testBundle{pool: pool, url: srv.URL, client: srv.Client()}
 	b.ws = newWorkspace(t, pool, "Acme")

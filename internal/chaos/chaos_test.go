@@ -40,7 +40,7 @@ var plans = map[string]plan{
 	// receiver's outage, each while deliveries are under way. A kill every
 	// 5 s, round robin over 3 processes, lets each live 15 s: a process
 	// judges others dead only once it has been seen alive itself for 10 s
-	// (jobs.KeepAlive), so with every process replaced within 10 s nobody
+	// (liveness.KeepAlive), so with every process replaced within 10 s nobody
 	// would rescue.
 	"long": {
 		name: "long", events: 20000, batch: 20, insertOver: 130 * time.Second,

@@ -754,18 +754,14 @@ func (b *benchRun) startInProcess(ctx context.Context, config jobs.Config) (func
 		// with the default step made day-long slices after them.
 		config.PartitionStep, config.Retention, config.JobRetention = b.soakStep(), b.flags.retention, b.flags.retention
 	}
-	client, err := jobs.NewClient(b.pool, config)
+	runner, err := jobs.NewRunner(b.pool, config)
 	if err != nil {
 		return nil, err
 	}
-	stop, err := b.c.startWorkers(ctx, b.pool, client, config, nil)
-	if err != nil {
+	if err := runner.Start(ctx); err != nil {
 		return nil, err
 	}
-	// The outbox listener and River's LISTEN start in goroutines; the
-	// first events should not wait for the safety net.
-	time.Sleep(200 * time.Millisecond)
-	return stop, nil
+	return runner.Stop, nil
 }
 
 // benchProcs are `webhooks worker` child processes.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -167,14 +166,14 @@ func (c *command) worker(ctx context.Context, args []string) error {
 	return nil
 }
 
-// background is what serve and worker run behind their front: a pool, the
-// River client with its workers, and the outbox listener.
+// background is what serve and worker run behind their front: a pool and
+// the jobs' runner.
 type background struct {
 	logger *slog.Logger
 	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
 	config jobs.Config
-	stop   func()
+	runner *jobs.Runner
 }
 
 // startBackground reads the workers' configuration from the environment,
@@ -188,69 +187,24 @@ func (c *command) startBackground(ctx context.Context) (*background, error) {
 	if err != nil {
 		return nil, err
 	}
-	config = config.WithDefaults() // so that the log says what runs
 	pool, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	client, err := jobs.NewClient(pool, config)
+	runner, err := jobs.NewRunner(pool, config)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	stop, err := c.startWorkers(ctx, pool, client, config, logger)
-	if err != nil {
+	if err := runner.Start(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &background{logger: logger, pool: pool, client: client, config: config, stop: stop}, nil
+	return &background{logger: logger, pool: pool, client: runner.Client, config: runner.Config(), runner: runner}, nil
 }
 
 // close stops the workers gracefully, then closes the pool.
 func (b *background) close() {
-	b.stop()
+	b.runner.Stop()
 	b.pool.Close()
-}
-
-// startWorkers starts the River client and the outbox listener; the
-// returned func stops fetching, lets deliveries under way finish (up to the
-// request timeout), and returns when both have stopped.
-func (c *command) startWorkers(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], config jobs.Config, logger *slog.Logger) (func(), error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	// The client outlives ctx: it is stopped gracefully below, not cancelled.
-	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("error starting River client: %w", err)
-	}
-	listenCtx, cancelListen := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		jobs.Listen(listenCtx, pool, client, logger)
-	}()
-	// Alive until the client has stopped: a graceful stop lets jobs finish,
-	// and others must not take them up meanwhile.
-	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
-	alive := make(chan struct{})
-	go func() {
-		defer close(alive)
-		jobs.KeepAlive(aliveCtx, pool, client.ID(), logger)
-	}()
-	return func() {
-		defer func() { stopAlive(); <-alive }()
-		cancelListen()
-		wg.Wait()
-		timeout := config.Delivery.Timeout
-		if timeout == 0 {
-			timeout = 15 * time.Second
-		}
-		stopCtx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
-		defer cancel()
-		if err := client.Stop(stopCtx); err != nil {
-			logger.Warn("River client did not stop in time; cancelling jobs under way", "error", err)
-			_ = client.StopAndCancel(context.Background())
-		}
-	}, nil
 }

@@ -66,31 +66,22 @@ func startSiteWith(t *testing.T, schedule []time.Duration) *site {
 	allowed, err := netguard.ParseCIDRs("127.0.0.0/8")
 	require.NoError(t, err)
 	policy := netguard.Policy{AllowHTTP: true, Allowed: allowed}
-	delivery := delivery.Config{Policy: policy, Schedule: schedule, Timeout: 5 * time.Second}
-	client, err := jobs.NewClient(pool, jobs.Config{Work: true, Delivery: delivery, SafetyNet: time.Hour})
+	deliveryConfig := delivery.Config{Policy: policy, Schedule: schedule, Timeout: 5 * time.Second}
+	runner, err := jobs.NewRunner(pool, jobs.Config{Delivery: deliveryConfig, SafetyNet: time.Hour})
 	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	listenCtx, stopListening := context.WithCancel(ctx)
-	listening := make(chan struct{})
-	go func() {
-		defer close(listening)
-		jobs.Listen(listenCtx, pool, client, nil)
-	}()
+	require.NoError(t, runner.Start(ctx))
+	client := runner.Client
 	handlerCtx, stopHandler := context.WithCancel(ctx)
 	handler, err := server.New(handlerCtx, server.Config{
 		Pool: pool, River: client,
-		API: api.Config{Policy: policy, MaxAttempts: delivery.MaxAttempts()},
+		API: api.Config{Policy: policy, MaxAttempts: deliveryConfig.MaxAttempts()},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()
 		stopHandler()
-		stopListening()
-		<-listening
-		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(stopCtx))
+		runner.Stop()
 	})
 
 	rcv := &receiver{}

@@ -1,4 +1,8 @@
-package jobs
+// Package liveness tells a dead worker process from a slow delivery: each
+// process says every second that it is alive, and takes up, within seconds,
+// the running jobs of a process that stopped saying so. It imports db and
+// riverjob (the rescue writes River's table).
+package liveness
 
 import (
 	"context"

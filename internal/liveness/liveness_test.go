@@ -1,4 +1,4 @@
-package jobs
+package liveness
 
 import (
 	"context"
@@ -106,3 +106,5 @@ func TestKeepAlive(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.worker_processes WHERE client_id = 'self'`).Scan(&n))
 	require.Zero(t, n, "a process that stopped is forgotten")
 }
+
+func TestMain(m *testing.M) { dbtest.Main(m) }

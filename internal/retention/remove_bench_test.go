@@ -1,4 +1,4 @@
-package jobs
+package retention
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func BenchmarkRemoveDay(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer pool.Close()
-			w := &RetentionWorker{pool: pool, retention: time.Hour, step: DefaultPartitionStep, ahead: DefaultPartitionsAhead, logger: slog.New(slog.DiscardHandler)}
+			w := &Keeper{Pool: pool, Retention: time.Hour, Step: DefaultPartitionStep, Ahead: DefaultPartitionsAhead, Logger: slog.New(slog.DiscardHandler)}
 			var first time.Time
 			if err := pool.QueryRow(ctx, `SELECT min(from_at) FROM webhooks.partitions`).Scan(&first); err != nil {
 				b.Fatal(err)
@@ -75,3 +75,5 @@ func BenchmarkRemoveDay(b *testing.B) {
 		})
 	}
 }
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
