@@ -74,8 +74,8 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 }
 
 // JSON has no NaN or infinity: receivers get the strings PostgreSQL's
-// row_to_json writes for them, in number and timestamp fields alike, as the
-// README says (The envelope: numbers and timestamps that JSON cannot hold).
+// row_to_json writes for them, in number and timestamp fields alike, as
+// docs/capture.md says.
 func TestRenderNonFiniteAsStrings(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
