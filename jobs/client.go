@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/internal/retention"
 	"github.com/countercyclical/webhooks/internal/riverjob"
 )
@@ -94,9 +95,16 @@ func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error)
 func newClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], *delivery.Deliverer, error) {
 	config = config.WithDefaults()
 
+	// The workers make delivery jobs on the client made of them, below.
+	var client *river.Client[pgx.Tx]
+	maxAttempts := config.Delivery.MaxAttempts()
+	enqueue := func(ctx context.Context, tx pgx.Tx, deliveries []expansion.Delivery) error {
+		return enqueuer(client, maxAttempts)(ctx, tx, deliveries)
+	}
+
 	workers := river.NewWorkers()
-	orderer := newOrderer(pool, config.Delivery.MaxAttempts(), config.Logger)
-	expander := &ExpandWorker{pool: pool, batch: config.ExpandBatch, schedule: config.Delivery.Schedule, orderer: orderer, logger: config.Logger}
+	orderer := expansion.NewOrderer(pool, enqueue, config.Logger)
+	expander := &ExpandWorker{expander: &expansion.Expander{Pool: pool, Batch: config.ExpandBatch, Enqueue: enqueue, Orderer: orderer, Logger: config.Logger}}
 	d := delivery.New(pool, config.Delivery, config.Logger)
 	deliverer := &DeliverWorker{deliverer: d, logger: config.Logger, orderer: orderer}
 	if err := river.AddWorkerSafely(workers, expander); err != nil {
@@ -109,7 +117,7 @@ func newClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], *deliv
 	if err := river.AddWorkerSafely(workers, keeper); err != nil {
 		return nil, nil, fmt.Errorf("error adding retention worker: %w", err)
 	}
-	replayer := &ReplayWorker{pool: pool, maxAttempts: config.Delivery.MaxAttempts(), logger: config.Logger}
+	replayer := &ReplayWorker{replayer: &expansion.Replayer{Pool: pool, Enqueue: enqueue, Logger: config.Logger}}
 	if err := river.AddWorkerSafely(workers, replayer); err != nil {
 		return nil, nil, fmt.Errorf("error adding replay worker: %w", err)
 	}
@@ -128,9 +136,6 @@ func newClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], *deliv
 	if err != nil {
 		return nil, nil, fmt.Errorf("error creating River client: %w", err)
 	}
-	expander.client = client
-	orderer.client = client
-	replayer.client = client
 	return client, d, nil
 }
 

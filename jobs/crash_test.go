@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
-	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/expansion"
 )
 
 const crashChildEnv = "WEBHOOKS_TEST_CRASH_CHILD_DATABASE_URL"
@@ -67,10 +68,8 @@ func TestExpandCrash(t *testing.T) {
 
 	client, err := NewClient(pool, Config{})
 	require.NoError(t, err)
-	o := newOrderer(pool, 8, slog.New(slog.DiscardHandler))
-	o.client = client
-	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: delivery.DefaultSchedule, orderer: o}
-	require.NoError(t, w.Work(ctx, &river.Job[ExpandArgs]{}))
+	w := newExpander(pool, client)
+	require.NoError(t, w.Run(ctx))
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages), (SELECT count(DISTINCT args ->> 'messageId') FROM river_job WHERE kind = 'webhook_deliver'),
 		(SELECT count(*) FROM webhooks.outbox WHERE expanded_at IS NOT NULL)`).Scan(&messages, &jobs, &expanded))
 	require.Equal(t, 3000, messages)
@@ -123,13 +122,19 @@ func TestExpandCrashChild(t *testing.T) {
 	require.NoError(t, err)
 	client, err := NewClient(pool, Config{})
 	require.NoError(t, err)
-	o := newOrderer(pool, 8, slog.New(slog.DiscardHandler))
-	o.client = client
-	w := &ExpandWorker{pool: pool, client: client, batch: 300, schedule: delivery.DefaultSchedule, orderer: o, beforeCommit: func() {
+	w := newExpander(pool, client)
+	w.BeforeCommit = func() {
 		fmt.Println("CRASH-CHILD-READY")
 		time.Sleep(time.Hour) // until killed
-	}}
+	}
 	_, err = w.ExpandBatch(ctx)
 	require.NoError(t, err)
 	t.Fatal("the child was not killed")
+}
+
+// newExpander is an expander of batches of 300 that makes its delivery jobs
+// on client.
+func newExpander(pool *pgxpool.Pool, client *river.Client[pgx.Tx]) *expansion.Expander {
+	enqueue := enqueuer(client, 8)
+	return &expansion.Expander{Pool: pool, Batch: 300, Enqueue: enqueue, Orderer: expansion.NewOrderer(pool, enqueue, slog.New(slog.DiscardHandler))}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/internal/metrics"
 	"github.com/countercyclical/webhooks/internal/riverjob"
 )
@@ -28,7 +29,7 @@ type DeliverArgs struct {
 	CapturedAt time.Time `json:"capturedAt,omitzero"`
 	WebhookID  string    `json:"webhookId"`
 	EventType  string    `json:"eventType"`
-	// Trigger is what made the job: TriggerManualRetry, TriggerRecover,
+	// Trigger is what made the job: delivery.TriggerManualRetry, TriggerRecover,
 	// TriggerTest or TriggerReplay; empty for expansion's (and an earlier release's) jobs,
 	// which are the schedule's.
 	Trigger string `json:"trigger,omitempty"`
@@ -43,16 +44,6 @@ type DeliverArgs struct {
 	failure *delivery.Result
 }
 
-// What made an attempt (delivery_attempts.triggered_by, triggeredBy in the
-// API).
-const (
-	TriggerSchedule    = "schedule"     // a delivery, and every retry on the schedule
-	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry, River UI's Retry
-	TriggerRecover     = "recover"      // POST /v1/webhooks/{id}/recover
-	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
-	TriggerReplay      = "replay"       // POST /v1/webhooks/{id}/replay
-)
-
 // triggeredBy is what made this attempt of the job: the job's trigger made
 // its first, the schedule the retries after it, except the one someone
 // brought forward ("Retry now": River's JobRetry on the scheduled job),
@@ -65,16 +56,16 @@ const (
 func (w *DeliverWorker) triggeredBy(job *river.Job[DeliverArgs], requested *time.Time) string {
 	switch {
 	case job.Attempt > w.deliverer.Config().MaxAttempts():
-		return TriggerManualRetry
+		return delivery.TriggerManualRetry
 	case job.Attempt == 1 && job.Args.Trigger != "":
 		return job.Args.Trigger
 	case job.Attempt > 1 && requested != nil && len(job.Errors) > 0 && requested.After(job.Errors[len(job.Errors)-1].At):
 		// Asked for since the last attempt failed. Both times are
 		// clocks of this installation's hosts; a request and the failure
 		// before it are seconds apart at the least.
-		return TriggerManualRetry
+		return delivery.TriggerManualRetry
 	default:
-		return TriggerSchedule
+		return delivery.TriggerSchedule
 	}
 }
 
@@ -91,7 +82,7 @@ type DeliverWorker struct {
 	deliverer *delivery.Deliverer
 	logger    *slog.Logger
 	// orderer releases the next message of an ordered delivery's resource.
-	orderer *orderer
+	orderer *expansion.Orderer
 }
 
 // Timeout bounds a job beyond the request's own timeout.
@@ -118,7 +109,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	// its resource go. Should that fail, the job is retried: it finds its
 	// message succeeded (or cancels it again) and finishes it then.
 	if job.Args.Ordered && (err == nil || errors.As(err, &cancelled)) {
-		if ferr := w.orderer.finish(context.WithoutCancel(ctx), job.Args.MessageID); ferr != nil {
+		if ferr := w.orderer.Finish(context.WithoutCancel(ctx), job.Args.MessageID); ferr != nil {
 			return ferr
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/countercyclical/webhooks/jobs"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/webhook"
 )
 
@@ -97,7 +97,7 @@ func exampleEvent(t eventType) webhook.Envelope {
 	row := t.exampleRow("7WLHlmQyWCsv1xocMkXK-L4A", "nHvhu2rNScm1DdkCDMSSk4oE", "2hLQ0Yq1KxXoYVj3gq8KpV4g", now)
 	payload := map[string]any{}
 	for column, v := range row {
-		payload[jobs.PayloadKey(column)] = v
+		payload[expansion.PayloadKey(column)] = v
 	}
 	env := webhook.Envelope{
 		ID: "msg_1srOrx2ZWZBpBUvZwXKQmoEYga2", EventID: "DUZOjLYj5BwYP6SKfCFbloaX", EventType: t.Name, Timestamp: now,
@@ -106,7 +106,7 @@ func exampleEvent(t eventType) webhook.Envelope {
 	env.Payload, _ = json.Marshal(payload)
 	if t.op == "updated" {
 		column, value := exampleChange(t.shape, row)
-		env.PreviousAttributes, _ = json.Marshal(map[string]any{jobs.PayloadKey(column): value})
+		env.PreviousAttributes, _ = json.Marshal(map[string]any{expansion.PayloadKey(column): value})
 	}
 	return env
 }

@@ -346,7 +346,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, fmt.Errorf("error resetting message: %w", err)
 		}
-		return []jobs.DeliverArgs{{MessageID: row.ID, CapturedAt: row.CapturedAt, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerManualRetry}}, nil
+		return []jobs.DeliverArgs{{MessageID: row.ID, CapturedAt: row.CapturedAt, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: delivery.TriggerManualRetry}}, nil
 	})
 	if err != nil {
 		s.internalError(w, r, "error retrying message", err)
@@ -466,7 +466,7 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		args := make([]jobs.DeliverArgs, len(rows))
 		for i, row := range rows {
-			args[i] = jobs.DeliverArgs{MessageID: row.ID, CapturedAt: row.CapturedAt, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: jobs.TriggerRecover}
+			args[i] = jobs.DeliverArgs{MessageID: row.ID, CapturedAt: row.CapturedAt, WebhookID: row.WebhookID, EventType: row.EventType, Trigger: delivery.TriggerRecover}
 		}
 		return args, nil
 	})
@@ -539,7 +539,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "error enqueuing test", errors.New("no River client configured"))
 		return
 	}
-	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, CapturedAt: event.CapturedAt, WebhookID: wh.ID, EventType: name, Trigger: jobs.TriggerTest}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
+	if _, err := s.config.River.InsertTx(r.Context(), tx, jobs.DeliverArgs{MessageID: msgID, CapturedAt: event.CapturedAt, WebhookID: wh.ID, EventType: name, Trigger: delivery.TriggerTest}, &river.InsertOpts{MaxAttempts: s.config.MaxAttempts}); err != nil {
 		s.internalError(w, r, "error enqueuing test", err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 	f := &fields{raw: raw}
 	f.unknown("since", "until", "eventTypes", "dryRun")
 	now := time.Now()
-	req := jobs.ReplayRequest{WebhookID: wh.ID, WorkspaceID: p.WorkspaceID, CreatedBy: p.UserID, Until: now}
+	req := expansion.ReplayRequest{WebhookID: wh.ID, WorkspaceID: p.WorkspaceID, CreatedBy: p.UserID, Until: now}
 	for _, name := range []string{"since", "until"} {
 		v, ok := f.string(name, name == "since")
 		if !ok {
@@ -88,7 +89,7 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 				f.fail("eventTypes", "eventTypes[%d] %q is not an event type (a wildcard is not one either); see GET /v1/event-types", i, t)
 				break
 			}
-			if !jobs.Takes(wh.EventTypes, t) {
+			if !expansion.Takes(wh.EventTypes, t) {
 				f.fail("eventTypes", "eventTypes[%d] %q is not an event type the webhook takes (%v)", i, t, wh.EventTypes)
 				break
 			}
@@ -104,12 +105,12 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if dryRun {
-		n, err := jobs.CountReplay(r.Context(), s.config.Pool, req)
+		n, err := expansion.CountReplay(r.Context(), s.config.Pool, req)
 		if s.replayRefused(w, r, err) {
 			return
 		}
-		if n > jobs.MaxReplay {
-			s.replayRefused(w, r, &jobs.ReplayTooLargeError{Events: n})
+		if n > expansion.MaxReplay {
+			s.replayRefused(w, r, &expansion.ReplayTooLargeError{Events: n})
 			return
 		}
 		writeJSON(w, http.StatusOK, struct {
@@ -135,8 +136,8 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 // replayRefused answers the errors of a replay's count or start: those
 // that say what to change are 4xx.
 func (s *Server) replayRefused(w http.ResponseWriter, r *http.Request, err error) bool {
-	var tooLarge *jobs.ReplayTooLargeError
-	var tooOld *jobs.ReplayBeforeRetentionError
+	var tooLarge *expansion.ReplayTooLargeError
+	var tooOld *expansion.ReplayBeforeRetentionError
 	switch {
 	case err == nil:
 		return false
@@ -144,7 +145,7 @@ func (s *Server) replayRefused(w http.ResponseWriter, r *http.Request, err error
 		writeProblem(w, http.StatusUnprocessableEntity, "the replay is not valid; see errors", fieldError{Field: "since", Message: tooOld.Error()})
 	case errors.As(err, &tooLarge):
 		writeProblem(w, http.StatusUnprocessableEntity, "the replay is not valid; see errors", fieldError{Field: "since", Message: tooLarge.Error()})
-	case errors.Is(err, jobs.ErrReplayRunning):
+	case errors.Is(err, expansion.ErrReplayRunning):
 		writeProblem(w, http.StatusConflict, err.Error())
 	default:
 		s.internalError(w, r, "error replaying", err)

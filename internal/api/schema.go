@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/countercyclical/webhooks/db"
-	"github.com/countercyclical/webhooks/jobs"
+	"github.com/countercyclical/webhooks/internal/expansion"
 )
 
 // A resource's schema is derived from its table's columns as the catalog
@@ -121,7 +121,7 @@ func payloadSchema(resource string, shape *resourceShape) jsonSchema {
 	properties := jsonSchema{}
 	required := []any{}
 	for _, c := range shape.columns {
-		key := jobs.PayloadKey(c.ColumnName)
+		key := expansion.PayloadKey(c.ColumnName)
 		properties[key] = columnSchema(c)
 		required = append(required, key)
 	}

@@ -1,6 +1,6 @@
 package api
 
-import "github.com/countercyclical/webhooks/jobs"
+import "github.com/countercyclical/webhooks/internal/expansion"
 
 // systemType is an event about webhooks themselves, which triggers in the
 // database capture (migration 000017): its payload's fields are fixed.
@@ -72,7 +72,7 @@ func (t systemType) payloadSchema() jsonSchema {
 	properties := jsonSchema{}
 	required := []any{}
 	for _, f := range t.fields {
-		key := jobs.PayloadKey(f.column)
+		key := expansion.PayloadKey(f.column)
 		properties[key] = f.schema
 		required = append(required, key)
 	}

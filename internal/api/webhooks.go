@@ -18,9 +18,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/internal/filter"
 	"github.com/countercyclical/webhooks/internal/netguard"
-	"github.com/countercyclical/webhooks/jobs"
 	"github.com/countercyclical/webhooks/webhook"
 )
 
@@ -332,7 +332,7 @@ func (s *Server) checkChangedColumns(ctx context.Context, events, columns []stri
 	tracked := map[string]bool{} // of them, the ones a change of makes an event
 	for _, c := range rows {
 		if all || updated[c.ResourceType] {
-			key := jobs.PayloadKey(c.ColumnName)
+			key := expansion.PayloadKey(c.ColumnName)
 			known[key] = true
 			tracked[key] = tracked[key] || !c.Ignored
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -68,26 +69,26 @@ func (c *command) replay(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("error loading webhook: %w", err)
 	}
-	req := jobs.ReplayRequest{WebhookID: wh.ID, WorkspaceID: wh.WorkspaceID, CreatedBy: wh.CreatedBy, Since: since, Until: until}
+	req := expansion.ReplayRequest{WebhookID: wh.ID, WorkspaceID: wh.WorkspaceID, CreatedBy: wh.CreatedBy, Since: since, Until: until}
 	if *types != "" {
 		for _, t := range strings.Split(*types, ",") {
 			t = strings.TrimSpace(t)
 			if t == "" || strings.Contains(t, "*") {
 				return usageError{fmt.Sprintf("replay: --event-types names event types such as investment.updated, not %q", t)}
 			}
-			if !jobs.Takes(wh.EventTypes, t) {
+			if !expansion.Takes(wh.EventTypes, t) {
 				return usageError{fmt.Sprintf("replay: --event-types: webhook %q does not take %q (it takes %s)", wh.ID, t, strings.Join(wh.EventTypes, ", "))}
 			}
 			req.EventTypes = append(req.EventTypes, t)
 		}
 	}
 	if *dryRun {
-		n, err := jobs.CountReplay(ctx, pool, req)
+		n, err := expansion.CountReplay(ctx, pool, req)
 		if err != nil {
 			return replayError(err)
 		}
-		if n > jobs.MaxReplay {
-			return replayError(&jobs.ReplayTooLargeError{Events: n})
+		if n > expansion.MaxReplay {
+			return replayError(&expansion.ReplayTooLargeError{Events: n})
 		}
 		fmt.Fprintf(c.stdout, "%d events would be sent to %s (%s)\n", n, wh.Name, wh.ID)
 		return nil
@@ -130,12 +131,12 @@ func (c *command) replay(ctx context.Context, args []string) error {
 // replayError says what to change for the errors a replay's start refuses
 // with.
 func replayError(err error) error {
-	var tooOld *jobs.ReplayBeforeRetentionError
-	var tooLarge *jobs.ReplayTooLargeError
+	var tooOld *expansion.ReplayBeforeRetentionError
+	var tooLarge *expansion.ReplayTooLargeError
 	switch {
 	case errors.As(err, &tooOld):
 		return fmt.Errorf("replay: --since %s", tooOld.Error())
-	case errors.As(err, &tooLarge), errors.Is(err, jobs.ErrReplayRunning):
+	case errors.As(err, &tooLarge), errors.Is(err, expansion.ErrReplayRunning):
 		return fmt.Errorf("replay: %w", err)
 	}
 	return err

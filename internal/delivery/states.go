@@ -29,3 +29,13 @@ const (
 
 // ErrorClasses are the classes of a failed attempt.
 var ErrorClasses = []string{ErrorStatus, ErrorRedirect, ErrorTimeout, ErrorConnection, ErrorBlocked, ErrorInvalidURL, ErrorInvalidSecret}
+
+// What made an attempt (delivery_attempts.triggered_by, triggeredBy in the
+// API).
+const (
+	TriggerSchedule    = "schedule"     // a delivery, and every retry on the schedule
+	TriggerManualRetry = "manual_retry" // POST /v1/messages/{id}/retry, River UI's Retry
+	TriggerRecover     = "recover"      // POST /v1/webhooks/{id}/recover
+	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
+	TriggerReplay      = "replay"       // POST /v1/webhooks/{id}/replay
+)

@@ -1,4 +1,4 @@
-package jobs
+package expansion
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/batch"
+	"github.com/countercyclical/webhooks/internal/delivery"
 )
 
 // Ordered webhooks get the changes of one resource one at a time, in commit
@@ -40,16 +40,16 @@ type orderedKey struct {
 // ReleaseOrdered releases, in tx, the next message of each given resource
 // of ordered webhooks that has none under way, or of every resource when
 // keys is nil, and inserts their delivery jobs. It takes the queue's lock.
-func ReleaseOrdered(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], maxAttempts int, webhookIDs, resources []string) (int, error) {
+func ReleaseOrdered(ctx context.Context, tx pgx.Tx, enqueue Enqueue, webhookIDs, resources []string) (int, error) {
 	queries := db.New()
 	if err := queries.OrderedLock(ctx, tx); err != nil {
 		return 0, fmt.Errorf("error locking the ordered queue: %w", err)
 	}
-	return releaseLocked(ctx, tx, client, maxAttempts, webhookIDs, resources)
+	return releaseLocked(ctx, tx, enqueue, webhookIDs, resources)
 }
 
 // releaseLocked is ReleaseOrdered with the lock taken.
-func releaseLocked(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], maxAttempts int, webhookIDs, resources []string) (int, error) {
+func releaseLocked(ctx context.Context, tx pgx.Tx, enqueue Enqueue, webhookIDs, resources []string) (int, error) {
 	var rows []db.OrderedReleaseRow
 	var err error
 	if webhookIDs == nil {
@@ -67,29 +67,25 @@ func releaseLocked(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	params := make([]river.InsertManyParams, len(rows))
+	deliveries := make([]Delivery, len(rows))
 	for i, r := range rows {
-		params[i] = river.InsertManyParams{
-			Args: DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType,
-				Trigger: r.Trigger, Ordered: true},
-			InsertOpts: &river.InsertOpts{MaxAttempts: maxAttempts},
-		}
-		if r.Trigger == TriggerReplay {
-			params[i].InsertOpts.Priority = replayPriority // behind live deliveries, as an unordered replay's
+		deliveries[i] = Delivery{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType,
+			Trigger: r.Trigger, Ordered: true}
+		if r.Trigger == delivery.TriggerReplay {
+			deliveries[i].Replay = true // behind live deliveries, as an unordered replay's
 		}
 	}
-	if _, err := client.InsertManyFastTx(ctx, tx, params); err != nil {
+	if err := enqueue(ctx, tx, deliveries); err != nil {
 		return 0, fmt.Errorf("error inserting ordered delivery jobs: %w", err)
 	}
 	return len(rows), nil
 }
 
-// orderer finishes ordered deliveries and sweeps the queue.
-type orderer struct {
-	pool        *pgxpool.Pool
-	client      *river.Client[pgx.Tx] // set once the client exists
-	maxAttempts int
-	logger      *slog.Logger
+// Orderer finishes ordered deliveries and sweeps the queue.
+type Orderer struct {
+	pool    *pgxpool.Pool
+	enqueue Enqueue
+	logger  *slog.Logger
 	// finisher takes finished messages out of the queue in batches, and
 	// releases what follows them.
 	finisher *batch.Batcher[string, struct{}]
@@ -108,22 +104,24 @@ const maxFinishBatch = 1000
 // messages that finished without saying so or lost their job.
 const cleanEvery = 10 * time.Second
 
-func newOrderer(pool *pgxpool.Pool, maxAttempts int, logger *slog.Logger) *orderer {
-	o := &orderer{pool: pool, maxAttempts: maxAttempts, logger: logger}
+// NewOrderer returns the orderer of a process, which enqueues what it
+// releases with enqueue.
+func NewOrderer(pool *pgxpool.Pool, enqueue Enqueue, logger *slog.Logger) *Orderer {
+	o := &Orderer{pool: pool, enqueue: enqueue, logger: logger}
 	o.finisher = batch.New(maxFinishBatch, o.finishBatch)
 	return o
 }
 
-// finish takes a finished message out of its resource's queue and releases
+// Finish takes a finished message out of its resource's queue and releases
 // the next, with those of concurrent deliveries.
-func (o *orderer) finish(ctx context.Context, messageID string) error {
+func (o *Orderer) Finish(ctx context.Context, messageID string) error {
 	if _, err := o.finisher.Do(ctx, messageID); err != nil {
 		return fmt.Errorf("error releasing the next message of the resource: %w", err)
 	}
 	return nil
 }
 
-func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
+func (o *Orderer) finishBatch(ids []string) ([]struct{}, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batch.Timeout)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
@@ -142,7 +140,7 @@ func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
 		for i, k := range keys {
 			webhookIDs[i], resources[i] = k.WebhookID, k.Resource
 		}
-		_, err = releaseLocked(ctx, tx, o.client, o.maxAttempts, webhookIDs, resources)
+		_, err = releaseLocked(ctx, tx, o.enqueue, webhookIDs, resources)
 		return err
 	})
 	if err != nil {
@@ -158,7 +156,7 @@ func (o *orderer) finishBatch(ids []string) ([]struct{}, error) {
 // a crash of another process left held back), takes out released messages
 // that finished without saying so, and gives a new job to those whose job
 // ended without finishing them.
-func (o *orderer) sweep(ctx context.Context, keys []orderedKey) error {
+func (o *Orderer) sweep(ctx context.Context, keys []orderedKey) error {
 	o.mu.Lock()
 	clean := time.Since(o.lastClean) >= cleanEvery
 	if clean {
@@ -181,14 +179,14 @@ func (o *orderer) sweep(ctx context.Context, keys []orderedKey) error {
 			if err := o.clean(ctx, tx); err != nil {
 				return err
 			}
-			_, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, nil, nil)
+			_, err := releaseLocked(ctx, tx, o.enqueue, nil, nil)
 			return err
 		}
 		webhookIDs, resources := make([]string, len(keys)), make([]string, len(keys))
 		for i, k := range keys {
 			webhookIDs[i], resources[i] = k.webhookID, k.resource
 		}
-		if _, err := releaseLocked(ctx, tx, o.client, o.maxAttempts, webhookIDs, resources); err != nil {
+		if _, err := releaseLocked(ctx, tx, o.enqueue, webhookIDs, resources); err != nil {
 			return err
 		}
 		var err error
@@ -216,7 +214,7 @@ func (o *orderer) sweep(ctx context.Context, keys []orderedKey) error {
 // saying so (a crash between a delivery's record and its finish) or no
 // longer exist (retention removed them), and gives a new delivery job to
 // those still to be sent whose job is gone.
-func (o *orderer) clean(ctx context.Context, tx pgx.Tx) error {
+func (o *Orderer) clean(ctx context.Context, tx pgx.Tx) error {
 	queries := db.New()
 	stale, err := queries.OrderedFinishedSweep(ctx, tx)
 	if err != nil {
@@ -232,15 +230,12 @@ func (o *orderer) clean(ctx context.Context, tx pgx.Tx) error {
 	if len(orphans) == 0 {
 		return nil
 	}
-	params := make([]river.InsertManyParams, len(orphans))
+	deliveries := make([]Delivery, len(orphans))
 	for i, r := range orphans {
-		params[i] = river.InsertManyParams{
-			Args: DeliverArgs{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType,
-				Trigger: r.Trigger, Ordered: true},
-			InsertOpts: &river.InsertOpts{MaxAttempts: o.maxAttempts},
-		}
+		deliveries[i] = Delivery{MessageID: r.MessageID, CapturedAt: r.CapturedAt, WebhookID: r.WebhookID, EventType: r.EventType,
+			Trigger: r.Trigger, Ordered: true}
 	}
-	if _, err := o.client.InsertManyFastTx(ctx, tx, params); err != nil {
+	if err := o.enqueue(ctx, tx, deliveries); err != nil {
 		return fmt.Errorf("error inserting jobs for ordered messages without one: %w", err)
 	}
 	o.logger.WarnContext(ctx, "ordered messages found released without a delivery job (one ended without finishing them); given a new one",

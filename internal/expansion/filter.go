@@ -1,4 +1,4 @@
-package jobs
+package expansion
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // before. A filter that cannot be parsed (the API refuses them; only a
 // write by hand could store one) lets its events through and is logged: a
 // receiver can drop an event it did not want, not get back one it missed.
-func (w *ExpandWorker) filter(ctx context.Context, matches []db.OutboxMatchRow, claimed []db.OutboxClaimRow, timestamps map[string]map[string]bool) []db.OutboxMatchRow {
+func (w *Expander) filter(ctx context.Context, matches []db.OutboxMatchRow, claimed []db.OutboxClaimRow, timestamps map[string]map[string]bool) []db.OutboxMatchRow {
 	var (
 		events   map[int64]*db.OutboxClaimRow
 		filters  map[string]*filter.Filter
@@ -109,9 +109,9 @@ func payloadView(image []byte, timestampColumns map[string]bool) any {
 	return view
 }
 
-func (w *ExpandWorker) log() *slog.Logger {
-	if w.logger == nil {
+func (w *Expander) log() *slog.Logger {
+	if w.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return w.logger
+	return w.Logger
 }
