@@ -9,23 +9,6 @@ import (
 	"context"
 )
 
-const workspaceMemberDelete = `-- name: WorkspaceMemberDelete :execrows
-DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2
-`
-
-type WorkspaceMemberDeleteParams struct {
-	WorkspaceID string `json:"workspaceId"`
-	UserID      string `json:"userId"`
-}
-
-func (q *Queries) WorkspaceMemberDelete(ctx context.Context, db DBTX, arg WorkspaceMemberDeleteParams) (int64, error) {
-	result, err := db.Exec(ctx, workspaceMemberDelete, arg.WorkspaceID, arg.UserID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const workspaceMemberGetRole = `-- name: WorkspaceMemberGetRole :one
 SELECT role FROM workspace_members WHERE workspace_id = $1 AND user_id = $2
 `

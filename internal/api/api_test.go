@@ -466,7 +466,7 @@ func TestAuthentication(t *testing.T) {
 	require.Contains(t, string(res.body), "API key revoked")
 
 	// A user removed from the workspace loses access at once.
-	_, err = db.New().WorkspaceMemberDelete(ctx, b.pool, db.WorkspaceMemberDeleteParams{WorkspaceID: b.ws.id, UserID: b.ws.users["admin"]})
+	_, err = b.pool.Exec(ctx, `DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2`, b.ws.id, b.ws.users["admin"])
 	require.NoError(t, err)
 	res = b.do(t, b.ws.keys["admin"], "GET", "/v1/webhooks", nil)
 	require.Equal(t, 403, res.status)

@@ -18,7 +18,7 @@ import (
 // address actually dialled. IPv6 forms that carry an IPv4 address are blocked
 // whole (an operator opens one with WEBHOOKS_ALLOWED_CIDRS), except
 // IPv4-mapped addresses, which the socket dials as the IPv4 address they
-// carry and are therefore judged as that address (AddrAllowed unmaps them).
+// carry and are therefore judged as that address (addrAllowed unmaps them).
 var blocked = []struct {
 	prefix netip.Prefix
 	what   string
@@ -88,8 +88,8 @@ func ParseCIDRs(list string) ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
-// AddrAllowed reports whether an address may be dialled.
-func (p Policy) AddrAllowed(addr netip.Addr) bool {
+// addrAllowed reports whether an address may be dialled.
+func (p Policy) addrAllowed(addr netip.Addr) bool {
 	_, blocked := p.blockedRange(addr)
 	return !blocked
 }
@@ -122,7 +122,7 @@ var ErrBlocked = errors.New("netguard: address not allowed")
 
 // CheckAddr returns an error wrapping ErrBlocked when addr may not be dialled.
 func (p Policy) CheckAddr(addr netip.Addr) error {
-	if p.AddrAllowed(addr) {
+	if p.addrAllowed(addr) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is a loopback, private, link-local or otherwise internal address"+hintCIDRs, ErrBlocked, addr.Unmap())
@@ -186,7 +186,7 @@ func (p Policy) CheckURL(raw string) error {
 	if !h.addr.IsValid() {
 		name := strings.TrimSuffix(h.domain, ".")
 		if name == "localhost" || strings.HasSuffix(name, ".localhost") {
-			if !p.AddrAllowed(netip.MustParseAddr("127.0.0.1")) {
+			if !p.addrAllowed(netip.MustParseAddr("127.0.0.1")) {
 				return fmt.Errorf("must not point at %s, which is this machine"+hintCIDRs, name)
 			}
 		}

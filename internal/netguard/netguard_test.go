@@ -12,7 +12,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestAddrAllowed(t *testing.T) {
+func TestCheckAddr(t *testing.T) {
 	t.Parallel()
 	strict := netguard.Policy{}
 	for _, addr := range []string{
@@ -21,20 +21,19 @@ func TestAddrAllowed(t *testing.T) {
 		"ff02::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
 		"::7f00:1", "::ffff:0:7f00:1", "2002:7f00:1::", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
 	} {
-		require.False(t, strict.AddrAllowed(netip.MustParseAddr(addr)), addr)
 		require.ErrorIs(t, strict.CheckAddr(netip.MustParseAddr(addr)), netguard.ErrBlocked, addr)
 	}
 	for _, addr := range []string{"93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700::1111", "1.1.1.1"} {
-		require.True(t, strict.AddrAllowed(netip.MustParseAddr(addr)), addr)
+		require.NoError(t, strict.CheckAddr(netip.MustParseAddr(addr)), addr)
 	}
 
 	allowed, err := netguard.ParseCIDRs("127.0.0.0/8, ::1/128")
 	require.NoError(t, err)
 	dev := netguard.Policy{Allowed: allowed}
-	require.True(t, dev.AddrAllowed(netip.MustParseAddr("127.0.0.1")))
-	require.True(t, dev.AddrAllowed(netip.MustParseAddr("::ffff:127.0.0.1")))
-	require.True(t, dev.AddrAllowed(netip.MustParseAddr("::1")))
-	require.False(t, dev.AddrAllowed(netip.MustParseAddr("10.0.0.1")))
+	require.NoError(t, dev.CheckAddr(netip.MustParseAddr("127.0.0.1")))
+	require.NoError(t, dev.CheckAddr(netip.MustParseAddr("::ffff:127.0.0.1")))
+	require.NoError(t, dev.CheckAddr(netip.MustParseAddr("::1")))
+	require.Error(t, dev.CheckAddr(netip.MustParseAddr("10.0.0.1")))
 
 	_, err = netguard.ParseCIDRs("127.0.0.1")
 	require.ErrorContains(t, err, `"127.0.0.1" is not a CIDR range`)

@@ -5,8 +5,5 @@ VALUES (@workspace_id, @user_id, @role)
 ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role
 RETURNING *;
 
--- name: WorkspaceMemberDelete :execrows
-DELETE FROM workspace_members WHERE workspace_id = @workspace_id AND user_id = @user_id;
-
 -- name: WorkspaceMemberGetRole :one
 SELECT role FROM workspace_members WHERE workspace_id = @workspace_id AND user_id = @user_id;
