@@ -44,12 +44,21 @@ type Config struct {
 	// PublicURL is where browsers reach this server, for links to the
 	// Webhooks page (default: the scheme and Host of the request).
 	PublicURL string
+	// MaxWebhooksPerWorkspace is how many webhooks a workspace may have
+	// (default DefaultMaxWebhooksPerWorkspace); creating one more is
+	// refused with 422.
+	MaxWebhooksPerWorkspace int
+	// TestSendsPerMinute is how many test sends a workspace may make in
+	// any minute (default DefaultTestSendsPerMinute); more are refused with
+	// 429 and Retry-After. They are counted in this process.
+	TestSendsPerMinute int
 }
 
 // Server serves the API.
 type Server struct {
-	config  Config
-	queries *db.Queries
+	config    Config
+	queries   *db.Queries
+	testSends *window
 }
 
 // route is one endpoint; the list is the API, and the OpenAPI test checks
@@ -91,10 +100,12 @@ var routes = []route{
 func New(config Config) *Server {
 	config.SecretGrace = cmp.Or(config.SecretGrace, DefaultSecretGrace)
 	config.MaxAttempts = cmp.Or(config.MaxAttempts, jobs.DeliveryConfig{}.MaxAttempts())
+	config.MaxWebhooksPerWorkspace = cmp.Or(config.MaxWebhooksPerWorkspace, DefaultMaxWebhooksPerWorkspace)
+	config.TestSendsPerMinute = cmp.Or(config.TestSendsPerMinute, DefaultTestSendsPerMinute)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{config: config, queries: db.New()}
+	return &Server{config: config, queries: db.New(), testSends: newWindow(config.TestSendsPerMinute, time.Minute)}
 }
 
 // Register adds the API's routes to mux.

@@ -60,6 +60,13 @@ func startSite(t *testing.T) *site {
 // startSiteWith is startSite with a retry schedule of its own.
 func startSiteWith(t *testing.T, schedule []time.Duration) *site {
 	t.Helper()
+	return startSiteConfig(t, schedule, api.Config{})
+}
+
+// startSiteConfig is startSiteWith with settings of the API's (its policy
+// and attempts are the site's).
+func startSiteConfig(t *testing.T, schedule []time.Duration, config api.Config) *site {
+	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
 	allowed, err := netguard.ParseCIDRs("127.0.0.0/8")
@@ -75,10 +82,12 @@ func startSiteWith(t *testing.T, schedule []time.Duration) *site {
 		defer close(listening)
 		jobs.Listen(listenCtx, pool, client, nil)
 	}()
+	apiConfig := config
+	apiConfig.Policy, apiConfig.MaxAttempts = policy, delivery.MaxAttempts()
 	handlerCtx, stopHandler := context.WithCancel(ctx)
 	handler, err := server.New(handlerCtx, server.Config{
 		Pool: pool, River: client,
-		API: api.Config{Policy: policy, MaxAttempts: delivery.MaxAttempts()},
+		API: apiConfig,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)

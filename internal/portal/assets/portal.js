@@ -506,17 +506,23 @@ async function save(ev) {
     : await call("POST", "/v1/webhooks", body);
   if (res.status === 401) return; // call() has said the session ended
   if (!res.ok) {
-    // The API's own words, beside the field they are about.
+    // The API's own words, beside the field they are about; one about no
+    // field of the form (the workspace's quota of webhooks) is said whole,
+    // there being nothing to correct.
     const invalid = [];
+    const said = [];
     for (const fe of res.data.errors || []) {
       const input = fieldError(fe.field, fe.message);
       if (input) invalid.push(input);
+      else said.push(fe.message.charAt(0).toUpperCase() + fe.message.slice(1) + ".");
     }
     if (!res.data.errors) $("#err-form").textContent = res.data.detail || "Could not save.";
     // Said in the live region, and the focus on the first field to correct
     // in the form's order (a fieldset's first box: a fieldset takes none).
-    const n = (res.data.errors || []).length;
-    notice("Not saved: " + (n ? n + " field" + (n === 1 ? "" : "s") + " to correct, marked below." : res.data.detail || "the server refused it."), true);
+    const n = invalid.length;
+    if (n) said.push(n + " field" + (n === 1 ? "" : "s") + " to correct, marked below.");
+    if (!said.length) said.push(res.data.detail || "the server refused it.");
+    notice("Not saved: " + said.join(" "), true);
     invalid.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
     const first = invalid[0];
     if (first) (first.matches("fieldset") ? first.querySelector("input:not(:disabled)") : first).focus();
@@ -966,7 +972,9 @@ async function recover() {
 
 async function sendTest() {
   const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(logsOf.id) + "/test", { eventType: $("#test-type").value });
-  if (!res.ok) return notice((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail, true);
+  // Over the workspace's rate of tests (429) the API says when the next
+  // may go.
+  if (!res.ok) return notice("Not sent: " + ((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail), true);
   notice("Sent a test " + res.data.eventType + " as " + res.data.id + "; its attempt appears below.");
   await loadMessages();
   await loadMessage(res.data.id);
