@@ -76,22 +76,36 @@ function show(view) {
 // ---- the list
 
 let webhooks = [];
+let moreCursor = null; // where the next page of webhooks starts; null at the end
 
-async function loadList() {
-  const all = [];
-  let cursor = "";
-  for (;;) {
-    const res = await call("GET", "/v1/webhooks?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
-    if (!res.ok) {
-      notice(res.data.detail || "Could not load the webhooks.", true);
-      return;
-    }
-    all.push(...res.data.data);
-    if (!res.data.nextCursor) break;
-    cursor = res.data.nextCursor;
+// The list shows a page of webhooks at a time; "Show more webhooks" adds the
+// next. A refresh after an action asks again for as many as are shown (up
+// to 100, the API's most for one request), so that rows paged in stay.
+const listPage = 20;
+
+// loadList fills the list afresh, or adds the next page (more); grow
+// shows that many more rows than now (a webhook just created, which comes
+// last).
+async function loadList(more, grow) {
+  const q = new URLSearchParams({ limit: String(more ? listPage : Math.min(100, Math.max(listPage, webhooks.length + (grow || 0)))) });
+  if (more && moreCursor) q.set("cursor", moreCursor);
+  const res = await call("GET", "/v1/webhooks?" + q);
+  if (!res.ok) {
+    notice(res.data.detail || "Could not load the webhooks.", true);
+    return;
   }
-  webhooks = all;
+  webhooks = more ? webhooks.concat(res.data.data) : res.data.data;
+  moreCursor = res.data.nextCursor;
   renderList();
+}
+
+// showMore adds the next page and puts the focus on the first webhook it
+// added, whose row a screen reader then reads; the button goes at the end.
+async function showMore() {
+  const before = webhooks.length;
+  await loadList(true);
+  const first = webhooks[before];
+  if (first) focusRow(first.id, "View Logs");
 }
 
 function renderList() {
@@ -99,6 +113,9 @@ function renderList() {
   body.replaceChildren();
   $("#empty").hidden = webhooks.length > 0;
   $("#webhooks").hidden = webhooks.length === 0;
+  $("#more-webhooks").hidden = !moreCursor;
+  $("#list-count").hidden = !moreCursor;
+  setText($("#list-count"), "Showing the first " + webhooks.length + " webhooks.");
   for (const w of webhooks) {
     const h = w.health || {};
     const status = w.enabled
@@ -528,7 +545,7 @@ async function save(ev) {
     if (first) (first.matches("fieldset") ? first.querySelector("input:not(:disabled)") : first).focus();
     return;
   }
-  await loadList();
+  await loadList(false, editing ? 0 : 1);
   if (editing) {
     show("#list-view");
     notice("Saved " + res.data.name + ".");
@@ -986,6 +1003,7 @@ async function sendTest() {
 document.addEventListener("DOMContentLoaded", async () => {
   if (!$("#list-view")) return; // a guest's page has nothing to load
   $("#create").addEventListener("click", () => openForm(null));
+  $("#more-webhooks").addEventListener("click", showMore);
   $("#cancel").addEventListener("click", () => closeForm(false));
   $("#webhook-form").addEventListener("submit", save);
   $("#ev-all").addEventListener("change", syncEvents);
