@@ -150,7 +150,7 @@ func HashKey(key string) []byte {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	header := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(header, " ")
-	if header == "" && hasCookie(r, SessionCookie) {
+	if header == "" && hasCookie(r, SessionCookieName(Secure(s.config.PublicURL, r))) {
 		return s.authenticateSession(w, r)
 	}
 	if header == "" {
