@@ -123,13 +123,16 @@ func SessionCookieName(secure bool) string {
 }
 
 // Secure says whether browsers reach the server over HTTPS: as publicURL
-// (WEBHOOKS_PUBLIC_URL) says when set, else by the request, over TLS here
-// or at a proxy in front. The session cookie is then Secure and __Host-.
+// (WEBHOOKS_PUBLIC_URL) says when set, else whether the request came over
+// TLS here. X-Forwarded-Proto is not believed: whoever reaches the server
+// directly could send it. serve needs WEBHOOKS_PUBLIC_URL beyond loopback,
+// so behind a proxy it is set. The session cookie is then Secure and
+// __Host-.
 func Secure(publicURL string, r *http.Request) bool {
 	if publicURL != "" {
 		return strings.HasPrefix(strings.ToLower(publicURL), "https://")
 	}
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return r.TLS != nil
 }
 
 // PortalViewer returns the viewer of the request's session cookie (named
@@ -189,10 +192,13 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
 		return
 	}
+	// Links lead under WEBHOOKS_PUBLIC_URL, never where a request's Host
+	// or X-Forwarded-Proto says; without it (serve on loopback, tests) the
+	// request's own host, which only a caller here can have sent.
 	base := s.config.PublicURL
 	if base == "" {
 		scheme := "http"
-		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		if r.TLS != nil {
 			scheme = "https"
 		}
 		base = scheme + "://" + r.Host

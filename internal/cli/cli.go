@@ -73,7 +73,9 @@ Each command's own usage: webhooks <command> --help
 const envUsage = `Environment:
   DATABASE_URL        PostgreSQL connection string (default ` + DefaultDatabaseURL + `)
   WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
-  WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page
+  WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page;
+                      https makes its cookie Secure, named __Host-webhooks_session.
+                      Required when WEBHOOKS_ADDR is not loopback
                       (default http:// and WEBHOOKS_ADDR)
   WEBHOOKS_MAX_CONNS  connections serve keeps open at once (default 1024)
   WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)

@@ -623,3 +623,30 @@ func TestServeQuotasFromEnvironment(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, post("/v1/webhooks/"+created.ID+"/test", `{"eventType": "investment.created"}`).StatusCode)
 	require.Equal(t, http.StatusTooManyRequests, post("/v1/webhooks/"+created.ID+"/test", `{"eventType": "investment.created"}`).StatusCode)
 }
+
+// TestServeNeedsPublicURLBeyondLoopback: serve listening beyond loopback
+// without WEBHOOKS_PUBLIC_URL refuses to start, saying what to set; on
+// loopback, or with it set, it goes on (here to a database that does not
+// answer).
+func TestServeNeedsPublicURLBeyondLoopback(t *testing.T) {
+	t.Parallel()
+	const nowhere = "postgres://postgres@127.0.0.1:1/webhooks"
+	for _, addr := range []string{":8080", "0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080", "webhooks.internal:8080"} {
+		res := run(t, map[string]string{"DATABASE_URL": nowhere, "WEBHOOKS_ADDR": addr}, "serve")
+		require.Equal(t, 1, res.code, addr)
+		require.Contains(t, res.stderr, `WEBHOOKS_ADDR="`+addr+`" listens beyond loopback, so set WEBHOOKS_PUBLIC_URL to the origin browsers reach serve at, such as https://webhooks.example.com`, addr)
+	}
+	for _, env := range []map[string]string{
+		{"WEBHOOKS_ADDR": "127.0.0.1:8080"},
+		{"WEBHOOKS_ADDR": "localhost:8080"},
+		{"WEBHOOKS_ADDR": "[::1]:8080"},
+		{},
+		{"WEBHOOKS_ADDR": ":8080", "WEBHOOKS_PUBLIC_URL": "https://webhooks.example.com"},
+	} {
+		env["DATABASE_URL"] = nowhere
+		res := run(t, env, "serve")
+		require.Equal(t, 1, res.code, env)
+		require.NotContains(t, res.stderr, "WEBHOOKS_PUBLIC_URL", env)
+		require.Contains(t, res.stderr, "cannot connect to PostgreSQL", env)
+	}
+}

@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,14 +12,20 @@ import (
 	"github.com/countercyclical/webhooks/internal/api"
 )
 
-// signIn uses a one-time link as the page's button does and returns the
-// Set-Cookie of the answer.
-func signIn(t *testing.T, s *site, link string) *http.Cookie {
+// signIn uses a one-time link as the page's button does, with the headers
+// given (name, value, ...), and returns the Set-Cookie of the answer.
+func signIn(t *testing.T, s *site, link string, headers ...string) *http.Cookie {
 	t.Helper()
 	u, err := url.Parse(link)
 	require.NoError(t, err)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.PostForm(s.url+"/portal/start", url.Values{"token": {u.Query().Get("token")}})
+	req, err := http.NewRequest("POST", s.url+"/portal/start", strings.NewReader(url.Values{"token": {u.Query().Get("token")}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := client.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
@@ -45,12 +52,12 @@ func get(t *testing.T, s *site, path, cookie string) int {
 // anyone able to set a cookie for the site could plant, is not.
 func TestSessionCookieOverHTTPS(t *testing.T) {
 	s := startSiteConfig(t, nil, api.Config{PublicURL: "https://hooks.example.com"})
-	status, body := s.call(t, s.keys["owner"], "POST", "/v1/portal/sessions", nil)
-	require.Equal(t, http.StatusCreated, status, body)
-	link := body["url"].(string)
+	// The link is under WEBHOOKS_PUBLIC_URL whatever the request's Host
+	// and X-Forwarded-Proto say.
+	link := makeLink(t, s, "Host", "evil.example", "X-Forwarded-Proto", "http")
 	require.True(t, strings.HasPrefix(link, "https://hooks.example.com/portal/start?token="), link)
 
-	c := signIn(t, s, link)
+	c := signIn(t, s, link, "X-Forwarded-Proto", "http")
 	require.Equal(t, "__Host-webhooks_session", c.Name)
 	require.True(t, c.Secure)
 	require.True(t, c.HttpOnly)
@@ -82,11 +89,38 @@ func TestSessionCookieOverHTTPS(t *testing.T) {
 // cookie of an http page, and a __Host- one with it).
 func TestSessionCookieOverHTTP(t *testing.T) {
 	s := startSite(t)
-	c := signIn(t, s, s.link(t, "owner"))
+	// X-Forwarded-Proto is not believed: a proxy's https is said by
+	// WEBHOOKS_PUBLIC_URL, which serve requires beyond loopback.
+	link := makeLink(t, s, "X-Forwarded-Proto", "https")
+	require.True(t, strings.HasPrefix(link, s.url+"/portal/start?token="), link)
+	c := signIn(t, s, link, "X-Forwarded-Proto", "https")
 	require.Equal(t, "webhooks_session", c.Name)
 	require.False(t, c.Secure)
 	require.Equal(t, "/", c.Path)
 	require.Equal(t, http.StatusOK, get(t, s, "/portal/", "webhooks_session="+c.Value))
 	require.Equal(t, http.StatusOK, get(t, s, "/v1/webhooks", "webhooks_session="+c.Value))
 	require.Equal(t, http.StatusUnauthorized, get(t, s, "/portal/", "__Host-webhooks_session="+c.Value))
+}
+
+// makeLink asks for a link to the page with the owner's key and the
+// headers given (name, value, ...; "Host" sets the request's host).
+func makeLink(t *testing.T, s *site, headers ...string) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", s.url+"/v1/portal/sessions", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.keys["owner"])
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	var body struct{ URL string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	return body.URL
 }
