@@ -115,21 +115,34 @@ func (s *Server) Register(mux *http.ServeMux) {
 		// Every route's path and query are judged first (input.go), before
 		// authentication: neither needs the database for that.
 		if r.public {
-			mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) }))
+			mux.HandleFunc(r.method+" "+r.pattern, headers(judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) })))
 			continue
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(r.method+" "+r.pattern, headers(judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) {
 			p, ok := s.authenticate(w, req)
 			if !ok {
 				return
 			}
 			handler(s, w, req.WithContext(context.WithValue(req.Context(), principalKey{}, p)))
-		}))
+		})))
 	}
 	// Anything else under /v1 is a problem too, not the mux's plain text.
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("/v1/", headers(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, http.StatusNotFound, "no such route: "+req.Method+" "+req.URL.Path)
-	})
+	}))
+}
+
+// headers sets what every answer under /v1 carries. Answers hold secrets
+// (signing secrets, payloads, links that sign in), which no cache, shared
+// or the browser's, may keep; and they are JSON, which no browser may sniff
+// as anything else.
+func headers(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next(w, r)
+	}
 }
 
 // principal is the caller: an API key's user, with their role now.

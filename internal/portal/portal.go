@@ -190,6 +190,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 
 // logout ends the session and its cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
 	secure := h.secure(r)
 	if c, err := r.Cookie(api.SessionCookieName(secure)); err == nil {
 		if err := api.EndPortalSession(r.Context(), h.config.Pool, c.Value); err != nil {

@@ -683,6 +683,17 @@ func TestPortalHeaders(t *testing.T) {
 		require.Contains(t, csp, "frame-ancestors 'none'", path)
 		require.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"), path)
 	}
+	// What holds a session or a link's token is never stored.
+	for _, path := range []string{"/portal/", "/portal/start?token=nope"} {
+		res, err := http.Get(s.url + path)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, "no-store", res.Header.Get("Cache-Control"), path)
+	}
+	out, err := http.Post(s.url+"/portal/logout", "", nil)
+	require.NoError(t, err)
+	out.Body.Close()
+	require.Equal(t, "no-store", out.Request.Response.Header.Get("Cache-Control"), "logout's answer, which clears the cookie")
 	for path, want := range map[string]int{
 		"/portal/": http.StatusUnauthorized, "/portal/start": http.StatusBadRequest,
 		"/portal/start?token=nope": http.StatusGone, "/portal/nope": http.StatusNotFound,
