@@ -721,6 +721,7 @@ function startPolling() {
     if (changed && generation === polling) await loadChart(); // new deliveries, new figures
     document.body.dataset.polls = String(+(document.body.dataset.polls || 0) + 1); // for the tests
     pollDelay = changed ? pollFastest : Math.min(pollDelay * 2, pollSlowest);
+    document.body.dataset.pollDelay = String(pollDelay); // likewise
     if (generation === polling) pollTimer = setTimeout(tick, pollDelay);
   };
   pollNow = () => {
