@@ -11,6 +11,18 @@ import (
 	"time"
 )
 
+const webhookCount = `-- name: WebhookCount :one
+SELECT count(*) FROM webhooks.webhooks WHERE workspace_id = $1
+`
+
+// WebhookCount counts a workspace's webhooks (webhooks_workspace_id_idx).
+func (q *Queries) WebhookCount(ctx context.Context, db DBTX, workspaceID string) (int64, error) {
+	row := db.QueryRow(ctx, webhookCount, workspaceID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const webhookDelete = `-- name: WebhookDelete :execrows
 DELETE FROM webhooks.webhooks WHERE id = $1 AND workspace_id = $2
 `
@@ -321,6 +333,20 @@ func (q *Queries) WebhookList(ctx context.Context, db DBTX, arg WebhookListParam
 		return nil, err
 	}
 	return items, nil
+}
+
+const webhookQuotaLock = `-- name: WebhookQuotaLock :exec
+SELECT pg_advisory_xact_lock(hashtext('webhooks.webhook_quota'), hashtext($1::text))
+`
+
+// WebhookQuotaLock makes the creates of one workspace's webhooks wait for
+// each other until their transactions end, so that two at once cannot both
+// find room under the workspace's quota (WebhookCount after it sees the
+// other's commit). The two-key form keeps it apart from the project's
+// one-key locks.
+func (q *Queries) WebhookQuotaLock(ctx context.Context, db DBTX, workspaceID string) error {
+	_, err := db.Exec(ctx, webhookQuotaLock, workspaceID)
+	return err
 }
 
 const webhookSetEnabled = `-- name: WebhookSetEnabled :one

@@ -44,12 +44,21 @@ type Config struct {
 	// PublicURL is where browsers reach this server, for links to the
 	// Webhooks page (default: the scheme and Host of the request).
 	PublicURL string
+	// MaxWebhooksPerWorkspace is how many webhooks a workspace may have
+	// (default DefaultMaxWebhooksPerWorkspace); creating one more is
+	// refused with 422.
+	MaxWebhooksPerWorkspace int
+	// TestSendsPerMinute is how many test sends a workspace may make in
+	// any minute (default DefaultTestSendsPerMinute); more are refused with
+	// 429 and Retry-After. They are counted in this process.
+	TestSendsPerMinute int
 }
 
 // Server serves the API.
 type Server struct {
-	config  Config
-	queries *db.Queries
+	config    Config
+	queries   *db.Queries
+	testSends *window
 }
 
 // route is one endpoint; the list is the API, and the OpenAPI test checks
@@ -91,10 +100,12 @@ var routes = []route{
 func New(config Config) *Server {
 	config.SecretGrace = cmp.Or(config.SecretGrace, DefaultSecretGrace)
 	config.MaxAttempts = cmp.Or(config.MaxAttempts, delivery.Config{}.MaxAttempts())
+	config.MaxWebhooksPerWorkspace = cmp.Or(config.MaxWebhooksPerWorkspace, DefaultMaxWebhooksPerWorkspace)
+	config.TestSendsPerMinute = cmp.Or(config.TestSendsPerMinute, DefaultTestSendsPerMinute)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{config: config, queries: db.New()}
+	return &Server{config: config, queries: db.New(), testSends: newWindow(config.TestSendsPerMinute, time.Minute)}
 }
 
 // Register adds the API's routes to mux.
@@ -104,21 +115,34 @@ func (s *Server) Register(mux *http.ServeMux) {
 		// Every route's path and query are judged first (input.go), before
 		// authentication: neither needs the database for that.
 		if r.public {
-			mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) }))
+			mux.HandleFunc(r.method+" "+r.pattern, headers(judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) { handler(s, w, req) })))
 			continue
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(r.method+" "+r.pattern, headers(judgeInput(r.pattern, func(w http.ResponseWriter, req *http.Request) {
 			p, ok := s.authenticate(w, req)
 			if !ok {
 				return
 			}
 			handler(s, w, req.WithContext(context.WithValue(req.Context(), principalKey{}, p)))
-		}))
+		})))
 	}
 	// Anything else under /v1 is a problem too, not the mux's plain text.
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("/v1/", headers(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, http.StatusNotFound, "no such route: "+req.Method+" "+req.URL.Path)
-	})
+	}))
+}
+
+// headers sets what every answer under /v1 carries. Answers hold secrets
+// (signing secrets, payloads, links that sign in), which no cache, shared
+// or the browser's, may keep; and they are JSON, which no browser may sniff
+// as anything else.
+func headers(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next(w, r)
+	}
 }
 
 // principal is the caller: an API key's user, with their role now.
@@ -139,7 +163,7 @@ func HashKey(key string) []byte {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	header := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(header, " ")
-	if header == "" && hasCookie(r, SessionCookie) {
+	if header == "" && hasCookie(r, SessionCookieName(Secure(s.config.PublicURL, r))) {
 		return s.authenticateSession(w, r)
 	}
 	if header == "" {

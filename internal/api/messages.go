@@ -515,6 +515,10 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 	if !mayDeliver(w, wh) {
 		return
 	}
+	if wait, ok := s.testSends.take(p.WorkspaceID, time.Now()); !ok {
+		s.tooManyTests(w, p, wait)
+		return
+	}
 	payload, previous := examplePayload(typ, p.WorkspaceID, p.UserID)
 	tx, err := s.config.Pool.Begin(r.Context())
 	if err != nil {

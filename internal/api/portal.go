@@ -20,8 +20,14 @@ import (
 // session kept in a cookie; the page then calls this API with that cookie,
 // so it acts under exactly the rules an API key of the same user would.
 const (
-	// SessionCookie names the page's session cookie.
+	// SessionCookie names the page's session cookie over plain http (on
+	// loopback, in development).
 	SessionCookie = "webhooks_session"
+	// SecureSessionCookie names it over HTTPS. Browsers keep a __Host-
+	// cookie only when it is Secure, for Path=/ and without Domain: no
+	// other subdomain of the site, nor a page of plain http, can set one
+	// in its place (a session of the attacker's, to see what is typed).
+	SecureSessionCookie = "__Host-" + SessionCookie
 	// PortalLinkTTL is how long a link may wait to be opened.
 	PortalLinkTTL = 5 * time.Minute
 	// PortalSessionTTL is how long a session lasts, from the link's opening.
@@ -106,10 +112,34 @@ type Viewer struct {
 	UserID, Email, WorkspaceID, WorkspaceName, Role string
 }
 
-// PortalViewer returns the viewer of the request's session cookie, or
-// false when there is no live session.
-func PortalViewer(ctx context.Context, q db.DBTX, r *http.Request) (Viewer, bool, error) {
-	c, err := r.Cookie(SessionCookie)
+// SessionCookieName is the session cookie's name where browsers reach the
+// server over HTTPS (secure) or not. Reading takes that name alone: over
+// HTTPS a cookie without the prefix may have been set by someone else.
+func SessionCookieName(secure bool) string {
+	if secure {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
+
+// Secure says whether browsers reach the server over HTTPS: as publicURL
+// (WEBHOOKS_PUBLIC_URL) says when set, else whether the request came over
+// TLS here. X-Forwarded-Proto is not believed: whoever reaches the server
+// directly could send it. serve needs WEBHOOKS_PUBLIC_URL beyond loopback,
+// so behind a proxy it is set. The session cookie is then Secure and
+// __Host-.
+func Secure(publicURL string, r *http.Request) bool {
+	if publicURL != "" {
+		return strings.HasPrefix(strings.ToLower(publicURL), "https://")
+	}
+	return r.TLS != nil
+}
+
+// PortalViewer returns the viewer of the request's session cookie (named
+// as SessionCookieName(secure) says), or false when there is no live
+// session.
+func PortalViewer(ctx context.Context, q db.DBTX, r *http.Request, secure bool) (Viewer, bool, error) {
+	c, err := r.Cookie(SessionCookieName(secure))
 	if err != nil || c.Value == "" {
 		return Viewer{}, false, nil
 	}
@@ -126,7 +156,7 @@ func PortalViewer(ctx context.Context, q db.DBTX, r *http.Request) (Viewer, bool
 // authenticateSession is authenticate for a request of the page: it
 // carries the session cookie instead of an API key.
 func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (principal, bool) {
-	v, ok, err := PortalViewer(r.Context(), s.config.Pool, r)
+	v, ok, err := PortalViewer(r.Context(), s.config.Pool, r, Secure(s.config.PublicURL, r))
 	if err != nil {
 		s.internalError(w, r, "error authenticating portal session", err)
 		return principal{}, false
@@ -162,10 +192,13 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnprocessableEntity, "bad request; see errors", f.errors...)
 		return
 	}
+	// Links lead under WEBHOOKS_PUBLIC_URL, never where a request's Host
+	// or X-Forwarded-Proto says; without it (serve on loopback, tests) the
+	// request's own host, which only a caller here can have sent.
 	base := s.config.PublicURL
 	if base == "" {
 		scheme := "http"
-		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		if r.TLS != nil {
 			scheme = "https"
 		}
 		base = scheme + "://" + r.Host

@@ -404,6 +404,20 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer tx.Rollback(r.Context()) //nolint:errcheck
+	if err := s.queries.WebhookQuotaLock(r.Context(), tx, p.WorkspaceID); err != nil {
+		s.internalError(w, r, "error locking the workspace's webhook quota", err)
+		return
+	}
+	count, err := s.queries.WebhookCount(r.Context(), tx, p.WorkspaceID)
+	if err != nil {
+		s.internalError(w, r, "error counting webhooks", err)
+		return
+	}
+	if count >= int64(s.config.MaxWebhooksPerWorkspace) {
+		writeProblem(w, http.StatusUnprocessableEntity, "the workspace has as many webhooks as it may; see errors",
+			fieldError{Field: "workspace", Message: s.quotaMessage(p)})
+		return
+	}
 	wh, err := s.queries.WebhookInsert(r.Context(), tx, db.WebhookInsertParams{
 		WorkspaceID: p.WorkspaceID, CreatedBy: p.UserID, Name: *in.Name, URL: *in.URL,
 		EventTypes: in.Events, Description: description, RateLimitPerSecond: int32Ptr(in.RateLimit),

@@ -73,12 +73,17 @@ Each command's own usage: webhooks <command> --help
 const envUsage = `Environment:
   DATABASE_URL        PostgreSQL connection string (default ` + DefaultDatabaseURL + `)
   WEBHOOKS_ADDR       address serve listens on (default 127.0.0.1:8080)
-  WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page
+  WEBHOOKS_PUBLIC_URL where browsers reach serve, for links to the Webhooks page;
+                      https makes its cookie Secure, named __Host-webhooks_session.
+                      Required when WEBHOOKS_ADDR is not loopback
                       (default http:// and WEBHOOKS_ADDR)
   WEBHOOKS_MAX_CONNS  connections serve keeps open at once (default 1024)
   WEBHOOKS_ALLOW_HTTP     accept plain http endpoint URLs (default false)
   WEBHOOKS_ALLOWED_CIDRS  internal ranges endpoints may reach, e.g. 127.0.0.0/8,::1/128
   WEBHOOKS_SECRET_GRACE   how long a rotated-out secret still signs (default 24h)
+  WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE   webhooks a workspace may have (default 100)
+  WEBHOOKS_TEST_SENDS_PER_MINUTE   test sends a workspace may make a minute,
+                      counted per serve process (default 10)
   WEBHOOKS_EXPAND_WORKERS, WEBHOOKS_DELIVER_WORKERS   workers per queue (2, 200)
   WEBHOOKS_RETRY_SCHEDULE waits before retries (default 5s,5m,30m,2h,5h,10h,10h)
   WEBHOOKS_DISABLE_AFTER  disable a webhook failing this long without success (120h)

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -407,14 +408,16 @@ func TestDemo(t *testing.T) {
 func TestBadAPIConfig(t *testing.T) {
 	t.Parallel()
 	for env, want := range map[string]string{
-		"WEBHOOKS_ALLOW_HTTP":      `WEBHOOKS_ALLOW_HTTP="maybe" is not true or false`,
-		"WEBHOOKS_ALLOWED_CIDRS":   `WEBHOOKS_ALLOWED_CIDRS: "maybe" is not a CIDR range`,
-		"WEBHOOKS_SECRET_GRACE":    `WEBHOOKS_SECRET_GRACE="maybe" is not a duration`,
-		"WEBHOOKS_LOG_FORMAT":      `WEBHOOKS_LOG_FORMAT="maybe" is not text or json`,
-		"WEBHOOKS_RETRY_SCHEDULE":  `entry 1 "maybe" is not a positive duration`,
-		"WEBHOOKS_TIMEOUT":         `WEBHOOKS_TIMEOUT="maybe" is not a positive duration`,
-		"WEBHOOKS_DELIVER_WORKERS": `WEBHOOKS_DELIVER_WORKERS="maybe" is not a positive whole number`,
-		"WEBHOOKS_PUBLIC_URL":      `WEBHOOKS_PUBLIC_URL="maybe" must be an http or https origin`,
+		"WEBHOOKS_ALLOW_HTTP":                 `WEBHOOKS_ALLOW_HTTP="maybe" is not true or false`,
+		"WEBHOOKS_ALLOWED_CIDRS":              `WEBHOOKS_ALLOWED_CIDRS: "maybe" is not a CIDR range`,
+		"WEBHOOKS_SECRET_GRACE":               `WEBHOOKS_SECRET_GRACE="maybe" is not a duration`,
+		"WEBHOOKS_LOG_FORMAT":                 `WEBHOOKS_LOG_FORMAT="maybe" is not text or json`,
+		"WEBHOOKS_RETRY_SCHEDULE":             `entry 1 "maybe" is not a positive duration`,
+		"WEBHOOKS_TIMEOUT":                    `WEBHOOKS_TIMEOUT="maybe" is not a positive duration`,
+		"WEBHOOKS_DELIVER_WORKERS":            `WEBHOOKS_DELIVER_WORKERS="maybe" is not a positive whole number`,
+		"WEBHOOKS_PUBLIC_URL":                 `WEBHOOKS_PUBLIC_URL="maybe" must be an http or https origin`,
+		"WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE": `WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE="maybe" is not a positive whole number`,
+		"WEBHOOKS_TEST_SENDS_PER_MINUTE":      `WEBHOOKS_TEST_SENDS_PER_MINUTE="maybe" is not a positive whole number`,
 	} {
 		for _, command := range []string{"serve", "worker"} {
 			res := run(t, map[string]string{env: "maybe"}, command)
@@ -557,5 +560,93 @@ func TestServeAnswersBeside200SlowClients(t *testing.T) {
 		n, err := c.Read(make([]byte, 1))
 		var netErr net.Error
 		require.True(t, errors.As(err, &netErr) && netErr.Timeout(), "slow connection %d: read %d bytes, error %v", i, n, err)
+	}
+}
+
+// TestServeQuotasFromEnvironment: WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE and
+// WEBHOOKS_TEST_SENDS_PER_MINUTE reach the API that serve serves.
+func TestServeQuotasFromEnvironment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var ws, user string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
+	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
+	require.NoError(t, err)
+	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": "127.0.0.1:0",
+		"WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE": "1", "WEBHOOKS_TEST_SENDS_PER_MINUTE": "1"}
+	res := run(t, env, "apikey", "create", "--workspace", ws, "--user", user)
+	require.Equal(t, 0, res.code, res.stderr)
+	key := strings.TrimSpace(res.stdout)
+
+	serveCtx, cancel := context.WithCancel(ctx)
+	var stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.Main(serveCtx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		require.Equal(t, 0, <-done, stderr.String())
+		http.DefaultClient.CloseIdleConnections()
+	}()
+	urlRe := regexp.MustCompile(`url=(http://\S+)`)
+	var base string
+	require.Eventually(t, func() bool {
+		m := urlRe.FindStringSubmatch(stderr.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "serve never logged its address: %s", stderr.String())
+
+	post := func(path, body string) *http.Response {
+		req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	hook := `{"name": "h", "url": "https://example.com/hooks", "events": ["investment.created"]}`
+	resp := post("/v1/webhooks", hook)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var created struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
+	require.Equal(t, http.StatusUnprocessableEntity, post("/v1/webhooks", hook).StatusCode)
+	require.Equal(t, http.StatusAccepted, post("/v1/webhooks/"+created.ID+"/test", `{"eventType": "investment.created"}`).StatusCode)
+	require.Equal(t, http.StatusTooManyRequests, post("/v1/webhooks/"+created.ID+"/test", `{"eventType": "investment.created"}`).StatusCode)
+}
+
+// TestServeNeedsPublicURLBeyondLoopback: serve listening beyond loopback
+// without WEBHOOKS_PUBLIC_URL refuses to start, saying what to set; on
+// loopback, or with it set, it goes on (here to a database that does not
+// answer).
+func TestServeNeedsPublicURLBeyondLoopback(t *testing.T) {
+	t.Parallel()
+	const nowhere = "postgres://postgres@127.0.0.1:1/webhooks"
+	for _, addr := range []string{":8080", "0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080", "webhooks.internal:8080"} {
+		res := run(t, map[string]string{"DATABASE_URL": nowhere, "WEBHOOKS_ADDR": addr}, "serve")
+		require.Equal(t, 1, res.code, addr)
+		require.Contains(t, res.stderr, `WEBHOOKS_ADDR="`+addr+`" listens beyond loopback, so set WEBHOOKS_PUBLIC_URL to the origin browsers reach serve at, such as https://webhooks.example.com`, addr)
+	}
+	for _, env := range []map[string]string{
+		{"WEBHOOKS_ADDR": "127.0.0.1:8080"},
+		{"WEBHOOKS_ADDR": "localhost:8080"},
+		{"WEBHOOKS_ADDR": "[::1]:8080"},
+		{},
+		{"WEBHOOKS_ADDR": ":8080", "WEBHOOKS_PUBLIC_URL": "https://webhooks.example.com"},
+	} {
+		env["DATABASE_URL"] = nowhere
+		res := run(t, env, "serve")
+		require.Equal(t, 1, res.code, env)
+		require.NotContains(t, res.stderr, "WEBHOOKS_PUBLIC_URL", env)
+		require.Contains(t, res.stderr, "cannot connect to PostgreSQL", env)
 	}
 }

@@ -37,6 +37,22 @@ func (c *command) apiConfig() (api.Config, error) {
 		}
 		config.SecretGrace = d
 	}
+	quotas := []struct {
+		name string
+		dst  *int
+	}{
+		{"WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE", &config.MaxWebhooksPerWorkspace},
+		{"WEBHOOKS_TEST_SENDS_PER_MINUTE", &config.TestSendsPerMinute},
+	}
+	for _, v := range quotas {
+		if s := c.env(v.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return config, fmt.Errorf("%s=%q is not a positive whole number", v.name, s)
+			}
+			*v.dst = n
+		}
+	}
 	if c.env("WEBHOOKS_PUBLIC_URL") != "" {
 		base, err := c.publicURL()
 		if err != nil {

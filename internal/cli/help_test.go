@@ -78,6 +78,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	require.Contains(t, run(t, env, "play", "--help").stdout, "--keep")
 	require.Contains(t, run(t, env, "bench", "--help").stdout, "--noisy-backlog")
 	require.Contains(t, run(t, env, "serve", "--help").stdout, "WEBHOOKS_MAX_CONNS")
+	require.Contains(t, run(t, env, "serve", "--help").stdout, "WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE   webhooks a workspace may have (default 100)")
+	require.Contains(t, run(t, env, "serve", "--help").stdout, "WEBHOOKS_TEST_SENDS_PER_MINUTE   test sends a workspace may make a minute")
 	require.Equal(t, run(t, env, "play", "--help").stdout, run(t, env, "help", "play").stdout)
 
 	// After "--" it is an argument, not a request for help.

@@ -72,3 +72,22 @@ func (c *command) publicURL() (string, error) {
 	}
 	return u.Scheme + "://" + u.Host, nil
 }
+
+// needPublicURL refuses a serve that listens beyond loopback without
+// WEBHOOKS_PUBLIC_URL: links to the Webhooks page, and whether its session
+// cookie is Secure (and __Host-), come from it, never from what a
+// request's Host or X-Forwarded-Proto claims. On loopback (make run) the
+// default, http:// and WEBHOOKS_ADDR, is right.
+func (c *command) needPublicURL() error {
+	if c.env("WEBHOOKS_PUBLIC_URL") != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.addr())
+	if err != nil {
+		return fmt.Errorf("WEBHOOKS_ADDR=%q is not host:port", c.addr())
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("WEBHOOKS_ADDR=%q listens beyond loopback, so set WEBHOOKS_PUBLIC_URL to the origin browsers reach serve at, such as https://webhooks.example.com: links to the Webhooks page are made under it, and its https makes the session cookie Secure; or listen on 127.0.0.1", c.addr())
+}

@@ -30,6 +30,9 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.needPublicURL(); err != nil {
+		return err
+	}
 	if _, err := c.maxConns(); err != nil {
 		return err
 	}

@@ -41,6 +41,10 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 type Config struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
+	// PublicURL is where browsers reach the server (WEBHOOKS_PUBLIC_URL):
+	// its scheme decides whether the session cookie is Secure and named
+	// with the __Host- prefix (api.Secure).
+	PublicURL string
 }
 
 // Handler serves the page under /portal/.
@@ -107,7 +111,7 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, api.ErrPortalLinkInvalid) {
 		// A used link opened again in a browser that is signed in (Back
 		// after signing in, a second tab) leads on to the page.
-		if _, ok, serr := api.PortalViewer(r.Context(), h.config.Pool, r); serr == nil && ok {
+		if _, ok, serr := api.PortalViewer(r.Context(), h.config.Pool, r, h.secure(r)); serr == nil && ok {
 			http.Redirect(w, r, "/portal/", http.StatusSeeOther)
 			return
 		}
@@ -138,9 +142,11 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.linkRefused(w, r, err)
 		return
 	}
+	// No Domain, Path=/: what the __Host- prefix asks, over HTTPS.
+	secure := h.secure(r)
 	http.SetCookie(w, &http.Cookie{
-		Name: api.SessionCookie, Value: session, Path: "/", Expires: expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
+		Name: api.SessionCookieName(secure), Value: session, Path: "/", Expires: expires,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
 	// The redirect follows a navigation of this origin's page, so the
 	// SameSite=Strict cookie goes along.
@@ -163,7 +169,7 @@ func (h *Handler) linkRefused(w http.ResponseWriter, r *http.Request, err error)
 // page is the Webhooks page of the session's user.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	viewer, ok, err := api.PortalViewer(r.Context(), h.config.Pool, r)
+	viewer, ok, err := api.PortalViewer(r.Context(), h.config.Pool, r, h.secure(r))
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -184,15 +190,17 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 
 // logout ends the session and its cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(api.SessionCookie); err == nil {
+	w.Header().Set("Cache-Control", "no-store")
+	secure := h.secure(r)
+	if c, err := r.Cookie(api.SessionCookieName(secure)); err == nil {
 		if err := api.EndPortalSession(r.Context(), h.config.Pool, c.Value); err != nil {
 			h.internalError(w, r, err)
 			return
 		}
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
+		Name: api.SessionCookieName(secure), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
 	// Redirected, so that reloading the answer does not post again.
 	http.Redirect(w, r, signedOutPath, http.StatusSeeOther)
@@ -226,8 +234,7 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err erro
 	h.message(w, http.StatusInternalServerError, "Something went wrong", "The error has been logged. Try again in a moment.")
 }
 
-// isHTTPS says whether the browser reached us over TLS, here or at a proxy
-// in front: the cookie is then Secure.
-func isHTTPS(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+// secure says whether browsers reach us over HTTPS (api.Secure).
+func (h *Handler) secure(r *http.Request) bool {
+	return api.Secure(h.config.PublicURL, r)
 }

@@ -61,6 +61,13 @@ func startSite(t *testing.T) *site {
 // startSiteWith is startSite with a retry schedule of its own.
 func startSiteWith(t *testing.T, schedule []time.Duration) *site {
 	t.Helper()
+	return startSiteConfig(t, schedule, api.Config{})
+}
+
+// startSiteConfig is startSiteWith with settings of the API's (its policy
+// and attempts are the site's).
+func startSiteConfig(t *testing.T, schedule []time.Duration, config api.Config) *site {
+	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
 	allowed, err := netguard.ParseCIDRs("127.0.0.0/8")
@@ -71,10 +78,12 @@ func startSiteWith(t *testing.T, schedule []time.Duration) *site {
 	require.NoError(t, err)
 	require.NoError(t, runner.Start(ctx))
 	client := runner.Client
+	apiConfig := config
+	apiConfig.Policy, apiConfig.MaxAttempts = policy, deliveryConfig.MaxAttempts()
 	handlerCtx, stopHandler := context.WithCancel(ctx)
 	handler, err := server.New(handlerCtx, server.Config{
 		Pool: pool, River: client,
-		API: api.Config{Policy: policy, MaxAttempts: deliveryConfig.MaxAttempts()},
+		API: apiConfig,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
@@ -666,6 +675,17 @@ func TestPortalHeaders(t *testing.T) {
 		require.Contains(t, csp, "frame-ancestors 'none'", path)
 		require.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"), path)
 	}
+	// What holds a session or a link's token is never stored.
+	for _, path := range []string{"/portal/", "/portal/start?token=nope"} {
+		res, err := http.Get(s.url + path)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, "no-store", res.Header.Get("Cache-Control"), path)
+	}
+	out, err := http.Post(s.url+"/portal/logout", "", nil)
+	require.NoError(t, err)
+	out.Body.Close()
+	require.Equal(t, "no-store", out.Request.Response.Header.Get("Cache-Control"), "logout's answer, which clears the cookie")
 	for path, want := range map[string]int{
 		"/portal/": http.StatusUnauthorized, "/portal/start": http.StatusBadRequest,
 		"/portal/start?token=nope": http.StatusGone, "/portal/nope": http.StatusNotFound,

@@ -61,7 +61,7 @@ func New(ctx context.Context, config Config) (http.Handler, error) {
 		config.API.River = config.River
 	}
 	api.New(config.API).Register(mux)
-	portal.New(portal.Config{Pool: config.Pool, Logger: config.Logger}).Register(mux)
+	portal.New(portal.Config{Pool: config.Pool, Logger: config.Logger, PublicURL: config.API.PublicURL}).Register(mux)
 
 	switch {
 	case config.River == nil:

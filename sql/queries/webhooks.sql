@@ -5,6 +5,18 @@ VALUES (@workspace_id, @created_by, @name, @url, @event_types, @description, sql
     sqlc.narg(filter), sqlc.narg(changed_columns), @ordered)
 RETURNING *;
 
+-- name: WebhookQuotaLock :exec
+-- WebhookQuotaLock makes the creates of one workspace's webhooks wait for
+-- each other until their transactions end, so that two at once cannot both
+-- find room under the workspace's quota (WebhookCount after it sees the
+-- other's commit). The two-key form keeps it apart from the project's
+-- one-key locks.
+SELECT pg_advisory_xact_lock(hashtext('webhooks.webhook_quota'), hashtext(@workspace_id::text));
+
+-- name: WebhookCount :one
+-- WebhookCount counts a workspace's webhooks (webhooks_workspace_id_idx).
+SELECT count(*) FROM webhooks.webhooks WHERE workspace_id = @workspace_id;
+
 -- name: WebhookGetByID :one
 -- WebhookGetByID finds a webhook within a workspace; another workspace's is
 -- not found.

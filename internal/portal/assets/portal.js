@@ -76,22 +76,36 @@ function show(view) {
 // ---- the list
 
 let webhooks = [];
+let moreCursor = null; // where the next page of webhooks starts; null at the end
 
-async function loadList() {
-  const all = [];
-  let cursor = "";
-  for (;;) {
-    const res = await call("GET", "/v1/webhooks?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
-    if (!res.ok) {
-      notice(res.data.detail || "Could not load the webhooks.", true);
-      return;
-    }
-    all.push(...res.data.data);
-    if (!res.data.nextCursor) break;
-    cursor = res.data.nextCursor;
+// The list shows a page of webhooks at a time; "Show more webhooks" adds the
+// next. A refresh after an action asks again for as many as are shown (up
+// to 100, the API's most for one request), so that rows paged in stay.
+const listPage = 20;
+
+// loadList fills the list afresh, or adds the next page (more); grow
+// shows that many more rows than now (a webhook just created, which comes
+// last).
+async function loadList(more, grow) {
+  const q = new URLSearchParams({ limit: String(more ? listPage : Math.min(100, Math.max(listPage, webhooks.length + (grow || 0)))) });
+  if (more && moreCursor) q.set("cursor", moreCursor);
+  const res = await call("GET", "/v1/webhooks?" + q);
+  if (!res.ok) {
+    notice(res.data.detail || "Could not load the webhooks.", true);
+    return;
   }
-  webhooks = all;
+  webhooks = more ? webhooks.concat(res.data.data) : res.data.data;
+  moreCursor = res.data.nextCursor;
   renderList();
+}
+
+// showMore adds the next page and puts the focus on the first webhook it
+// added, whose row a screen reader then reads; the button goes at the end.
+async function showMore() {
+  const before = webhooks.length;
+  await loadList(true);
+  const first = webhooks[before];
+  if (first) focusRow(first.id, "View Logs");
 }
 
 function renderList() {
@@ -99,6 +113,9 @@ function renderList() {
   body.replaceChildren();
   $("#empty").hidden = webhooks.length > 0;
   $("#webhooks").hidden = webhooks.length === 0;
+  $("#more-webhooks").hidden = !moreCursor;
+  $("#list-count").hidden = !moreCursor;
+  setText($("#list-count"), "Showing the first " + webhooks.length + " webhooks.");
   for (const w of webhooks) {
     const h = w.health || {};
     const status = w.enabled
@@ -506,23 +523,29 @@ async function save(ev) {
     : await call("POST", "/v1/webhooks", body);
   if (res.status === 401) return; // call() has said the session ended
   if (!res.ok) {
-    // The API's own words, beside the field they are about.
+    // The API's own words, beside the field they are about; one about no
+    // field of the form (the workspace's quota of webhooks) is said whole,
+    // there being nothing to correct.
     const invalid = [];
+    const said = [];
     for (const fe of res.data.errors || []) {
       const input = fieldError(fe.field, fe.message);
       if (input) invalid.push(input);
+      else said.push(fe.message.charAt(0).toUpperCase() + fe.message.slice(1) + ".");
     }
     if (!res.data.errors) $("#err-form").textContent = res.data.detail || "Could not save.";
     // Said in the live region, and the focus on the first field to correct
     // in the form's order (a fieldset's first box: a fieldset takes none).
-    const n = (res.data.errors || []).length;
-    notice("Not saved: " + (n ? n + " field" + (n === 1 ? "" : "s") + " to correct, marked below." : res.data.detail || "the server refused it."), true);
+    const n = invalid.length;
+    if (n) said.push(n + " field" + (n === 1 ? "" : "s") + " to correct, marked below.");
+    if (!said.length) said.push(res.data.detail || "the server refused it.");
+    notice("Not saved: " + said.join(" "), true);
     invalid.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
     const first = invalid[0];
     if (first) (first.matches("fieldset") ? first.querySelector("input:not(:disabled)") : first).focus();
     return;
   }
-  await loadList();
+  await loadList(false, editing ? 0 : 1);
   if (editing) {
     show("#list-view");
     notice("Saved " + res.data.name + ".");
@@ -698,6 +721,7 @@ function startPolling() {
     if (changed && generation === polling) await loadChart(); // new deliveries, new figures
     document.body.dataset.polls = String(+(document.body.dataset.polls || 0) + 1); // for the tests
     pollDelay = changed ? pollFastest : Math.min(pollDelay * 2, pollSlowest);
+    document.body.dataset.pollDelay = String(pollDelay); // likewise
     if (generation === polling) pollTimer = setTimeout(tick, pollDelay);
   };
   pollNow = () => {
@@ -966,7 +990,9 @@ async function recover() {
 
 async function sendTest() {
   const res = await call("POST", "/v1/webhooks/" + encodeURIComponent(logsOf.id) + "/test", { eventType: $("#test-type").value });
-  if (!res.ok) return notice((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail, true);
+  // Over the workspace's rate of tests (429) the API says when the next
+  // may go.
+  if (!res.ok) return notice("Not sent: " + ((res.data.errors || []).map((e) => e.message).join(" ") || res.data.detail), true);
   notice("Sent a test " + res.data.eventType + " as " + res.data.id + "; its attempt appears below.");
   await loadMessages();
   await loadMessage(res.data.id);
@@ -978,6 +1004,7 @@ async function sendTest() {
 document.addEventListener("DOMContentLoaded", async () => {
   if (!$("#list-view")) return; // a guest's page has nothing to load
   $("#create").addEventListener("click", () => openForm(null));
+  $("#more-webhooks").addEventListener("click", showMore);
   $("#cancel").addEventListener("click", () => closeForm(false));
   $("#webhook-form").addEventListener("submit", save);
   $("#ev-all").addEventListener("change", syncEvents);
