@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/jobs"
 )
@@ -53,7 +53,7 @@ func newWebhook(t testing.TB, pool *pgxpool.Pool, workspaceID, creator, url stri
 	}
 	id := queryID(t, pool, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
 		VALUES ($1, $2, 'test', $3, $4, now() - interval '1 minute') RETURNING id`, workspaceID, creator, url, events)
-	exec(t, pool, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, api.NewSecret())
+	exec(t, pool, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, auth.NewSecret())
 	return id
 }
 

@@ -6,7 +6,6 @@ package api
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 )
@@ -154,16 +154,10 @@ type principalKey struct{}
 
 func principalFrom(ctx context.Context) principal { return ctx.Value(principalKey{}).(principal) }
 
-// HashKey is how API keys are stored.
-func HashKey(key string) []byte {
-	sum := sha256.Sum256([]byte(key))
-	return sum[:]
-}
-
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	header := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(header, " ")
-	if header == "" && hasCookie(r, SessionCookieName(Secure(s.config.PublicURL, r))) {
+	if header == "" && hasCookie(r, auth.SessionCookieName(auth.Secure(s.config.PublicURL, r))) {
 		return s.authenticateSession(w, r)
 	}
 	if header == "" {
@@ -176,7 +170,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		writeProblem(w, http.StatusUnauthorized, "Authorization header must be `Bearer <API key>`")
 		return principal{}, false
 	}
-	row, err := s.queries.APIKeyAuthenticate(r.Context(), s.config.Pool, HashKey(strings.TrimSpace(key)))
+	row, err := s.queries.APIKeyAuthenticate(r.Context(), s.config.Pool, auth.Hash(strings.TrimSpace(key)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="webhooks", error="invalid_token"`)
 		writeProblem(w, http.StatusUnauthorized, "API key not recognised")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/server"
@@ -80,7 +81,7 @@ func newWorkspace(t testing.TB, pool *pgxpool.Pool, name string) workspace {
 		require.NoError(t, err)
 		_, err = q.WorkspaceMemberUpsert(ctx, pool, db.WorkspaceMemberUpsertParams{WorkspaceID: ws.ID, UserID: user.ID, Role: role})
 		require.NoError(t, err)
-		key, _, _, err := api.CreateAPIKey(ctx, pool, ws.ID, user.ID, "test")
+		key, _, _, err := auth.CreateAPIKey(ctx, pool, ws.ID, user.ID, "test")
 		require.NoError(t, err)
 		w.users[role], w.keys[role] = user.ID, key
 	}
@@ -451,7 +452,7 @@ func TestAuthentication(t *testing.T) {
 	}
 
 	// A key works, is noted as used, and stops working once revoked.
-	key, row, role, err := api.CreateAPIKey(ctx, b.pool, b.ws.id, b.ws.users["member"], "revoke me")
+	key, row, role, err := auth.CreateAPIKey(ctx, b.pool, b.ws.id, b.ws.users["member"], "revoke me")
 	require.NoError(t, err)
 	require.Equal(t, "member", role)
 	require.Equal(t, 200, b.do(t, key, "GET", "/v1/webhooks", nil).status)
@@ -477,8 +478,8 @@ func TestAuthentication(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 403, b.do(t, b.ws.keys["owner"], "GET", "/v1/webhooks", nil).status)
 
-	_, _, _, err = api.CreateAPIKey(ctx, b.pool, b.ws2.id, b.ws.users["member"], "")
-	require.ErrorIs(t, err, api.ErrNotMember)
+	_, _, _, err = auth.CreateAPIKey(ctx, b.pool, b.ws2.id, b.ws.users["member"], "")
+	require.ErrorIs(t, err, auth.ErrNotMember)
 }
 
 func TestUnknownRoute(t *testing.T) {
@@ -525,7 +526,7 @@ func TestHTTPAllowedByPolicy(t *testing.T) {
 }
 
 func ExampleNewSecret() {
-	secret := api.NewSecret()
+	secret := auth.NewSecret()
 	key, _ := webhook.DecodeSecret(secret)
 	fmt.Println(strings.HasPrefix(secret, "whsec_"), len(key))
 	// Output: true 32

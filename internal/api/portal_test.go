@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 )
 
@@ -39,7 +39,7 @@ func TestRedeemPortalLinkRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				session, _, err := api.RedeemPortalLink(ctx, pool, token)
+				session, _, err := auth.RedeemPortalLink(ctx, pool, token)
 				results <- result{session, err}
 			}()
 		}
@@ -53,7 +53,7 @@ func TestRedeemPortalLinkRace(t *testing.T) {
 			switch {
 			case r.err == nil:
 				sessions = append(sessions, r.session)
-			case errors.Is(r.err, api.ErrPortalLinkInvalid):
+			case errors.Is(r.err, auth.ErrPortalLinkInvalid):
 				invalid++
 			default:
 				t.Fatalf("redeeming: %v", r.err)
@@ -63,15 +63,15 @@ func TestRedeemPortalLinkRace(t *testing.T) {
 	}
 
 	for round := range 10 {
-		link, err := api.CreatePortalLink(ctx, pool, "http://127.0.0.1", ws.id, ws.users["owner"], nil)
+		link, err := auth.CreatePortalLink(ctx, pool, "http://127.0.0.1", ws.id, ws.users["owner"], nil)
 		require.NoError(t, err)
-		token := link.URL[len("http://127.0.0.1"+api.PortalStartPath+"?token="):]
+		token := link.URL[len("http://127.0.0.1"+auth.PortalStartPath+"?token="):]
 
 		var whileBlocked func()
 		if round == 0 {
 			tx, err := pool.Begin(ctx)
 			require.NoError(t, err)
-			_, err = tx.Exec(ctx, `SELECT 1 FROM webhooks.portal_sessions WHERE link_hash = $1 FOR UPDATE`, api.HashKey(token))
+			_, err = tx.Exec(ctx, `SELECT 1 FROM webhooks.portal_sessions WHERE link_hash = $1 FOR UPDATE`, auth.Hash(token))
 			require.NoError(t, err)
 			whileBlocked = func() {
 				require.Eventually(t, func() bool {
@@ -89,8 +89,8 @@ func TestRedeemPortalLinkRace(t *testing.T) {
 
 		// The one session works.
 		r := httptest.NewRequest("GET", "/portal/", nil)
-		r.Header.Set("Cookie", api.SessionCookie+"="+sessions[0])
-		viewer, ok, err := api.PortalViewer(ctx, pool, r, false)
+		r.Header.Set("Cookie", auth.SessionCookie+"="+sessions[0])
+		viewer, ok, err := auth.PortalViewer(ctx, pool, r, false)
 		require.NoError(t, err)
 		require.True(t, ok, "round %d", round)
 		require.Equal(t, ws.users["owner"], viewer.UserID)

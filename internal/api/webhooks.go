@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/internal/filter"
 	"github.com/countercyclical/webhooks/internal/netguard"
-	"github.com/countercyclical/webhooks/webhook"
 )
 
 // Limits of webhook fields.
@@ -133,16 +131,9 @@ func filterJSON(raw json.RawMessage) any {
 	return raw
 }
 
-// NewSecret returns a fresh signing secret: whsec_ and 32 random bytes.
-func NewSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return webhook.SecretPrefix + base64.StdEncoding.EncodeToString(b)
-}
-
 // mayManageWebhooks: guests may not manage webhooks at all.
 func mayManageWebhooks(w http.ResponseWriter, p principal) bool {
-	if p.Role == "guest" {
+	if !auth.MayManageWebhooks(p.Role) {
 		writeProblem(w, http.StatusForbidden, "guests cannot manage webhooks; ask a workspace admin")
 		return false
 	}
@@ -397,7 +388,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	if in.Description != nil {
 		description = *in.Description
 	}
-	secret := NewSecret()
+	secret := auth.NewSecret()
 	tx, err := s.config.Pool.Begin(r.Context())
 	if err != nil {
 		s.internalError(w, r, "error beginning transaction", err)
@@ -673,7 +664,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	expires := time.Now().Add(s.config.SecretGrace)
 	rotated, err := s.queries.SigningSecretRotate(r.Context(), s.config.Pool, db.SigningSecretRotateParams{
-		WebhookID: wh.ID, Secret: NewSecret(), PreviousExpiresAt: &expires,
+		WebhookID: wh.ID, Secret: auth.NewSecret(), PreviousExpiresAt: &expires,
 	})
 	if s.gone(w, r, wh.ID, err) {
 		return

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/countercyclical/webhooks/internal/api"
 )
 
 // plan is one form of the run. Offsets are from the first insert.
@@ -349,7 +348,7 @@ func seed(t *testing.T, pool *pgxpool.Pool, addr string) (workspace, user string
 		must(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
 			VALUES ($1, $2, $3, $4, '{investment.created}', now() - interval '1 minute') RETURNING id`,
 			workspace, user, fmt.Sprintf("chaos %d", i), fmt.Sprintf("http://%s/hook/%d", addr, i)).Scan(&id), "adding a webhook")
-		_, err := pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, api.NewSecret())
+		_, err := pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, auth.NewSecret())
 		must(t, err, "adding a secret")
 	}
 	return workspace, user

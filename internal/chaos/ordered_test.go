@@ -17,10 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/countercyclical/webhooks/internal/api"
 )
 
 // orderReceiver accepts pipeline.updated deliveries of pipelines named
@@ -121,7 +120,7 @@ func TestOrderedUnderKill(t *testing.T) {
 	must(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, ordered, created_at)
 		VALUES ($1, $2, 'mirror', $3, '{pipeline.updated}', true, now() - interval '1 minute') RETURNING id`,
 		workspace, user, "http://"+ln.Addr().String()+"/hook").Scan(&webhookID), "adding the webhook")
-	_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, webhookID, api.NewSecret())
+	_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, webhookID, auth.NewSecret())
 	must(t, err, "adding a secret")
 	ids := make([]string, resources)
 	for i := range ids {

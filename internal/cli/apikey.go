@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/countercyclical/webhooks/db"
-	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 )
 
 func (c *command) apikey(ctx context.Context, args []string) error {
@@ -36,8 +36,8 @@ func (c *command) apikey(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pool.Close()
-		key, row, role, err := api.CreateAPIKey(ctx, pool, *workspace, *user, *name)
-		if errors.Is(err, api.ErrNotMember) {
+		key, row, role, err := auth.CreateAPIKey(ctx, pool, *workspace, *user, *name)
+		if errors.Is(err, auth.ErrNotMember) {
 			return fmt.Errorf("user %q is not a member of workspace %q: add them to workspace_members first", *user, *workspace)
 		}
 		if err != nil {

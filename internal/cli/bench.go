@@ -28,7 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
 	"github.com/countercyclical/webhooks/internal/pgurl"
@@ -390,7 +390,7 @@ func (b *benchRun) addWebhook(ctx context.Context, phase string, i int, eventTyp
 		b.workspaceID, b.userID, fmt.Sprintf("bench %s %d", phase, i), fmt.Sprintf("%s/%s/%d", b.receiverURL, phase, i), eventTypes).Scan(&id); err != nil {
 		return "", fmt.Errorf("error adding a webhook: %w", err)
 	}
-	if _, err := b.pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, api.NewSecret()); err != nil {
+	if _, err := b.pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, auth.NewSecret()); err != nil {
 		return "", fmt.Errorf("error adding a signing secret: %w", err)
 	}
 	return id, nil

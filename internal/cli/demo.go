@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countercyclical/webhooks/db"
-	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 )
 
 // demo seeds a workspace to try the API on: a user of each role, a team, a
@@ -44,7 +44,7 @@ func (c *command) demo(ctx context.Context, args []string) error {
 			if _, err := q.WorkspaceMemberUpsert(ctx, tx, db.WorkspaceMemberUpsertParams{WorkspaceID: workspace.ID, UserID: user.ID, Role: m.role}); err != nil {
 				return fmt.Errorf("error adding member: %w", err)
 			}
-			if m.key, _, _, err = api.CreateAPIKey(ctx, tx, workspace.ID, user.ID, "demo"); err != nil {
+			if m.key, _, _, err = auth.CreateAPIKey(ctx, tx, workspace.ID, user.ID, "demo"); err != nil {
 				return err
 			}
 		}

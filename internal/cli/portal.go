@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 )
 
 // portal prints a one-time link to the Webhooks page for a user, as the
@@ -38,8 +38,8 @@ func (c *command) portal(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	link, err := api.CreatePortalLink(ctx, pool, base, *workspace, *user, nil)
-	if errors.Is(err, api.ErrNotMember) {
+	link, err := auth.CreatePortalLink(ctx, pool, base, *workspace, *user, nil)
+	if errors.Is(err, auth.ErrNotMember) {
 		return fmt.Errorf("user %q is not a member of workspace %q: add them to workspace_members first", *user, *workspace)
 	}
 	if err != nil {

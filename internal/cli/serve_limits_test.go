@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
@@ -85,7 +86,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
 	_, err = pool.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
 	require.NoError(t, err)
-	key, _, _, err := api.CreateAPIKey(ctx, pool, ws, user, "test")
+	key, _, _, err := auth.CreateAPIKey(ctx, pool, ws, user, "test")
 	require.NoError(t, err)
 	client, err := jobs.NewClient(pool, jobs.Config{}) // insert-only, as the API uses it
 	require.NoError(t, err)

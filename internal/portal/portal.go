@@ -19,9 +19,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/countercyclical/webhooks/internal/api"
 )
 
 //go:embed templates/*.html
@@ -43,7 +42,7 @@ type Config struct {
 	Logger *slog.Logger
 	// PublicURL is where browsers reach the server (WEBHOOKS_PUBLIC_URL):
 	// its scheme decides whether the session cookie is Secure and named
-	// with the __Host- prefix (api.Secure).
+	// with the __Host- prefix (auth.Secure).
 	PublicURL string
 }
 
@@ -74,8 +73,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "max-age=86400")
 		http.ServeFileFS(w, r, assets, "favicon.svg")
 	})))
-	mux.Handle("GET "+api.PortalStartPath, secure(http.HandlerFunc(h.ask)))
-	mux.Handle("POST "+api.PortalStartPath, secure(http.HandlerFunc(h.start)))
+	mux.Handle("GET "+auth.PortalStartPath, secure(http.HandlerFunc(h.ask)))
+	mux.Handle("POST "+auth.PortalStartPath, secure(http.HandlerFunc(h.start)))
 	mux.Handle("GET /portal/{$}", secure(http.HandlerFunc(h.page)))
 	mux.Handle("POST /portal/logout", secure(http.HandlerFunc(h.logout)))
 	mux.Handle("GET "+signedOutPath, secure(http.HandlerFunc(h.signedOut)))
@@ -107,11 +106,11 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 		h.linkRefused(w, r, nil)
 		return
 	}
-	viewer, err := api.PeekPortalLink(r.Context(), h.config.Pool, token)
-	if errors.Is(err, api.ErrPortalLinkInvalid) {
+	viewer, err := auth.PeekPortalLink(r.Context(), h.config.Pool, token)
+	if errors.Is(err, auth.ErrPortalLinkInvalid) {
 		// A used link opened again in a browser that is signed in (Back
 		// after signing in, a second tab) leads on to the page.
-		if _, ok, serr := api.PortalViewer(r.Context(), h.config.Pool, r, h.secure(r)); serr == nil && ok {
+		if _, ok, serr := auth.PortalViewer(r.Context(), h.config.Pool, r, h.secure(r)); serr == nil && ok {
 			http.Redirect(w, r, "/portal/", http.StatusSeeOther)
 			return
 		}
@@ -121,7 +120,7 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "start.html", struct {
-		Viewer api.Viewer
+		Viewer auth.Viewer
 		Token  string
 	}{viewer, token})
 }
@@ -137,7 +136,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.linkRefused(w, r, nil)
 		return
 	}
-	session, expires, err := api.RedeemPortalLink(r.Context(), h.config.Pool, token)
+	session, expires, err := auth.RedeemPortalLink(r.Context(), h.config.Pool, token)
 	if err != nil {
 		h.linkRefused(w, r, err)
 		return
@@ -145,7 +144,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	// No Domain, Path=/: what the __Host- prefix asks, over HTTPS.
 	secure := h.secure(r)
 	http.SetCookie(w, &http.Cookie{
-		Name: api.SessionCookieName(secure), Value: session, Path: "/", Expires: expires,
+		Name: auth.SessionCookieName(secure), Value: session, Path: "/", Expires: expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
 	// The redirect follows a navigation of this origin's page, so the
@@ -159,7 +158,7 @@ func (h *Handler) linkRefused(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case err == nil:
 		h.message(w, http.StatusBadRequest, "Link incomplete", "This link to the Webhooks page has no token. Open the page again from the app.")
-	case errors.Is(err, api.ErrPortalLinkInvalid):
+	case errors.Is(err, auth.ErrPortalLinkInvalid):
 		h.message(w, http.StatusGone, "Link expired", "This link to the Webhooks page has expired or was already used. Open the page again from the app.")
 	default:
 		h.internalError(w, r, err)
@@ -169,7 +168,7 @@ func (h *Handler) linkRefused(w http.ResponseWriter, r *http.Request, err error)
 // page is the Webhooks page of the session's user.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	viewer, ok, err := api.PortalViewer(r.Context(), h.config.Pool, r, h.secure(r))
+	viewer, ok, err := auth.PortalViewer(r.Context(), h.config.Pool, r, h.secure(r))
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -183,23 +182,23 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "page.html", struct {
-		Viewer    api.Viewer
+		Viewer    auth.Viewer
 		MayManage bool
-	}{viewer, viewer.Role != "guest"})
+	}{viewer, auth.MayManageWebhooks(viewer.Role)})
 }
 
 // logout ends the session and its cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	secure := h.secure(r)
-	if c, err := r.Cookie(api.SessionCookieName(secure)); err == nil {
-		if err := api.EndPortalSession(r.Context(), h.config.Pool, c.Value); err != nil {
+	if c, err := r.Cookie(auth.SessionCookieName(secure)); err == nil {
+		if err := auth.EndPortalSession(r.Context(), h.config.Pool, c.Value); err != nil {
 			h.internalError(w, r, err)
 			return
 		}
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: api.SessionCookieName(secure), Value: "", Path: "/", MaxAge: -1,
+		Name: auth.SessionCookieName(secure), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
 	// Redirected, so that reloading the answer does not post again.
@@ -234,7 +233,7 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err erro
 	h.message(w, http.StatusInternalServerError, "Something went wrong", "The error has been logged. Try again in a moment.")
 }
 
-// secure says whether browsers reach us over HTTPS (api.Secure).
+// secure says whether browsers reach us over HTTPS (auth.Secure).
 func (h *Handler) secure(r *http.Request) bool {
-	return api.Secure(h.config.PublicURL, r)
+	return auth.Secure(h.config.PublicURL, r)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/api"
+	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/netguard"
@@ -116,7 +117,7 @@ func startSiteConfig(t *testing.T, schedule []time.Duration, config api.Config) 
 		require.NoError(t, err)
 		_, err = q.WorkspaceMemberUpsert(ctx, pool, db.WorkspaceMemberUpsertParams{WorkspaceID: ws.ID, UserID: user.ID, Role: role})
 		require.NoError(t, err)
-		key, _, _, err := api.CreateAPIKey(ctx, pool, ws.ID, user.ID, "test")
+		key, _, _, err := auth.CreateAPIKey(ctx, pool, ws.ID, user.ID, "test")
 		require.NoError(t, err)
 		s.users[role], s.keys[role] = user.ID, key
 	}
@@ -717,7 +718,7 @@ func TestPortalHeaders(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	require.Equal(t, "/portal/", res.Header.Get("Location"))
 	setCookie := res.Header.Get("Set-Cookie")
-	require.Contains(t, setCookie, api.SessionCookie+"=")
+	require.Contains(t, setCookie, auth.SessionCookie+"=")
 	require.Contains(t, setCookie, "HttpOnly")
 	require.Contains(t, setCookie, "SameSite=Strict")
 	require.Equal(t, "no-store", res.Header.Get("Cache-Control"))

@@ -1,4 +1,4 @@
-package api
+package auth
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 const APIKeyPrefix = "whk_"
 
 // ErrNotMember is returned for an API key asked for someone outside the workspace.
-var ErrNotMember = errors.New("api: user is not a member of the workspace")
+var ErrNotMember = errors.New("user is not a member of the workspace")
 
 // CreateAPIKey makes an API key for a member of a workspace and returns it;
 // only its hash is stored, so this is the one time it can be seen.
@@ -32,7 +32,7 @@ func CreateAPIKey(ctx context.Context, q db.DBTX, workspaceID, userID, name stri
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-	row, err := queries.APIKeyInsert(ctx, q, db.APIKeyInsertParams{WorkspaceID: workspaceID, UserID: userID, Name: name, KeyHash: HashKey(key)})
+	row, err := queries.APIKeyInsert(ctx, q, db.APIKeyInsertParams{WorkspaceID: workspaceID, UserID: userID, Name: name, KeyHash: Hash(key)})
 	if err != nil {
 		return "", db.APIKeyInsertRow{}, "", fmt.Errorf("error inserting API key: %w", err)
 	}
