@@ -4,31 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/countercyclical/webhooks/internal/harness"
 )
 
 // worker is one `webhooks worker` process slot: the process in it is killed
 // and replaced again and again.
 type worker struct {
-	n      int
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{}
+	proc   *harness.Worker
 	killed bool // by the test: its exit is expected
 }
 
 // workers runs the slots and replaces a process that exits on its own,
-// noting why: only the test's kills are expected.
+// noting why: only the test's kills are expected. The processes themselves
+// (their start, readiness pipe, log and end) are package harness's, as the
+// bench's are.
 type workers struct {
 	t    *testing.T
 	bin  string
@@ -36,6 +33,8 @@ type workers struct {
 	dir  string
 	mu   sync.Mutex
 	slot []*worker
+	// next[i] is closed when slot i gets its next process.
+	next []chan struct{}
 	// unexpected lists the processes that exited without being killed,
 	// with the end of their logs.
 	unexpected []string
@@ -44,7 +43,10 @@ type workers struct {
 }
 
 func newWorkers(t *testing.T, bin, dir string, env []string, n int) *workers {
-	w := &workers{t: t, bin: bin, env: env, dir: dir, slot: make([]*worker, n)}
+	w := &workers{t: t, bin: bin, env: env, dir: dir, slot: make([]*worker, n), next: make([]chan struct{}, n)}
+	for i := range w.next {
+		w.next[i] = make(chan struct{})
+	}
 	t.Cleanup(w.stopAll)
 	for i := range n {
 		w.start(i)
@@ -71,26 +73,23 @@ func (w *workers) start(i int) {
 		w.t.Errorf("chaos: error creating %s: %v", log, err)
 		return
 	}
-	cmd := exec.Command(w.bin, "worker")
-	cmd.Env, cmd.Stdout, cmd.Stderr = w.env, f, f
-	// Should the test binary die without its cleanups, its workers go too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := harness.StartWorker(harness.WorkerConfig{Bin: w.bin, Env: w.env, Log: f, Name: fmt.Sprintf("worker %d", i+1)})
+	if err != nil {
 		f.Close()
-		w.t.Errorf("chaos: error starting worker %d: %v", i+1, err)
+		w.t.Errorf("chaos: %v", err)
 		return
 	}
-	wk := &worker{n: i, cmd: cmd, log: log, exited: make(chan struct{})}
+	wk := &worker{proc: proc}
 	w.slot[i] = wk
+	close(w.next[i])
+	w.next[i] = make(chan struct{})
 	go func() {
-		err := cmd.Wait()
+		<-proc.Exited()
 		f.Close()
-		close(wk.exited)
 		w.mu.Lock()
 		expected := wk.killed || w.stopping
 		if !expected {
-			b, _ := os.ReadFile(log)
-			w.unexpected = append(w.unexpected, fmt.Sprintf("worker %d (pid %d) exited by itself (%v):\n%s", i+1, cmd.Process.Pid, err, tail(string(b), 3000)))
+			w.unexpected = append(w.unexpected, fmt.Sprintf("worker %d (pid %d) exited by itself (%v):\n%s", i+1, proc.Pid(), proc.Err(), tail(proc.Log(), 3000)))
 		}
 		w.mu.Unlock()
 		if !expected {
@@ -101,22 +100,31 @@ func (w *workers) start(i int) {
 	}()
 }
 
-// waitWorking waits until the process in slot i logs that it works.
+// waitWorking waits until the process in slot i says it is ready (its
+// readiness pipe), and is still there; one that exits first is waited out
+// for its replacement.
 func (w *workers) waitWorking(i int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
 		w.mu.Lock()
-		wk := w.slot[i]
+		wk, next := w.slot[i], w.next[i]
 		w.mu.Unlock()
 		if wk != nil {
-			b, _ := os.ReadFile(wk.log)
-			if strings.Contains(string(b), "msg=working") {
-				return nil
+			if err := wk.proc.Ready(ctx, timeout); err == nil {
+				select {
+				case <-wk.proc.Exited():
+				default:
+					return nil
+				}
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return fmt.Errorf("worker %d not working after %s", i+1, timeout)
+		}
 	}
-	return fmt.Errorf("worker %d not working after %s", i+1, timeout)
 }
 
 // kill sends SIGKILL to the process in slot i, waits until it is gone, and
@@ -131,9 +139,8 @@ func (w *workers) kill(i int) int {
 	if wk == nil {
 		return 0
 	}
-	_ = wk.cmd.Process.Signal(syscall.SIGKILL)
-	<-wk.exited
-	return wk.cmd.Process.Pid
+	wk.proc.Kill()
+	return wk.proc.Pid()
 }
 
 func (w *workers) pid(i int) int {
@@ -142,7 +149,7 @@ func (w *workers) pid(i int) int {
 	if w.slot[i] == nil {
 		return 0
 	}
-	return w.slot[i].cmd.Process.Pid
+	return w.slot[i].proc.Pid()
 }
 
 func (w *workers) exitedUnexpectedly() []string {
@@ -159,19 +166,24 @@ func (w *workers) stopAll() {
 	w.mu.Unlock()
 	for _, wk := range slots {
 		if wk != nil {
-			_ = wk.cmd.Process.Signal(syscall.SIGKILL)
-			<-wk.exited
+			wk.proc.Kill()
 		}
 	}
 }
 
-// receiver records every webhook-id it is sent, on a port that stays its
-// own while it is down (closed: connections refused).
+// receiver counts every webhook-id it is sent (harness.Receiver, as the
+// bench's does), on a port that stays its own while it is down (closed:
+// connections refused).
 type receiver struct {
 	addr string
-	mu   sync.Mutex
-	got  map[string]int // webhook-id: POSTs that arrived
-	cut  int            // arrivals whose answer the outage cut off
+	recv *harness.Receiver
+	// hooks counts the deliveries to every webhook: their URLs are
+	// /hook/i.
+	hooks *harness.Phase
+	// handlers are the requests under way.
+	handlers sync.WaitGroup
+	mu       sync.Mutex
+	cut      int // arrivals whose answer the outage cut off
 	// closing is set while the receiver goes down.
 	closing bool
 	srv     *http.Server
@@ -179,7 +191,11 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), got: map[string]int{}}
+	recv := harness.NewReceiver()
+	// An endpoint takes a while to answer: deliveries are under way when
+	// a worker is killed, some of them already arrived but not answered.
+	recv.Delay = endpointLatency
+	r := &receiver{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), recv: recv, hooks: recv.NewPhase("hook", 0, harness.ArrivalsCounted)}
 	if err := r.up(); err != nil {
 		t.Fatalf("chaos: %v", err)
 	}
@@ -188,18 +204,11 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	// The whole body first: a delivery counts once it has arrived.
-	if _, err := io.Copy(io.Discard, req.Body); err != nil {
-		http.Error(w, "body cut short", http.StatusBadRequest)
-		return
-	}
-	id := req.Header.Get("webhook-id")
-	r.mu.Lock()
-	r.got[id]++
-	r.mu.Unlock()
-	// An endpoint takes a while to answer: deliveries are under way when
-	// a worker is killed, some of them already arrived but not answered.
-	time.Sleep(endpointLatency)
+	r.handlers.Add(1)
+	defer r.handlers.Done()
+	// Counted once its whole body has arrived, answered endpointLatency
+	// later, or not at all if the connection is closed meanwhile.
+	r.recv.ServeHTTP(w, req)
 	r.mu.Lock()
 	if req.Context().Err() != nil && r.closing {
 		// The connection was closed under it as the outage began: the
@@ -256,9 +265,10 @@ func (r *receiver) down() {
 		_ = srv.Close()
 	}
 	<-done
-	// Handlers still sleeping (Close does not wait for them) find closing
-	// set: the arrivals that lost their answer to the outage.
-	time.Sleep(2 * endpointLatency)
+	// Close does not wait for the handlers; those still answering find
+	// their connection closed, and closing set: the arrivals that lost
+	// their answer to the outage.
+	r.handlers.Wait()
 	r.mu.Lock()
 	r.closing = false
 	r.mu.Unlock()
@@ -267,21 +277,11 @@ func (r *receiver) down() {
 // counts returns the distinct webhook-ids, the POSTs beyond the first of
 // each, and the arrivals whose answer was cut off.
 func (r *receiver) counts() (distinct, duplicates, cut int) {
+	distinct, duplicates = r.hooks.Counts()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, n := range r.got {
-		distinct++
-		duplicates += n - 1
-	}
 	return distinct, duplicates, r.cut
 }
 
-func (r *receiver) ids() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.got))
-	for id := range r.got {
-		out = append(out, id)
-	}
-	return out
-}
+// has says whether the delivery with webhook-id id arrived.
+func (r *receiver) has(id string) bool { return r.hooks.Has(id) }

@@ -60,33 +60,6 @@ func TestBenchJSON(t *testing.T) {
 	require.Equal(t, 200, report.Phases[1].Distinct, "100 events/s for 2s")
 }
 
-func TestBenchOrdered(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{"DATABASE_URL": dbtest.NewDB(t)}
-	res := run(t, env, "bench", "--events", "20", "--webhooks", "1", "--baseline-jobs", "100", "--rate", "20", "--duration", "1s",
-		"--ordered", "--ordered-events", "100", "--ordered-resources", "20", "--json")
-	require.Equal(t, 0, res.code, res.stderr)
-	var report struct {
-		Ordered struct {
-			Events, Resources int
-			Ratio             float64
-		} `json:"ordered"`
-		Phases []struct {
-			Name               string
-			Expected, Distinct int
-		} `json:"phases"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &report), res.stdout)
-	require.Equal(t, 100, report.Ordered.Events)
-	require.Equal(t, 20, report.Ordered.Resources)
-	require.Positive(t, report.Ordered.Ratio)
-	require.Len(t, report.Phases, 4)
-	for _, p := range report.Phases[2:] {
-		require.Equal(t, 100, p.Distinct, p.Name)
-	}
-	require.Equal(t, []string{"unordered", "ordered"}, []string{report.Phases[2].Name, report.Phases[3].Name})
-}
-
 func TestBenchFlags(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -113,52 +86,4 @@ func TestBenchFlags(t *testing.T) {
 	}
 	res := run(t, nil, "bench", "--bogus")
 	require.Contains(t, res.stderr, "-baseline-jobs int", "a bad flag lists bench's flags")
-}
-
-// TestBenchSoak runs a one-minute soak, small, and reads its JSON: a line
-// for the minute with every delivery's latency, the tables' sizes and the
-// six reads, both windows, and nothing lost.
-func TestBenchSoak(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{"DATABASE_URL": dbtest.NewDB(t)}
-	res := run(t, env, "bench", "--events", "20", "--webhooks", "2", "--baseline-jobs", "100",
-		"--soak", "1m", "--rate", "10", "--retention", "1m", "--json")
-	require.Equal(t, 0, res.code, res.stderr)
-	require.Contains(t, res.stderr, "soak: 10 events/s to 2 webhooks (20 deliveries/s")
-	var report struct {
-		Rate     int
-		Webhooks int
-		Minutes  []struct {
-			Minute, Deliveries int
-			Latency            struct{ P50, P99 float64 } `json:"latency_ms"`
-			Bytes              map[string]int64
-			RiverJobs          int64              `json:"river_job_rows"`
-			Reads              map[string]float64 `json:"reads_p95_ms"`
-		}
-		Windows []struct {
-			P99 float64 `json:"latency_p99_ms"`
-		}
-		Expected, Lost, Duplicates int
-		LogBytesPerDelivery        float64 `json:"log_bytes_per_delivery"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &report), res.stdout)
-	require.Equal(t, 10, report.Rate)
-	require.Equal(t, 1200, report.Expected, "10 events/s for a minute to 2 webhooks")
-	require.Zero(t, report.Lost)
-	require.Len(t, report.Minutes, 1)
-	m := report.Minutes[0]
-	require.Equal(t, 1, m.Minute)
-	require.Greater(t, m.Deliveries, 1000, "nearly all arrive within their minute")
-	require.Positive(t, m.Latency.P50)
-	require.LessOrEqual(t, m.Latency.P50, m.Latency.P99)
-	for _, table := range []string{"outbox", "messages", "attempts", "river_job"} {
-		require.Positive(t, m.Bytes[table], table)
-	}
-	require.Positive(t, m.RiverJobs)
-	for _, read := range []string{"list", "deliveries", "failed", "event_type", "endpoint_health", "recover"} {
-		require.Contains(t, m.Reads, read)
-	}
-	require.Len(t, report.Windows, 2)
-	require.Equal(t, m.Latency.P99, report.Windows[1].P99)
-	require.Positive(t, report.LogBytesPerDelivery)
 }

@@ -94,6 +94,8 @@ const envUsage = `Environment:
   WEBHOOKS_PARTITIONS_AHEAD   partitions kept ready after the current one (4)
   WEBHOOKS_JOB_RETENTION  how long River keeps completed and cancelled jobs (1h)
   WEBHOOKS_LOG_FORMAT     text or json (default text)
+  WEBHOOKS_READY_FD       worker writes "ready" to this inherited file descriptor
+                          once it works, then closes it (for a supervising parent)
   RIVERUI_USERNAME, RIVERUI_PASSWORD   River UI's basic auth; without both it is not served
 `
 

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"golang.org/x/net/netutil"
 
+	"github.com/countercyclical/webhooks/internal/readiness"
 	"github.com/countercyclical/webhooks/internal/server"
 	"github.com/countercyclical/webhooks/jobs"
 )
@@ -158,12 +159,23 @@ func (c *command) worker(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError{"worker takes no arguments; configure it with environment variables"}
 	}
+	// The parent that passed a pipe (the bench, the chaos test) learns from
+	// it, not from the log, when this process works.
+	ready, err := readiness.Open(c.env(readiness.Env))
+	if err != nil {
+		return err
+	}
 	bg, err := c.startBackground(ctx)
 	if err != nil {
 		return err
 	}
 	defer bg.close()
 	bg.logger.Info("working", "expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers)
+	// startBackground has returned: the River client works and the
+	// listener listens.
+	if err := readiness.Signal(ready); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	bg.logger.Info("shutting down")
 	return nil

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	"github.com/countercyclical/webhooks/jobs"
 )
 
-// benchFilterMatch is the share of the filtered phase's events its filter
+// filterMatch is the share of the filtered phase's events its filter
 // lets through: one in ten.
-const benchFilterMatch = 10
+const filterMatch = 10
 
-// benchExpansion is one expansion of the filtered phase: a backlog of
+// expansion is one expansion of the filtered phase: a backlog of
 // events expanded by a client that only expands, timed from its start to
 // the queue's end.
-type benchExpansion struct {
+type expansion struct {
 	EventType string `json:"event_type"`
 	Filter    string `json:"filter"`
 	// Matching are the events the filter lets through (all without one).
@@ -27,16 +27,16 @@ type benchExpansion struct {
 	DeliverJobs int64   `json:"deliver_jobs"`
 }
 
-// benchFiltered is what the filtered phase measured: the same events
+// filteredResult is what the filtered phase measured: the same events
 // expanded to --webhooks webhooks without a filter, then with one that
 // matches a tenth of them.
-type benchFiltered struct {
+type filteredResult struct {
 	Events   int `json:"events"`
 	Webhooks int `json:"webhooks"`
 	// Unmatched is the floor: the webhooks take no investment events.
-	Unmatched  benchExpansion `json:"unmatched"`
-	Unfiltered benchExpansion `json:"unfiltered"`
-	Filtered   benchExpansion `json:"filtered"`
+	Unmatched  expansion `json:"unmatched"`
+	Unfiltered expansion `json:"unfiltered"`
+	Filtered   expansion `json:"filtered"`
 	// WantJobs is what the filtered expansion must make: a job per matching
 	// event and webhook, none for the others.
 	WantJobs int64 `json:"want_jobs"`
@@ -45,9 +45,9 @@ type benchFiltered struct {
 // filtered measures the cost of expansion per event without and with a
 // payload filter, against that of events no webhook takes. Nothing is delivered: the phase runs last, and its jobs
 // are deleted after it.
-func (b *benchRun) filtered(ctx context.Context) (benchFiltered, error) {
-	n, w := b.flags.filtered, b.flags.hooks
-	result := benchFiltered{Events: n, Webhooks: w}
+func (b *run) filtered(ctx context.Context) (filteredResult, error) {
+	n, w := b.o.Filtered, b.o.Webhooks
+	result := filteredResult{Events: n, Webhooks: w}
 	var err error
 	if result.Unmatched, err = b.expandBacklog(ctx, "pipeline.*", "", n, w); err != nil {
 		return result, err
@@ -67,10 +67,10 @@ func (b *benchRun) filtered(ctx context.Context) (benchFiltered, error) {
 }
 
 // expandBacklog adds w webhooks of the event type with the filter (none if
-// ""), queues n investments of which one in benchFilterMatch has ticker
+// ""), queues n investments of which one in filterMatch has ticker
 // KO, and times their expansion.
-func (b *benchRun) expandBacklog(ctx context.Context, eventType, filter string, n, w int) (benchExpansion, error) {
-	out := benchExpansion{EventType: eventType, Filter: filter}
+func (b *run) expandBacklog(ctx context.Context, eventType, filter string, n, w int) (expansion, error) {
+	out := expansion{EventType: eventType, Filter: filter}
 	if err := b.disableWebhooks(ctx); err != nil {
 		return out, err
 	}
@@ -87,11 +87,11 @@ func (b *benchRun) expandBacklog(ctx context.Context, eventType, filter string, 
 		}
 		ids = append(ids, id)
 	}
-	for done := 0; done < n; done += b.flags.batch {
-		size := min(b.flags.batch, n-done)
+	for done := 0; done < n; done += b.o.Batch {
+		size := min(b.o.Batch, n-done)
 		if _, err := b.pool.Exec(ctx, `INSERT INTO investments (workspace_id, created_by, name, ticker_symbol)
 			SELECT $1, $2, 'Investment ' || i, CASE WHEN i % $4 = 0 THEN 'KO' ELSE 'PEP' END FROM generate_series(1, $3::int) i`,
-			b.workspaceID, b.userID, size, benchFilterMatch); err != nil {
+			b.workspaceID, b.userID, size, filterMatch); err != nil {
 			return out, fmt.Errorf("error inserting investments: %w", err)
 		}
 		switch {
@@ -99,7 +99,7 @@ func (b *benchRun) expandBacklog(ctx context.Context, eventType, filter string, 
 		case filter == "":
 			out.Matching += int64(size)
 		default:
-			out.Matching += int64(size / benchFilterMatch)
+			out.Matching += int64(size / filterMatch)
 		}
 	}
 	if _, err := b.pool.Exec(ctx, "ANALYZE webhooks.webhooks, webhooks.capture_queue"); err != nil {
@@ -118,7 +118,7 @@ func (b *benchRun) expandBacklog(ctx context.Context, eventType, filter string, 
 		defer cancel()
 		_ = client.Stop(stopCtx)
 	}()
-	deadline := time.Now().Add(benchStallTimeout)
+	deadline := time.Now().Add(stallTimeout)
 	for {
 		var left int
 		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM webhooks.capture_queue`).Scan(&left); err != nil {
@@ -128,7 +128,7 @@ func (b *benchRun) expandBacklog(ctx context.Context, eventType, filter string, 
 			break
 		}
 		if time.Now().After(deadline) {
-			return out, fmt.Errorf("bench: %d of %d events left unexpanded after %s", left, n, benchStallTimeout)
+			return out, fmt.Errorf("bench: %d of %d events left unexpanded after %s", left, n, stallTimeout)
 		}
 		select {
 		case <-time.After(5 * time.Millisecond):

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/api"
 	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/harness"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
@@ -21,8 +22,8 @@ import (
 
 // soakStep is the partition step of a soak: a tenth of its retention, at
 // least a minute, so that whole partitions are removed as it runs.
-func (b *benchRun) soakStep() time.Duration {
-	return max(b.flags.retention/10, time.Minute).Truncate(time.Second)
+func (b *run) soakStep() time.Duration {
+	return max(b.o.Retention/10, time.Minute).Truncate(time.Second)
 }
 
 // soakReadSamples is how many times each read is timed each minute.
@@ -30,7 +31,7 @@ const soakReadSamples = 20
 
 // slicePartitions replaces the scratch database's day-long slices, all
 // empty, with the soak's, from before the history it will write.
-func (b *benchRun) slicePartitions(ctx context.Context) error {
+func (b *run) slicePartitions(ctx context.Context) error {
 	step := b.soakStep()
 	if _, err := b.pool.Exec(ctx, `DO $$
 		DECLARE p record;
@@ -46,7 +47,7 @@ func (b *benchRun) slicePartitions(ctx context.Context) error {
 	}
 	if _, err := b.pool.Exec(ctx, `SELECT webhooks.add_partition(f, f + make_interval(secs => $1))
 		FROM generate_series(date_bin(make_interval(secs => $1), now() - make_interval(secs => $2), timestamptz '2000-01-01 00:00:00+00'),
-			now() + 5 * make_interval(secs => $1), make_interval(secs => $1)) f`, step.Seconds(), b.flags.retention.Seconds()); err != nil {
+			now() + 5 * make_interval(secs => $1), make_interval(secs => $1)) f`, step.Seconds(), b.o.Retention.Seconds()); err != nil {
 		return fmt.Errorf("error making the soak's partitions: %w", err)
 	}
 	return nil
@@ -54,10 +55,10 @@ func (b *benchRun) slicePartitions(ctx context.Context) error {
 
 // soakMinute is one minute of the soak.
 type soakMinute struct {
-	Minute     int          `json:"minute"`
-	Deliveries int          `json:"deliveries"`
-	Backlog    int          `json:"backlog"`
-	Latency    benchLatency `json:"latency_ms"`
+	Minute     int       `json:"minute"`
+	Deliveries int       `json:"deliveries"`
+	Backlog    int       `json:"backlog"`
+	Latency    latencyMS `json:"latency_ms"`
 	// Bytes of each log table (all partitions, indexes and TOAST) and of
 	// river_job; RiverJobs counts river_job's rows.
 	Bytes     map[string]int64 `json:"bytes"`
@@ -104,16 +105,16 @@ type soakReport struct {
 
 // runSoak offers events at the soak's rate to its webhooks, with the soak's
 // retention, and prints a line a minute, then the summary.
-func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
-	f := b.flags
-	rate := f.rate
-	if !f.rateGiven {
-		rate = max(int(0.6*saturation/float64(f.hooks)), 1)
+func (b *run) runSoak(ctx context.Context, saturation float64) error {
+	f := b.o
+	rate := f.SoakRate
+	if rate == 0 {
+		rate = max(int(0.6*saturation/float64(f.Webhooks)), 1)
 	}
 	if err := b.disableWebhooks(ctx); err != nil {
 		return err
 	}
-	hooks := make([]string, f.hooks)
+	hooks := make([]string, f.Webhooks)
 	for i := range hooks {
 		id, err := b.addWebhook(ctx, "soak", i, "*")
 		if err != nil {
@@ -121,8 +122,8 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		}
 		hooks[i] = id
 	}
-	if f.history > 0 {
-		fmt.Fprintf(b.c.stderr, "soak: writing %d attempts of history\n", f.history)
+	if f.History > 0 {
+		fmt.Fprintf(b.stderr, "soak: writing %d attempts of history\n", f.History)
 		if err := b.writeHistory(ctx, hooks); err != nil {
 			return err
 		}
@@ -130,25 +131,25 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 	if err := b.gatherStatistics(ctx, "ANALYZE"); err != nil {
 		return err
 	}
-	total := int(float64(rate)*f.soak.Seconds()) * f.hooks
-	ph := b.recv.newPhase("soak", total, arrivalsStreamed)
+	total := int(float64(rate)*f.Soak.Seconds()) * f.Webhooks
+	ph := b.recv.NewPhase("soak", total, harness.ArrivalsStreamed)
 	stop, err := b.startInProcess(ctx, jobs.Config{
-		Delivery:  delivery.Config{MaxInflight: f.workers},
-		Retention: f.retention, JobRetention: f.retention, PartitionStep: b.soakStep(),
+		Delivery:  delivery.Config{MaxInflight: f.Workers},
+		Retention: f.Retention, JobRetention: f.Retention, PartitionStep: b.soakStep(),
 	})
 	if err != nil {
 		return err
 	}
 	defer stop()
-	report := soakReport{Saturation: saturation, Rate: rate, Webhooks: f.hooks, Duration: f.soak.String(),
-		Retention: f.retention.String(), Step: b.soakStep().String(), History: f.history, Expected: total}
-	fmt.Fprintf(b.c.stderr, "soak: %d events/s to %d webhooks (%d deliveries/s, %.0f%% of the saturation measured) for %s, retention %s, partitions of %s\n",
-		rate, f.hooks, rate*f.hooks, 100*float64(rate*f.hooks)/saturation, f.soak, f.retention, b.soakStep())
-	fmt.Fprintln(b.c.stderr, "minute deliveries backlog p50_ms p99_ms outbox_MB messages_MB attempts_MB river_job_MB river_rows | reads p95 ms: list deliveries failed event_type endpoint_health recover")
+	report := soakReport{Saturation: saturation, Rate: rate, Webhooks: f.Webhooks, Duration: f.Soak.String(),
+		Retention: f.Retention.String(), Step: b.soakStep().String(), History: f.History, Expected: total}
+	fmt.Fprintf(b.stderr, "soak: %d events/s to %d webhooks (%d deliveries/s, %.0f%% of the saturation measured) for %s, retention %s, partitions of %s\n",
+		rate, f.Webhooks, rate*f.Webhooks, 100*float64(rate*f.Webhooks)/saturation, f.Soak, f.Retention, b.soakStep())
+	fmt.Fprintln(b.stderr, "minute deliveries backlog p50_ms p99_ms outbox_MB messages_MB attempts_MB river_job_MB river_rows | reads p95 ms: list deliveries failed event_type endpoint_health recover")
 
 	// committed holds each event's commit, as time since start: no
 	// pointers, for the garbage collector to scan in the workers' process.
-	committed := make(map[benchKey]time.Duration, total/f.hooks)
+	committed := make(map[harness.Key]time.Duration, total/f.Webhooks)
 	start := time.Now()
 	inserted := 0
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -156,7 +157,7 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 	minuteDone := make(chan soakMinute, 1)
 	nextMinute, minute, lastDelivered := start.Add(time.Minute), 0, 0
 	var latencies [][]time.Duration // of each delivery, by arrival minute
-	var later []benchArrival        // taken early, arrived after their minute's end
+	var later []harness.Arrival     // taken early, arrived after their minute's end
 	// measure closes minute m, which ends at to: the latency of each
 	// delivery that arrived in it, then (in the background) the sizes and
 	// reads. It takes only the arrivals since the last minute, so that it
@@ -165,15 +166,15 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		row := soakMinute{Minute: m, Deliveries: delivered - lastDelivered, Backlog: offered - delivered}
 		lastDelivered = delivered
 		var ls []time.Duration
-		arrivals := append(later, ph.takeArrivals()...)
+		arrivals := append(later, ph.TakeArrivals()...)
 		later = nil
 		for _, a := range arrivals {
-			if !a.at.Before(to) {
+			if !a.At.Before(to) {
 				later = append(later, a)
 				continue
 			}
-			if at, ok := committed[a.payload]; ok {
-				ls = append(ls, a.at.Sub(start)-at)
+			if at, ok := committed[a.Payload]; ok {
+				ls = append(ls, a.At.Sub(start)-at)
 			}
 		}
 		latencies = append(latencies, ls)
@@ -185,12 +186,12 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 				row.Reads, err = b.soakReads(ctx, hooks[0])
 			}
 			if err != nil {
-				fmt.Fprintf(b.c.stderr, "soak: minute %d: %v\n", m, err)
+				fmt.Fprintf(b.stderr, "soak: minute %d: %v\n", m, err)
 			}
 			minuteDone <- row
 		}()
 	}
-	for inserted < total/f.hooks || minute < int(f.soak/time.Minute) {
+	for inserted < total/f.Webhooks || minute < int(f.Soak/time.Minute) {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
@@ -203,10 +204,10 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		now := time.Now()
 		if !now.Before(nextMinute) {
 			minute++
-			measure(minute, nextMinute, ph.distinctCount(), inserted*f.hooks)
+			measure(minute, nextMinute, ph.DistinctCount(), inserted*f.Webhooks)
 			nextMinute = nextMinute.Add(time.Minute)
 		}
-		due := int(float64(rate)*min(time.Since(start), f.soak).Seconds()) - inserted
+		due := int(float64(rate)*min(time.Since(start), f.Soak).Seconds()) - inserted
 		if due <= 0 {
 			continue
 		}
@@ -221,7 +222,7 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		}
 		at := time.Since(start)
 		for _, id := range ids {
-			committed[keyOf(id)] = at
+			committed[harness.KeyOf(id)] = at
 		}
 		inserted += len(ids)
 	}
@@ -234,7 +235,7 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 		return err
 	}
 	slices.SortFunc(report.Minutes, func(a, b soakMinute) int { return a.Minute - b.Minute })
-	result := ph.result(start)
+	result := ph.Result(start)
 	report.Lost, report.Duplicates = result.Lost, result.Duplicates
 	w := max(min(10, len(report.Minutes)/3), 1)
 	report.Windows = [2]soakWindow{
@@ -254,22 +255,22 @@ func (b *benchRun) runSoak(ctx context.Context, saturation float64) error {
 	report.BytesPerEvent, report.BytesPerMessage, report.BytesPerAttempt = per(bytes["outbox"], events), per(bytes["messages"], messages), per(bytes["attempts"], attempts)
 	report.LogBytesPerDelivery = per(bytes["outbox"]+bytes["messages"]+bytes["attempts"], messages)
 	report.RiverBytesPerJob = per(bytes["river_job"], jobRows)
-	if f.json {
-		enc := json.NewEncoder(b.c.stdout)
+	if f.JSON {
+		enc := json.NewEncoder(b.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
 			return fmt.Errorf("error writing the report: %w", err)
 		}
 	} else {
-		fmt.Fprintf(b.c.stdout, "soak: %d events/s to %d webhooks for %s (saturation measured: %.0f deliveries/s), retention %s\n",
-			rate, f.hooks, f.soak, saturation, f.retention)
+		fmt.Fprintf(b.stdout, "soak: %d events/s to %d webhooks for %s (saturation measured: %.0f deliveries/s), retention %s\n",
+			rate, f.Webhooks, f.Soak, saturation, f.Retention)
 		for _, win := range report.Windows {
-			fmt.Fprintf(b.c.stdout, "minutes %d-%d: p99 %.1f ms, tables %.0f MB, river_job rows %d, reads p95 ms %s\n",
+			fmt.Fprintf(b.stdout, "minutes %d-%d: p99 %.1f ms, tables %.0f MB, river_job rows %d, reads p95 ms %s\n",
 				win.First, win.Last, win.P99, float64(win.Bytes)/1e6, win.RiverJobs, formatReads(win.Reads))
 		}
-		fmt.Fprintf(b.c.stdout, "bytes: %.0f per event, %.0f per message, %.0f per attempt, %.0f of the logs per delivery; river_job %.0f per row\n",
+		fmt.Fprintf(b.stdout, "bytes: %.0f per event, %.0f per message, %.0f per attempt, %.0f of the logs per delivery; river_job %.0f per row\n",
 			report.BytesPerEvent, report.BytesPerMessage, report.BytesPerAttempt, report.LogBytesPerDelivery, report.RiverBytesPerJob)
-		fmt.Fprintf(b.c.stdout, "lost %d, duplicates %d (of %d)\n", report.Lost, report.Duplicates, report.Expected)
+		fmt.Fprintf(b.stdout, "lost %d, duplicates %d (of %d)\n", report.Lost, report.Duplicates, report.Expected)
 	}
 	if report.Lost > 0 {
 		return fmt.Errorf("bench: deliveries lost: %d of %d in the soak", report.Lost, total)
@@ -284,7 +285,7 @@ var soakReadNames = []string{"list", "deliveries", "failed", "event_type", "endp
 // queries the API makes: the list with its health, a page of deliveries,
 // the failed filter, an event-type filter, the endpoint_health view, and a
 // recover (rolled back).
-func (b *benchRun) soakReads(ctx context.Context, hook string) (map[string]float64, error) {
+func (b *run) soakReads(ctx context.Context, hook string) (map[string]float64, error) {
 	q := db.New()
 	reads := map[string]func() error{
 		"list": func() error {
@@ -326,7 +327,7 @@ func (b *benchRun) soakReads(ctx context.Context, hook string) (map[string]float
 				return err
 			}
 			defer tx.Rollback(ctx) //nolint:errcheck
-			_, err = q.MessageResetFailedSince(ctx, tx, db.MessageResetFailedSinceParams{WebhookID: hook, Since: time.Now().Add(-b.flags.retention), Max: 1000})
+			_, err = q.MessageResetFailedSince(ctx, tx, db.MessageResetFailedSinceParams{WebhookID: hook, Since: time.Now().Add(-b.o.Retention), Max: 1000})
 			return err
 		},
 	}
@@ -347,7 +348,7 @@ func (b *benchRun) soakReads(ctx context.Context, hook string) (map[string]float
 
 // soakSizes measures the log tables, every partition with its indexes and
 // TOAST, and river_job.
-func (b *benchRun) soakSizes(ctx context.Context) (map[string]int64, int64, error) {
+func (b *run) soakSizes(ctx context.Context) (map[string]int64, int64, error) {
 	var outbox, messages, attempts, river, rows int64
 	if err := b.pool.QueryRow(ctx, `SELECT
 		(SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('webhooks.outbox'))::bigint,
@@ -359,9 +360,9 @@ func (b *benchRun) soakSizes(ctx context.Context) (map[string]int64, int64, erro
 	return map[string]int64{"outbox": outbox, "messages": messages, "attempts": attempts, "river_job": river}, rows, nil
 }
 
-func (b *benchRun) printSoakMinute(m soakMinute) {
+func (b *run) printSoakMinute(m soakMinute) {
 	mb := func(name string) float64 { return float64(m.Bytes[name]) / 1e6 }
-	fmt.Fprintf(b.c.stderr, "%6d %10d %7d %6.1f %6.1f %9.1f %11.1f %11.1f %12.1f %10d | %s\n",
+	fmt.Fprintf(b.stderr, "%6d %10d %7d %6.1f %6.1f %9.1f %11.1f %11.1f %12.1f %10d | %s\n",
 		m.Minute, m.Deliveries, m.Backlog, m.Latency.P50, m.Latency.P99,
 		mb("outbox"), mb("messages"), mb("attempts"), mb("river_job"), m.RiverJobs, formatReads(m.Reads))
 }
@@ -405,8 +406,8 @@ func soakWindowOf(minutes []soakMinute, latencies [][]time.Duration, first, last
 // to the soak's webhooks, their events and messages, spread over the
 // retention before now, and their roll-ups: the history a long-running
 // installation has when the soak begins.
-func (b *benchRun) writeHistory(ctx context.Context, hooks []string) error {
-	events := max(b.flags.history/len(hooks), 1)
+func (b *run) writeHistory(ctx context.Context, hooks []string) error {
+	events := max(b.o.History/len(hooks), 1)
 	const chunk = 100000
 	for done := 0; done < events; done += chunk {
 		n := min(chunk, events-done)
@@ -427,7 +428,7 @@ func (b *benchRun) writeHistory(ctx context.Context, hooks []string) error {
 			INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, status_code, captured_at)
 			SELECT m.id, o.event_id, m.webhook_id, m.workspace_id, m.event_type, 1, 'http://127.0.0.1/history', m.captured_at, 1.5, true, 204, m.captured_at
 			FROM m JOIN o ON o.id = m.outbox_id`,
-			b.workspaceID, hooks, done, n, b.flags.retention.Seconds()*0.9, events); err != nil {
+			b.workspaceID, hooks, done, n, b.o.Retention.Seconds()*0.9, events); err != nil {
 			return fmt.Errorf("error writing history: %w", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/harness"
 	"github.com/countercyclical/webhooks/jobs"
 )
 
-// benchOrdered is what the ordered phase measured: the same updates, spread
+// orderedResult is what the ordered phase measured: the same updates, spread
 // over many resources, delivered to an unordered webhook and then to an
 // ordered one.
-type benchOrdered struct {
-	Events    int        `json:"events"`
-	Resources int        `json:"resources"`
-	Unordered benchPhase `json:"unordered"`
-	Ordered   benchPhase `json:"ordered"`
+type orderedResult struct {
+	Events    int                 `json:"events"`
+	Resources int                 `json:"resources"`
+	Unordered harness.PhaseResult `json:"unordered"`
+	Ordered   harness.PhaseResult `json:"ordered"`
 	// Ratio is the ordered webhook's deliveries/s over the unordered one's.
 	Ratio float64 `json:"ratio"`
 }
@@ -25,8 +26,8 @@ type benchOrdered struct {
 // all, round after round (each round one update of every resource, in
 // statements of --batch rows), first to one unordered webhook, then to one
 // ordered one, and times each from the first update to the last arrival.
-func (b *benchRun) ordered(ctx context.Context) (benchOrdered, error) {
-	out := benchOrdered{Events: b.flags.orderedEvents, Resources: b.flags.orderedResources}
+func (b *run) ordered(ctx context.Context) (orderedResult, error) {
+	out := orderedResult{Events: b.o.OrderedEvents, Resources: b.o.OrderedResources}
 	if err := b.disableWebhooks(ctx); err != nil {
 		return out, err
 	}
@@ -46,41 +47,41 @@ func (b *benchRun) ordered(ctx context.Context) (benchOrdered, error) {
 	if err := rows.Err(); err != nil {
 		return out, fmt.Errorf("error inserting investments: %w", err)
 	}
-	phase := func(name string, ordered bool) (benchPhase, error) {
+	phase := func(name string, ordered bool) (harness.PhaseResult, error) {
 		if err := b.disableWebhooks(ctx); err != nil {
-			return benchPhase{}, err
+			return harness.PhaseResult{}, err
 		}
 		id, err := b.addWebhook(ctx, name, 0, "investment.updated")
 		if err != nil {
-			return benchPhase{}, err
+			return harness.PhaseResult{}, err
 		}
 		if _, err := b.pool.Exec(ctx, `UPDATE webhooks.webhooks SET ordered = $2 WHERE id = $1`, id, ordered); err != nil {
-			return benchPhase{}, fmt.Errorf("error making the webhook ordered: %w", err)
+			return harness.PhaseResult{}, fmt.Errorf("error making the webhook ordered: %w", err)
 		}
-		ph := b.recv.newPhase(name, out.Events, arrivalsCounted)
+		ph := b.recv.NewPhase(name, out.Events, harness.ArrivalsCounted)
 		// The creations above are expanded to no webhook first.
-		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: delivery.Config{MaxInflight: b.flags.workers}})
+		stop, err := b.startInProcess(ctx, jobs.Config{Delivery: delivery.Config{MaxInflight: b.o.Workers}})
 		if err != nil {
-			return benchPhase{}, err
+			return harness.PhaseResult{}, err
 		}
 		defer stop()
-		stopProgress := b.progress(func() string { return name + ": " + ph.progress() })
+		stopProgress := b.progress(func() string { return name + ": " + ph.Progress() })
 		defer stopProgress()
 		start := time.Now()
 		for done, round := 0, 1; done < out.Events; round++ {
-			for i := 0; i < len(ids) && done < out.Events; i += b.flags.batch {
-				batch := ids[i:min(i+b.flags.batch, len(ids), i+out.Events-done)]
+			for i := 0; i < len(ids) && done < out.Events; i += b.o.Batch {
+				batch := ids[i:min(i+b.o.Batch, len(ids), i+out.Events-done)]
 				if _, err := b.pool.Exec(ctx, `UPDATE investments SET name = $2 WHERE id = ANY ($1)`, batch, fmt.Sprintf("v%d", round)); err != nil {
-					return benchPhase{}, fmt.Errorf("error updating investments: %w", err)
+					return harness.PhaseResult{}, fmt.Errorf("error updating investments: %w", err)
 				}
 				done += len(batch)
 			}
 		}
 		if err := b.await(ctx, ph, nil); err != nil {
-			return benchPhase{}, err
+			return harness.PhaseResult{}, err
 		}
 		stopProgress()
-		return ph.result(start), nil
+		return ph.Result(start), nil
 	}
 	if out.Unordered, err = phase("unordered", false); err != nil {
 		return out, err
