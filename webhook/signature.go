@@ -3,6 +3,8 @@
 // by the endpoint's secret, of "<webhook-id>.<webhook-timestamp>.<body>". The
 // sender uses Sign; receivers written in Go import this package and call
 // Verify.
+//
+// It imports nothing of this project: receivers import it.
 package webhook
 
 import (

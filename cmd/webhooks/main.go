@@ -1,5 +1,7 @@
 // Command webhooks runs the webhook pipeline: migrations, the API server and
 // workers. Run `webhooks help` for its commands.
+//
+// It imports internal/cli alone.
 package main
 
 import (

@@ -1,6 +1,9 @@
 // Package api is the management REST API: webhooks, their secrets and the
 // event-type catalogue, under /v1, authenticated by API keys and scoped by
 // the caller's role in their workspace. Every error is an RFC 9457 problem.
+//
+// It imports jobs (to insert River jobs), auth, delivery, expansion, filter,
+// netguard, db and webhook.
 package api
 
 import (

@@ -4,4 +4,6 @@
 // arrive. It starts a PostgreSQL server of its own and never touches
 // another. `make test` runs its short form (WEBHOOKS_CHAOS=short), `make
 // chaos` its long one (WEBHOOKS_CHAOS=long); without the variable it skips.
+//
+// It is tests alone; nothing imports it.
 package chaos

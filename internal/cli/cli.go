@@ -1,5 +1,8 @@
 // Package cli implements the webhooks command: its subcommands, flags and the
 // configuration it reads from the environment.
+//
+// It imports the fronts (server, play), the bench, jobs and the parts
+// they configure; only cmd/webhooks imports it.
 package cli
 
 import (

@@ -4,6 +4,8 @@
 //
 // The server is TEST_DATABASE_URL, else DATABASE_URL, else the local default
 // postgres://postgres@127.0.0.1:5432/postgres; `make db` makes sure one answers.
+//
+// It imports db, pgurl and sql/migrations; only tests import it.
 package dbtest
 
 import (

@@ -2,8 +2,10 @@
 // jobs: the expansion of the outbox (with payload and changed-column
 // filters, and the rendering of payloads), the queues of ordered webhooks,
 // and replays of a time range. The delivery jobs themselves are River's,
-// made by the Enqueue the jobs package gives it. It imports db, delivery
-// (for the triggers) and filter.
+// made by the Enqueue the jobs package gives it.
+//
+// It imports delivery (the states and triggers), batch, filter, db and
+// webhook.
 package expansion
 
 import (

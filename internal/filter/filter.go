@@ -22,6 +22,8 @@
 // when it holds for the array or for one of its elements, and equality with
 // null also holds for a missing field. Numbers compare by value, exactly:
 // 100, 100.0 and 1e2 are equal, as PostgreSQL's numeric columns give them.
+//
+// It imports nothing of this project.
 package filter
 
 import (

@@ -3,4 +3,6 @@
 // child processes, started and stopped, each with its log and a readiness
 // pipe (package readiness); and a receiver that counts every delivery's
 // webhook-id, the duplicates, and when each arrived.
+//
+// It imports readiness and webhook.
 package harness

@@ -1,6 +1,8 @@
 // Package metrics exposes the pipeline to Prometheus: deliveries by outcome
 // and their latency, counted as they happen, and the outbox backlog,
 // expansion lag and River queue depth, read from PostgreSQL at each scrape.
+//
+// It imports db and riverjob.
 package metrics
 
 import (

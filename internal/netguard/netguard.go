@@ -2,6 +2,8 @@
 // reach: no loopback, private, link-local (cloud metadata), unique-local,
 // CGNAT, multicast or unspecified address unless an allow-list opens it, and
 // plain http only when allowed.
+//
+// It imports nothing of this project.
 package netguard
 
 import (

@@ -1,5 +1,7 @@
 // Package pgurl rewrites and describes PostgreSQL connection strings, in both
 // the URL form and the keyword=value form that libpq and pgx accept.
+//
+// It imports nothing of this project.
 package pgurl
 
 import (

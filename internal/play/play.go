@@ -2,6 +2,8 @@
 // accepts deliveries on any path, verifies their signatures, remembers the
 // last few, shows them on a page, and can fail on purpose to exercise the
 // sender's retries.
+//
+// It imports webhook alone: it receives as any receiver would.
 package play
 
 import (

@@ -8,6 +8,8 @@
 // told they may not manage webhooks, a member sees only their own, another
 // workspace's objects do not exist. Its script and styles are embedded
 // files, and every response forbids inline script.
+//
+// It imports auth; the API it calls is over HTTP.
 package portal
 
 import (

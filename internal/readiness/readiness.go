@@ -6,6 +6,8 @@
 // takes jobs and hears the notifications of new ones; one that reads the
 // end of the pipe instead knows it never will. Grepping the worker's log
 // for the same moment would tie the parent to the log's wording and format.
+//
+// It imports nothing of this project.
 package readiness
 
 import (

@@ -1,6 +1,9 @@
 // Package server assembles the HTTP handler of `webhooks serve`: health and
 // readiness checks, Prometheus metrics, the management API, the Webhooks
 // page, and River UI behind basic auth, all behind cross-origin protection.
+//
+// It imports api, portal, metrics, jobs (River UI reads the client), db and
+// sql/migrations (readiness checks the schema).
 package server
 
 import (

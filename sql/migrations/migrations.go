@@ -1,6 +1,8 @@
 // Package migrations owns the database schema: the project's golang-migrate
 // migrations, embedded in the binary, and the order in which they run after
 // River's own migrations.
+//
+// It imports nothing of this project.
 package migrations
 
 import (
