@@ -31,6 +31,12 @@ const (
 // DefaultDeliverWorkers is the default of WEBHOOKS_DELIVER_WORKERS.
 const DefaultDeliverWorkers = 200
 
+// MaxConns is the pool size of a process that runs the jobs (serve, worker,
+// the bench), where the URL's pool_max_conns does not set one: pgxpool's
+// default (4 on this size of machine) is too few for River's listener, the
+// outbox listener and the workers.
+const MaxConns = 30
+
 // DefaultJobRetention is how long River keeps completed and cancelled jobs.
 const DefaultJobRetention = time.Hour
 

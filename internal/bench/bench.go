@@ -20,10 +20,6 @@ import (
 	"github.com/countercyclical/webhooks/sql/migrations"
 )
 
-// maxConns is the pool size connect gives serve and worker: the bench
-// pool is sized the same, so that delivery here runs as it does there.
-const maxConns = 30
-
 // How long a phase waits for its deliveries: what has not arrived by then is
 // reported as lost rather than waited for.
 const (
@@ -123,7 +119,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("error parsing the scratch database URL: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		config.MaxConns = maxConns
+		config.MaxConns = jobs.MaxConns // as serve and worker
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, config)
 	if err != nil {

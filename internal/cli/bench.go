@@ -11,12 +11,10 @@ import (
 	"github.com/countercyclical/webhooks/internal/bench"
 )
 
-// benchFlags are bench's flags: the bench's options, read by
-// parseBenchFlags. The flags, their checks and their usage errors are the
-// command's (help.go lists them); what they mean is package bench's.
-type benchFlags = bench.Options
-
-func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
+// newBenchFlagSet reads bench's flags into the bench's options. The flags,
+// their checks and their usage errors are the command's (help.go lists
+// them); what they mean is package bench's.
+func newBenchFlagSet(f *bench.Options) *flag.FlagSet {
 	d := bench.DefaultOptions()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -43,8 +41,8 @@ func newBenchFlagSet(f *benchFlags) *flag.FlagSet {
 	return fs
 }
 
-func parseBenchFlags(args []string) (benchFlags, error) {
-	var f benchFlags
+func parseBenchFlags(args []string) (bench.Options, error) {
+	var f bench.Options
 	fs := newBenchFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
 		return f, usageError{"bench: " + err.Error()} // followed by bench's usage

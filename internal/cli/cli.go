@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/countercyclical/webhooks/internal/pgurl"
+	"github.com/countercyclical/webhooks/jobs"
 )
 
 // DefaultDatabaseURL is used when DATABASE_URL is not set.
@@ -166,10 +167,9 @@ func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL connection string: %s", reason(err))
 	}
-	// pgxpool's default (4 on this size of machine) is too few for River's
-	// listener, ours and the workers; pool_max_conns in the URL still wins.
+	// pool_max_conns in the URL wins.
 	if !strings.Contains(url, "pool_max_conns") {
-		config.MaxConns = 30
+		config.MaxConns = jobs.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, config)
 	if err != nil {

@@ -3,6 +3,8 @@ package cli
 import (
 	"flag"
 	"strings"
+
+	"github.com/countercyclical/webhooks/internal/bench"
 )
 
 // wantsHelp says whether a command's arguments ask for its usage: -h, -help
@@ -115,7 +117,7 @@ team, a few resources of each type, and prints an API key per role.
 `
 	},
 	"bench": func() string {
-		var f benchFlags
+		var f bench.Options
 		return `Usage: webhooks bench [flags]
 
 Measures the pipeline against River's own rate, in a scratch database made
