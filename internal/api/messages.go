@@ -178,27 +178,42 @@ func (s *Server) loadMessage(w http.ResponseWriter, r *http.Request) (db.Message
 	id := r.PathValue("id") // judged by judgeInput: valid UTF-8, no NUL
 	m, err := s.queries.MessageGet(r.Context(), s.config.Pool, db.MessageGetParams{ID: id, WorkspaceID: p.WorkspaceID})
 	if err == nil {
-		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: m.WebhooksMessage.WebhookID, WorkspaceID: p.WorkspaceID})
-		switch {
-		case errors.Is(werr, pgx.ErrNoRows):
-			if p.Role != "owner" && p.Role != "admin" {
-				err = pgx.ErrNoRows
-			}
-		case werr != nil:
-			err = werr
-		case !mayManage(p, wh):
-			err = pgx.ErrNoRows
-		}
+		// A deleted webhook's messages stay its workspace's owners' and
+		// admins'.
+		err = s.mayManageWebhookOf(r.Context(), p, m.WebhooksMessage.WebhookID, true)
 	}
+	return m, s.found(w, r, err, "message", id)
+}
+
+// mayManageWebhookOf says whether p manages the webhook an object (a
+// message, a replay) is of: pgx.ErrNoRows when not, so that the object does
+// not exist for p. An object of a deleted webhook is the workspace's owners'
+// and admins' when orphans is set, and nobody's otherwise.
+func (s *Server) mayManageWebhookOf(ctx context.Context, p principal, webhookID string, orphans bool) error {
+	wh, err := s.queries.WebhookGetByID(ctx, s.config.Pool, db.WebhookGetByIDParams{ID: webhookID, WorkspaceID: p.WorkspaceID})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && orphans && (p.Role == "owner" || p.Role == "admin"):
+		return nil
+	case err != nil:
+		return err
+	case !mayManage(p, wh):
+		return pgx.ErrNoRows
+	}
+	return nil
+}
+
+// found answers an object that was not found, or could not be loaded, and
+// says whether it was found.
+func (s *Server) found(w http.ResponseWriter, r *http.Request, err error, kind, id string) bool {
 	if errors.Is(err, pgx.ErrNoRows) {
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("message %q not found", id))
-		return db.MessageGetRow{}, false
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("%s %q not found", kind, id))
+		return false
 	}
 	if err != nil {
-		s.internalError(w, r, "error loading message", err)
-		return db.MessageGetRow{}, false
+		s.internalError(w, r, "error loading "+kind, err)
+		return false
 	}
-	return m, true
+	return true
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {

@@ -162,23 +162,9 @@ func (s *Server) loadReplay(w http.ResponseWriter, r *http.Request) (db.ReplayGe
 	id := r.PathValue("id")
 	row, err := s.queries.ReplayGet(r.Context(), s.config.Pool, db.ReplayGetParams{ID: id, WorkspaceID: &p.WorkspaceID})
 	if err == nil {
-		wh, werr := s.queries.WebhookGetByID(r.Context(), s.config.Pool, db.WebhookGetByIDParams{ID: row.WebhooksReplay.WebhookID, WorkspaceID: p.WorkspaceID})
-		switch {
-		case werr != nil:
-			err = werr
-		case !mayManage(p, wh):
-			err = pgx.ErrNoRows
-		}
+		err = s.mayManageWebhookOf(r.Context(), p, row.WebhooksReplay.WebhookID, false)
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("replay %q not found", id))
-		return db.ReplayGetRow{}, false
-	}
-	if err != nil {
-		s.internalError(w, r, "error loading replay", err)
-		return db.ReplayGetRow{}, false
-	}
-	return row, true
+	return row, s.found(w, r, err, "replay", id)
 }
 
 func (s *Server) getReplay(w http.ResponseWriter, r *http.Request) {

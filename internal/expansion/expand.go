@@ -102,12 +102,7 @@ func (w *Expander) expandBatch(ctx context.Context) (int, []orderedKey, error) {
 			msg.CapturedAts = append(msg.CapturedAts, m.CapturedAt)
 			if m.Ordered {
 				// Its job is made when it is released (Orderer.sweep).
-				queued.WebhookIds = append(queued.WebhookIds, m.WebhookID)
-				queued.Resources = append(queued.Resources, m.Resource)
-				queued.OutboxIds = append(queued.OutboxIds, m.OutboxID)
-				queued.MessageIds = append(queued.MessageIds, id)
-				queued.CapturedAts = append(queued.CapturedAts, m.CapturedAt)
-				queued.EventTypes = append(queued.EventTypes, m.EventType)
+				enqueueOrdered(&queued, id, m.WebhookID, m.Resource, m.OutboxID, m.CapturedAt, m.EventType)
 				continue
 			}
 			deliveries = append(deliveries, Delivery{MessageID: id, CapturedAt: m.CapturedAt, WebhookID: m.WebhookID, EventType: m.EventType})

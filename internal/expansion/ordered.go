@@ -37,6 +37,17 @@ type orderedKey struct {
 	webhookID, resource string
 }
 
+// enqueueOrdered adds a message to the rows that put it in its resource's
+// queue.
+func enqueueOrdered(q *db.OrderedQueueInsertManyParams, messageID, webhookID, resource string, outboxID int64, capturedAt time.Time, eventType string) {
+	q.WebhookIds = append(q.WebhookIds, webhookID)
+	q.Resources = append(q.Resources, resource)
+	q.OutboxIds = append(q.OutboxIds, outboxID)
+	q.MessageIds = append(q.MessageIds, messageID)
+	q.CapturedAts = append(q.CapturedAts, capturedAt)
+	q.EventTypes = append(q.EventTypes, eventType)
+}
+
 // ReleaseOrdered releases, in tx, the next message of each given resource
 // of ordered webhooks that has none under way, or of every resource when
 // keys is nil, and inserts their delivery jobs. It takes the queue's lock.

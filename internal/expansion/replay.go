@@ -270,12 +270,7 @@ func (w *Replayer) queue(ctx context.Context, tx pgx.Tx, wh db.WebhooksWebhook, 
 		msg.EventTypes = append(msg.EventTypes, e.eventType)
 		msg.CapturedAts = append(msg.CapturedAts, e.capturedAt)
 		if wh.Ordered {
-			queued.WebhookIds = append(queued.WebhookIds, wh.ID)
-			queued.Resources = append(queued.Resources, e.resource)
-			queued.OutboxIds = append(queued.OutboxIds, e.id)
-			queued.MessageIds = append(queued.MessageIds, id)
-			queued.CapturedAts = append(queued.CapturedAts, e.capturedAt)
-			queued.EventTypes = append(queued.EventTypes, e.eventType)
+			enqueueOrdered(&queued, id, wh.ID, e.resource, e.id, e.capturedAt, e.eventType)
 			continue
 		}
 		deliveries = append(deliveries, Delivery{MessageID: id, CapturedAt: e.capturedAt, WebhookID: wh.ID, EventType: e.eventType,
