@@ -65,3 +65,31 @@ func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
 	require.Equal(t, 2, rows, "a retry of a batch not committed writes it")
 	require.Equal(t, 2, attempts)
 }
+
+// A batch whose writes fail is given up on when the deliverer closes, not
+// retried for recordPatience after the process began to stop.
+func TestRecordGivesUpWhenClosed(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1: every try fails to connect.
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=1")
+	require.NoError(t, err)
+	defer pool.Close()
+	closed := make(chan struct{})
+	r := newRecorder(pool, time.Hour, slog.New(slog.DiscardHandler), closed)
+	tries := make(chan struct{}, 100)
+	r.beforeWrite = func([]Attempt) { tries <- struct{}{} }
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.write([]Attempt{{MessageID: "msg_x", StartedAt: time.Now()}})
+		done <- err
+	}()
+	<-tries
+	<-tries // it failed once, and tries again
+	close(closed)
+	select {
+	case err := <-done:
+		require.Error(t, err)
+	case <-time.After(recordPatience / 2):
+		t.Fatal("the recorder went on retrying after it was closed")
+	}
+}

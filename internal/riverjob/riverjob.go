@@ -7,9 +7,12 @@
 //
 // River's table is also read by SQL of ours, which relies on the same
 // things: webhooks.park_deliveries and webhooks.rescue_jobs (migrations
-// 000012 and 000013) write river_job rows; sql/queries/messages.sql and
-// ordered_queue.sql read a job's state by its message; sql/sqlc/river_job.sql
-// is the copy of River's columns sqlc needs to type those queries.
+// 000012 and 000013) write river_job rows; webhooks.expired_partitions
+// (000022) counts unfinished delivery jobs by their args' capturedAt;
+// sql/queries/messages.sql and ordered_queue.sql read a job's state by its
+// message; migration 000013 sets River's table's autovacuum settings and
+// indexes its available delivery jobs by webhook; sql/sqlc/river_job.sql is
+// the copy of River's columns sqlc needs to type those queries.
 //
 // It imports db and River, nothing else of this project; the delivery,
 // liveness, jobs and metrics import it.
