@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,4 +262,38 @@ func TestReindexedIndexesExist(t *testing.T) {
 	var args bool
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT to_regclass('river_job_args_index') IS NOT NULL`).Scan(&args))
 	require.False(t, args, "migration 000015 drops River's index on args")
+}
+
+// TestSqlcCopyOfRiverJob: sql/sqlc/river_job.sql, what sqlc knows of
+// River's table, names columns River's migrations make, of the types it
+// says (state, an enum of River's, is read as text), and whether they may
+// be null.
+func TestSqlcCopyOfRiverJob(t *testing.T) {
+	copied, err := os.ReadFile(filepath.Join("..", "..", "sql", "sqlc", "river_job.sql"))
+	require.NoError(t, err)
+	body := regexp.MustCompile(`(?s)CREATE TABLE river_job \((.*)\);`).FindSubmatch(copied)
+	require.NotNil(t, body, "no CREATE TABLE river_job in the copy")
+	udt := map[string]string{"bigint": "int8", "text": "text", "jsonb": "jsonb", "timestamptz": "timestamptz", "jsonb[]": "_jsonb", "smallint": "int2"}
+	pool := dbtest.NewPool(t)
+	columns := 0
+	for _, line := range strings.Split(string(body[1]), "\n") {
+		fields := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ","))
+		if len(fields) < 2 {
+			continue
+		}
+		columns++
+		name, typ := fields[0], fields[1]
+		notNull := strings.Contains(line, "NOT NULL") || strings.Contains(line, "PRIMARY KEY")
+		var gotType, nullable string
+		err := pool.QueryRow(t.Context(), `SELECT udt_name, is_nullable FROM information_schema.columns
+			WHERE table_name = 'river_job' AND column_name = $1`, name).Scan(&gotType, &nullable)
+		require.NoError(t, err, "River's table has no column %s", name)
+		want := udt[typ]
+		if name == "state" {
+			want = "river_job_state"
+		}
+		require.Equal(t, want, gotType, "column %s", name)
+		require.Equal(t, notNull, nullable == "NO", "column %s: NOT NULL in the copy and in River's table", name)
+	}
+	require.GreaterOrEqual(t, columns, 9)
 }
