@@ -21,9 +21,9 @@ import (
 func BenchmarkCommitToExpansion(b *testing.B) {
 	ctx := context.Background()
 	pool := bigPool(b)
-	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(b, pool, ws, "owner")
-	newWebhook(b, pool, ws, owner, "https://example.com/h")
+	ws := dbtest.Workspace(b, pool, "Acme")
+	owner := dbtest.Member(b, pool, ws, "owner")
+	dbtest.Webhook(b, pool, ws, owner, "https://example.com/h")
 	runner, err := jobs.NewRunner(pool, jobs.Config{ExpandOnly: true, SafetyNet: time.Hour})
 	require.NoError(b, err)
 	require.NoError(b, runner.Start(ctx)) // returns once the listener is LISTENing
@@ -55,9 +55,9 @@ func BenchmarkCommitToDelivery(b *testing.B) {
 	got := make(chan struct{}, 1024)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} }))
 	b.Cleanup(srv.Close)
-	ws := queryID(b, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(b, pool, ws, "owner")
-	newWebhook(b, pool, ws, owner, srv.URL)
+	ws := dbtest.Workspace(b, pool, "Acme")
+	owner := dbtest.Member(b, pool, ws, "owner")
+	dbtest.Webhook(b, pool, ws, owner, srv.URL)
 	runner, err := jobs.NewRunner(pool, jobs.Config{SafetyNet: time.Hour, Delivery: delivery.Config{Policy: loopback()}})
 	require.NoError(b, err)
 	require.NoError(b, runner.Start(ctx)) // returns once the listener is LISTENing

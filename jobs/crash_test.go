@@ -33,17 +33,10 @@ func TestExpandCrash(t *testing.T) {
 	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	defer pool.Close()
-	var ws, owner string
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`).Scan(&ws))
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&owner))
-	_, err = pool.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, ws, owner)
-	require.NoError(t, err)
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
 	for i := range 3 {
-		var id string
-		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
-			VALUES ($1, $2, 'w', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, owner, fmt.Sprintf("https://example.com/%d", i)).Scan(&id))
-		_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')`, id)
-		require.NoError(t, err)
+		dbtest.Webhook(t, pool, ws, owner, fmt.Sprintf("https://example.com/%d", i))
 	}
 	_, err = pool.Exec(ctx, `INSERT INTO investments (workspace_id, created_by, name) SELECT $1, $2, 'i' || n FROM generate_series(1, 1000) n`, ws, owner)
 	require.NoError(t, err)

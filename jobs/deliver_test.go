@@ -53,8 +53,8 @@ func deliverSetup(t *testing.T, delivery delivery.Config, deliverWorkers ...int)
 		delivery.Timeout = 5 * time.Second
 	}
 	b := &deliverBundle{pool: pool}
-	b.ws = queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	b.owner = newUser(t, pool, b.ws, "owner")
+	b.ws = dbtest.Workspace(t, pool, "Acme")
+	b.owner = dbtest.Member(t, pool, b.ws, "owner")
 	config := jobs.Config{Delivery: delivery, SafetyNet: time.Hour}
 	if len(deliverWorkers) > 0 {
 		config.DeliverWorkers = deliverWorkers[0]
@@ -138,7 +138,7 @@ func TestDeliverSuccessSignedEnvelope(t *testing.T) {
 		w.Write([]byte(`{"ok":true}`))
 	}))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/hooks")
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/hooks")
 	resource := b.event(t)
 
 	var r received
@@ -216,7 +216,7 @@ func TestDeliverRetryThenSuccess(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	b.event(t)
 
 	_, _, errs := b.job(t, hook, "completed")
@@ -254,7 +254,7 @@ func TestDeliverDiscardThenRetryFromRiver(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	b.event(t)
 
 	id, _, errs := b.job(t, hook, "discarded")
@@ -278,7 +278,7 @@ func TestDeliverGoneDisables(t *testing.T) {
 	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	b.event(t)
 
 	_, _, errs := b.job(t, hook, "cancelled")
@@ -294,8 +294,8 @@ func TestDeliverDisabledOrDeletedCancels(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
 	defer srv.Close()
-	disabled := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
-	deleted := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	disabled := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
+	deleted := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	b.event(t)
 	b.job(t, disabled, "completed")
 	b.job(t, deleted, "completed")
@@ -333,7 +333,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
 		defer srv.Close()
 		// A name that resolves to loopback, as a rebinding attacker's would.
-		hook := newWebhook(t, b.pool, b.ws, b.owner, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1))
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1))
 		b.event(t)
 		b.job(t, hook, "discarded")
 		attempts := b.attempts(t, hook)
@@ -354,7 +354,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 		}))
 		defer srv.Close()
 		defer close(release)
-		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 		b.event(t)
 		b.job(t, hook, "discarded")
 		attempts := b.attempts(t, hook)
@@ -374,7 +374,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
 		}))
 		defer srv.Close()
-		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/hooks")
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/hooks")
 		b.event(t)
 		b.job(t, hook, "discarded")
 		attempts := b.attempts(t, hook)
@@ -392,7 +392,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 			w.Write([]byte("ok\x00\xff"))
 		}))
 		defer srv.Close()
-		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 		b.event(t)
 		b.job(t, hook, "completed")
 		require.Equal(t, "ok\uFFFD\uFFFD", *b.attempts(t, hook)[0].ResponseExcerpt)
@@ -406,7 +406,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 			w.Write([]byte(strings.Repeat("x", 1<<20)))
 		}))
 		defer srv.Close()
-		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 		b.event(t)
 		b.job(t, hook, "completed")
 		require.Len(t, *b.attempts(t, hook)[0].ResponseExcerpt, 4096)
@@ -421,7 +421,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 			w.WriteHeader(http.StatusTooManyRequests)
 		}))
 		defer srv.Close()
-		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 		b.event(t)
 		b.job(t, hook, "discarded")
 		attempts := b.attempts(t, hook)
@@ -436,7 +436,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 		b := deliverSetup(t, delivery.Config{Policy: loopback(), DisableAfter: time.Hour})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 		defer srv.Close()
-		hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+		hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 		// Failing, without a success, for longer than DisableAfter already.
 		exec(t, b.pool, `UPDATE webhooks.webhooks SET failing_since = now() - interval '2 hours' WHERE id = $1`, hook)
 		b.event(t)
@@ -457,7 +457,7 @@ func TestDeliverRotatedSecretSignsToo(t *testing.T) {
 		got <- r.Header.Clone()
 	}))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	old := b.secret(t, hook)
 	exec(t, b.pool, `UPDATE webhooks.signing_secrets SET previous_secret = secret, previous_expires_at = now() + interval '1 day',
 		secret = 'whsec_c2VjcmV0LW9mLWFub3RoZXItZW5kcG9pbnQ=' WHERE webhook_id = $1`, hook)
@@ -473,7 +473,7 @@ func TestDeliverRateLimit(t *testing.T) {
 	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	exec(t, b.pool, `UPDATE webhooks.webhooks SET rate_limit_per_second = 1 WHERE id = $1`, hook)
 	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 3) n`, b.ws, b.owner)
 	require.Eventually(t, func() bool {
@@ -500,7 +500,7 @@ func TestDeliverRateLimitAcrossProcesses(t *testing.T) {
 	startClient(t, other, jobs.Config{DeliverWorkers: 2, Delivery: delivery.Config{Policy: loopback(), Timeout: 5 * time.Second}, SafetyNet: time.Hour})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	exec(t, b.pool, `UPDATE webhooks.webhooks SET rate_limit_per_second = 4 WHERE id = $1`, hook)
 	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 16) n`, b.ws, b.owner)
 	require.Eventually(t, func() bool {
@@ -534,7 +534,7 @@ func TestWaitingBehindHangingEndpointIsCheap(t *testing.T) {
 	}))
 	defer slow.Close()
 	defer close(release) // before Close, which waits for the hanging handlers
-	hook := newWebhook(t, b.pool, b.ws, b.owner, slow.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, slow.URL)
 	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 100) n`, b.ws, b.owner)
 	snoozes := func() int {
 		return count(t, b.pool, `SELECT coalesce(sum((metadata ->> 'snoozes')::int), 0) FROM river_job
@@ -582,8 +582,8 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 	var fastCalls atomic.Int32
 	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fastCalls.Add(1) }))
 	defer fast.Close()
-	newWebhook(t, b.pool, b.ws, b.owner, slow.URL, "pipeline.*")
-	newWebhook(t, b.pool, b.ws, b.owner, fast.URL, "pipeline.*")
+	dbtest.Webhook(t, b.pool, b.ws, b.owner, slow.URL, "pipeline.*")
+	dbtest.Webhook(t, b.pool, b.ws, b.owner, fast.URL, "pipeline.*")
 
 	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || n FROM generate_series(1, 30) n`, b.ws, b.owner)
 	require.Eventually(t, func() bool { return fastCalls.Load() == 30 }, time.Minute, 10*time.Millisecond,
@@ -597,7 +597,7 @@ func TestDeliverRecordsLatency(t *testing.T) {
 	b := deliverSetup(t, delivery.Config{Policy: loopback()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(30 * time.Millisecond) }))
 	defer srv.Close()
-	hook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL)
+	hook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL)
 	b.event(t)
 	b.job(t, hook, "completed")
 	var ms float64

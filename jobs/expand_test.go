@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,18 +40,18 @@ func TestScopingMatrix(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
+	ws := dbtest.Workspace(t, pool, "Acme")
 	team := queryID(t, pool, `INSERT INTO teams (workspace_id, name) VALUES ($1, 'Deals') RETURNING id`, ws)
 	exec(t, pool, `DELETE FROM webhooks.capture_queue`)
 
 	var viewers []*viewer
 	for _, role := range []string{"owner", "admin", "member", "guest"} {
 		for _, inTeam := range []bool{true, false} {
-			v := &viewer{role: role, inTeam: inTeam, userID: newUser(t, pool, ws, role)}
+			v := &viewer{role: role, inTeam: inTeam, userID: dbtest.Member(t, pool, ws, role)}
 			if inTeam {
 				exec(t, pool, `INSERT INTO team_members (team_id, user_id) VALUES ($1, $2)`, team, v.userID)
 			}
-			v.hookID = newWebhook(t, pool, ws, v.userID, "https://example.com/"+role)
+			v.hookID = dbtest.Webhook(t, pool, ws, v.userID, "https://example.com/"+role)
 			viewers = append(viewers, v)
 		}
 	}
@@ -129,16 +130,16 @@ func TestScopingMatrix(t *testing.T) {
 func TestScopeJudgedAtExpansion(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	removed := newUser(t, pool, ws, "admin")
-	demoted := newUser(t, pool, ws, "member")
-	creator := newUser(t, pool, ws, "member")
-	removedHook := newWebhook(t, pool, ws, removed, "https://example.com/removed")
-	demotedHook := newWebhook(t, pool, ws, demoted, "https://example.com/demoted")
-	creatorHook := newWebhook(t, pool, ws, creator, "https://example.com/creator")
-	otherWS := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Globex') RETURNING id`)
-	otherHook := newWebhook(t, pool, otherWS, newUser(t, pool, otherWS, "owner"), "https://example.com/other")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	removed := dbtest.Member(t, pool, ws, "admin")
+	demoted := dbtest.Member(t, pool, ws, "member")
+	creator := dbtest.Member(t, pool, ws, "member")
+	removedHook := dbtest.Webhook(t, pool, ws, removed, "https://example.com/removed")
+	demotedHook := dbtest.Webhook(t, pool, ws, demoted, "https://example.com/demoted")
+	creatorHook := dbtest.Webhook(t, pool, ws, creator, "https://example.com/creator")
+	otherWS := dbtest.Workspace(t, pool, "Globex")
+	otherHook := dbtest.Webhook(t, pool, otherWS, dbtest.Member(t, pool, otherWS, "owner"), "https://example.com/other")
 
 	// Written while everyone may read it.
 	inv := queryID(t, pool, `INSERT INTO investments (workspace_id, created_by, name) VALUES ($1, $2, 'Coca-Cola') RETURNING id`, ws, owner)
@@ -173,15 +174,15 @@ func TestScopeJudgedAtExpansion(t *testing.T) {
 func TestDisabledAndNewWebhooks(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	disabled := newWebhook(t, pool, ws, owner, "https://example.com/d")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	disabled := dbtest.Webhook(t, pool, ws, owner, "https://example.com/d")
 	exec(t, pool, `UPDATE webhooks.webhooks SET enabled = false, disabled_at = now() WHERE id = $1`, disabled)
-	subscribed := newWebhook(t, pool, ws, owner, "https://example.com/s", "memo.created", "pipeline.*")
+	subscribed := dbtest.Webhook(t, pool, ws, owner, "https://example.com/s", "memo.created", "pipeline.*")
 	queryID(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p') RETURNING id`, ws, owner)
 	inv := queryID(t, pool, `INSERT INTO investments (workspace_id, created_by, name) VALUES ($1, $2, 'i') RETURNING id`, ws, owner)
 	exec(t, pool, `UPDATE webhooks.capture_queue SET captured_at = now() - interval '1 hour' WHERE resource_id = $1`, inv)
-	late := queryID(t, pool, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types) VALUES ($1, $2, 'late', 'https://example.com/l', '{*}') RETURNING id`, ws, owner)
+	late := dbtest.WebhookWith(t, pool, ws, owner, "https://example.com/l", dbtest.WebhookOptions{Name: "late", CreatedAt: time.Now()})
 
 	startClient(t, pool, jobs.Config{ExpandOnly: true})
 	waitExpanded(t, pool)
@@ -197,10 +198,10 @@ func TestThreeClientsExpandTogether(t *testing.T) {
 	t.Parallel()
 	const events, hooks = 10_000, 5
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
 	for i := range hooks {
-		newWebhook(t, pool, ws, owner, fmt.Sprintf("https://example.com/%d", i))
+		dbtest.Webhook(t, pool, ws, owner, fmt.Sprintf("https://example.com/%d", i))
 	}
 	exec(t, pool, `INSERT INTO investments (workspace_id, created_by, name) SELECT $1, $2, 'i' || n FROM generate_series(1, $3::int) n`, ws, owner, events)
 

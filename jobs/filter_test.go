@@ -16,14 +16,12 @@ import (
 func TestExpansionFilters(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	hook := func(events []string, filter any, changed []string) string {
-		id := newWebhook(t, pool, ws, owner, "https://example.com/hook", events...)
-		exec(t, pool, `UPDATE webhooks.webhooks SET filter = $2, changed_columns = $3 WHERE id = $1`, id, filter, changed)
-		return id
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	hook := func(events []string, filter string, changed []string) string {
+		return dbtest.WebhookWith(t, pool, ws, owner, "https://example.com/hook", dbtest.WebhookOptions{Events: events, Filter: filter, ChangedColumns: changed})
 	}
-	all := hook([]string{"*"}, nil, nil)
+	all := hook([]string{"*"}, "", nil)
 	koLarge := hook([]string{"investment.*"}, `{"tickerSymbol": "KO", "employees": {"$gte": 100}}`, nil)
 	noTicker := hook([]string{"investment.*"}, `{"tickerSymbol": null}`, nil)
 	euLarge := hook([]string{"valuation.*"}, `{"data.region": "eu", "data": {"board.seats": {"$gte": 5}}, "value": {"$gt": 1000.5}}`, nil)
@@ -31,7 +29,7 @@ func TestExpansionFilters(t *testing.T) {
 	recent := hook([]string{"memo.created"}, `{"createdAt": {"$gte": "2000-01-01T00:00:00.000Z"}, "$not": {"title": {"$in": ["skip me"]}}}`, nil)
 	// Timestamps as receivers get them: UTC, milliseconds.
 	exact := hook([]string{"memo.created"}, `{"createdAt": "2026-01-02T01:04:05.678Z"}`, nil)
-	headcount := hook([]string{"investment.*"}, nil, []string{"employees", "ceo"})
+	headcount := hook([]string{"investment.*"}, "", []string{"employees", "ceo"})
 	headcountKO := hook([]string{"investment.*"}, `{"tickerSymbol": "KO"}`, []string{"employees"})
 	// Written by hand past the API: an operator the language lacks.
 	unreadable := hook([]string{"team.*"}, `{"name": {"$regex": "^R"}}`, nil)

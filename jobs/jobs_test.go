@@ -10,7 +10,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/countercyclical/webhooks/internal/auth"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/jobs"
 )
@@ -35,26 +34,6 @@ func count(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) int {
 	var n int
 	require.NoError(t, pool.QueryRow(context.Background(), sql, args...).Scan(&n), sql)
 	return n
-}
-
-func newUser(t testing.TB, pool *pgxpool.Pool, workspaceID, role string) string {
-	t.Helper()
-	id := queryID(t, pool, `INSERT INTO users (email) VALUES (gen_id() || '@example.com') RETURNING id`)
-	exec(t, pool, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)`, workspaceID, id, role)
-	return id
-}
-
-// newWebhook makes a webhook as the API would, but for any creator (a guest
-// too: a member's webhook whose creator became a guest is one).
-func newWebhook(t testing.TB, pool *pgxpool.Pool, workspaceID, creator, url string, events ...string) string {
-	t.Helper()
-	if len(events) == 0 {
-		events = []string{"*"}
-	}
-	id := queryID(t, pool, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
-		VALUES ($1, $2, 'test', $3, $4, now() - interval '1 minute') RETURNING id`, workspaceID, creator, url, events)
-	exec(t, pool, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, auth.NewSecret())
-	return id
 }
 
 // startClient runs a real River client until the test ends.

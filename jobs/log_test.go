@@ -63,8 +63,8 @@ func TestFailuresAreLogged(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	var logs logBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
@@ -78,9 +78,9 @@ func TestFailuresAreLogged(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close() // nothing listens there any more: a connection error
 
-	failingHook := newWebhook(t, pool, ws, owner, failing.URL+"/hooks/private-path?token=tok-failing")
-	goneHook := newWebhook(t, pool, ws, owner, gone.URL+"/gone-path?token=tok-gone")
-	closedHook := newWebhook(t, pool, ws, owner, closedURL+"/closed-path?token=tok-closed")
+	failingHook := dbtest.Webhook(t, pool, ws, owner, failing.URL+"/hooks/private-path?token=tok-failing")
+	goneHook := dbtest.Webhook(t, pool, ws, owner, gone.URL+"/gone-path?token=tok-gone")
+	closedHook := dbtest.Webhook(t, pool, ws, owner, closedURL+"/closed-path?token=tok-closed")
 
 	startRunner(t, pool, jobs.Config{Logger: logger, SafetyNet: time.Hour, Delivery: delivery.Config{
 		Policy: loopback(), Schedule: []time.Duration{10 * time.Millisecond}, Timeout: 5 * time.Second,

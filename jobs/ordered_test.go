@@ -136,7 +136,7 @@ func writeVersions(t *testing.T, b *deliverBundle, resources, updates int) []str
 
 func orderedWebhook(t *testing.T, b *deliverBundle, url string) string {
 	t.Helper()
-	id := newWebhook(t, b.pool, b.ws, b.owner, url, "pipeline.*")
+	id := dbtest.Webhook(t, b.pool, b.ws, b.owner, url, "pipeline.*")
 	exec(t, b.pool, `UPDATE webhooks.webhooks SET ordered = true WHERE id = $1`, id)
 	return id
 }
@@ -224,12 +224,12 @@ func TestOrderedOrphanedHeadGetsANewJob(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
 	recv := newVersionReceiver(0)
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	webhookID := newWebhook(t, pool, ws, owner, srv.URL, "pipeline.*")
+	webhookID := dbtest.Webhook(t, pool, ws, owner, srv.URL, "pipeline.*")
 	exec(t, pool, `UPDATE webhooks.webhooks SET ordered = true WHERE id = $1`, webhookID)
 	id := queryID(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'v0') RETURNING id`, ws, owner)
 	exec(t, pool, `UPDATE pipelines SET name = 'v1' WHERE id = $1`, id)

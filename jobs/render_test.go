@@ -19,9 +19,9 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	newWebhook(t, pool, ws, owner, "https://example.com/h")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	dbtest.Webhook(t, pool, ws, owner, "https://example.com/h")
 	exec(t, pool, `CREATE TABLE deals (id text PRIMARY KEY DEFAULT webhooks.gen_id(), workspace_id text NOT NULL, deal__stage text,
 		closed_at timestamp, signed_at timestamptz, looks_like_time text, amounts numeric[], extra jsonb, _private boolean)`)
 	exec(t, pool, `SELECT webhooks.track('public.deals', 'deal', ignore_columns => '{}')`)
@@ -79,9 +79,9 @@ func TestRenderedAtExpansionMatchesPayloadFunction(t *testing.T) {
 func TestRenderNonFiniteAsStrings(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	newWebhook(t, pool, ws, owner, "https://example.com/h")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	dbtest.Webhook(t, pool, ws, owner, "https://example.com/h")
 	exec(t, pool, `CREATE TABLE readings (id text PRIMARY KEY DEFAULT webhooks.gen_id(), workspace_id text NOT NULL,
 		amount numeric, ratio double precision, taken_at timestamptz, due date)`)
 	exec(t, pool, `SELECT webhooks.track('public.readings', 'reading', ignore_columns => '{}')`)

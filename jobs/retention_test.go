@@ -1,9 +1,11 @@
 package jobs_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
@@ -18,9 +20,9 @@ import (
 func TestRetentionRemovesWholePartitions(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	hook := newWebhook(t, pool, ws, owner, "https://example.com/h")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	hook := dbtest.Webhook(t, pool, ws, owner, "https://example.com/h")
 	today := queryID(t, pool, `SELECT min(from_at)::text FROM webhooks.partitions`)
 	// Three days before today's slice: the oldest with a message still
 	// retrying, the next two done.
@@ -31,13 +33,30 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 		exec(t, pool, `INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, payload, captured_at, expanded_at)
 			SELECT webhooks.gen_id(), 'pipeline.created', 'pipeline', 'p' || i, $1, '{}', $2::timestamptz + i * interval '1 second', now()
 			FROM generate_series(1, 1000) i`, ws, from)
-		exec(t, pool, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, captured_at)
-			SELECT 'msg_' || lpad(o.id::text, 27, '0'), o.id, $1, o.workspace_id, o.event_type,
-				CASE WHEN o.id % 500 = 0 THEN $3 ELSE 'succeeded' END, o.captured_at
-			FROM webhooks.outbox o WHERE o.captured_at >= $2::timestamptz AND o.captured_at < $2::timestamptz + interval '1 day'`, hook, from, state)
-		exec(t, pool, `INSERT INTO webhooks.delivery_attempts (message_id, event_id, webhook_id, workspace_id, event_type, attempt, url, started_at, duration_ms, succeeded, captured_at)
-			SELECT m.id, '', m.webhook_id, m.workspace_id, m.event_type, 1, 'https://example.com/h', m.captured_at, 1, m.state = 'succeeded', m.captured_at
-			FROM webhooks.messages m WHERE m.captured_at >= $1::timestamptz AND m.captured_at < $1::timestamptz + interval '1 day'`, from)
+		rows, err := pool.Query(t.Context(), `SELECT id, captured_at FROM webhooks.outbox
+			WHERE captured_at >= $1::timestamptz AND captured_at < $1::timestamptz + interval '1 day'`, from)
+		require.NoError(t, err)
+		events, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+			ID         int64
+			CapturedAt time.Time
+		}])
+		require.NoError(t, err)
+		var messages []dbtest.Message
+		for _, o := range events {
+			m := dbtest.Message{ID: fmt.Sprintf("msg_%027d", o.ID), OutboxID: o.ID, WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
+				State: "succeeded", CapturedAt: o.CapturedAt}
+			if o.ID%500 == 0 {
+				m.State = state
+			}
+			messages = append(messages, m)
+		}
+		ids := dbtest.Messages(t, pool, messages...)
+		var attempts []dbtest.Attempt
+		for i, m := range messages {
+			attempts = append(attempts, dbtest.Attempt{MessageID: ids[i], WebhookID: m.WebhookID, WorkspaceID: m.WorkspaceID, EventType: m.EventType,
+				Attempt: 1, URL: "https://example.com/h", StartedAt: m.CapturedAt, DurationMs: 1, Succeeded: m.State == "succeeded", CapturedAt: m.CapturedAt})
+		}
+		dbtest.Attempts(t, pool, attempts...)
 	}
 	held := queryID(t, pool, `SELECT ($1::timestamptz - interval '3 days')::text`, today)
 	seed(held, "retrying")
@@ -141,8 +160,8 @@ func TestRetentionFinishesAnInterruptedRemoval(t *testing.T) {
 func TestCaptureIntoNewestPartition(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
 	last := queryID(t, pool, `SELECT max(to_at)::text FROM webhooks.partitions`)
 	require.Equal(t, 3, count(t, pool, `SELECT webhooks.make_partitions($1::timestamptz + interval '3 hours', interval '1 hour')`, last))
 	exec(t, pool, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'p')`, ws, owner)
@@ -169,9 +188,9 @@ func TestCaptureIntoNewestPartition(t *testing.T) {
 func TestRetentionRequeuesStrandedEvents(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	ws := queryID(t, pool, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	owner := newUser(t, pool, ws, "owner")
-	hook := newWebhook(t, pool, ws, owner, "https://example.com/h")
+	ws := dbtest.Workspace(t, pool, "Acme")
+	owner := dbtest.Member(t, pool, ws, "owner")
+	hook := dbtest.Webhook(t, pool, ws, owner, "https://example.com/h")
 	stranded := queryID(t, pool, `INSERT INTO webhooks.outbox (event_type, resource_type, resource_id, workspace_id, payload)
 		VALUES ('pipeline.created', 'pipeline', 'p1', $1, json_build_object('id', 'p1', 'workspace_id', $1::text, 'created_by', $2::text, 'visibility', 'Workspace'))
 		RETURNING id::text`, ws, owner)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/stretchr/testify/require"
 )
@@ -33,9 +34,9 @@ func TestRollupsMatchAttempts(t *testing.T) {
 	}))
 	defer srv.Close()
 	hooks := []string{
-		newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/ok"),
-		newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/down"),
-		newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/flaky"),
+		dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/ok"),
+		dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/down"),
+		dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/flaky"),
 	}
 	exec(t, b.pool, `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' || i FROM generate_series(1, 30) i`, b.ws, b.owner)
 	require.Eventually(t, func() bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/stretchr/testify/require"
 )
@@ -32,10 +33,10 @@ func TestViews(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	ok := newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/ok")
-	flakyHook := newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/flaky")
-	down := newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/down")
-	disabled := newWebhook(t, b.pool, b.ws, b.owner, srv.URL+"/ok")
+	ok := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/ok")
+	flakyHook := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/flaky")
+	down := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/down")
+	disabled := dbtest.Webhook(t, b.pool, b.ws, b.owner, srv.URL+"/ok")
 	exec(t, b.pool, `UPDATE webhooks.webhooks SET name = CASE id WHEN $1 THEN 'ok' WHEN $2 THEN 'flaky' WHEN $3 THEN 'down' ELSE 'disabled' END`, ok, flakyHook, down)
 	exec(t, b.pool, `UPDATE webhooks.webhooks SET enabled = false, disabled_at = now(), disabled_reason = 'paused' WHERE id = $1`, disabled)
 

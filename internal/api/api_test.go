@@ -72,20 +72,22 @@ func newHandler(t testing.TB, config server.Config) http.Handler {
 func newWorkspace(t testing.TB, pool *pgxpool.Pool, name string) workspace {
 	t.Helper()
 	ctx := context.Background()
-	q := db.New()
-	ws, err := q.WorkspaceInsert(ctx, pool, name)
-	require.NoError(t, err)
-	w := workspace{id: ws.ID, users: map[string]string{}, keys: map[string]string{}}
+	w := workspace{id: dbtest.Workspace(t, pool, name), users: map[string]string{}, keys: map[string]string{}}
 	for _, role := range roles {
-		user, err := q.UserInsert(ctx, pool, db.UserInsertParams{Email: role + "@" + strings.ToLower(ws.ID) + ".example"})
+		user := dbtest.Member(t, pool, w.id, role)
+		key, _, _, err := auth.CreateAPIKey(ctx, pool, w.id, user, "test")
 		require.NoError(t, err)
-		_, err = q.WorkspaceMemberUpsert(ctx, pool, db.WorkspaceMemberUpsertParams{WorkspaceID: ws.ID, UserID: user.ID, Role: role})
-		require.NoError(t, err)
-		key, _, _, err := auth.CreateAPIKey(ctx, pool, ws.ID, user.ID, "test")
-		require.NoError(t, err)
-		w.users[role], w.keys[role] = user.ID, key
+		w.users[role], w.keys[role] = user, key
 	}
 	return w
+}
+
+// email is the user's email, as people know them.
+func email(t testing.TB, pool *pgxpool.Pool, userID string) string {
+	t.Helper()
+	var email string
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT email FROM users WHERE id = $1`, userID).Scan(&email))
+	return email
 }
 
 type response struct {
@@ -225,7 +227,7 @@ func TestWebhookLifecycle(t *testing.T) {
 
 	res = b.do(t, key, "POST", "/v1/webhooks/"+id+"/disable", nil)
 	require.Equal(t, http.StatusOK, res.status)
-	email := "admin@" + strings.ToLower(b.ws.id) + ".example"
+	email := email(t, b.pool, b.ws.users["admin"])
 	require.Equal(t, "disabled by "+email, res.json(t)["disabledReason"], "who, as people know them: no name, so the email")
 	_, err = b.pool.Exec(context.Background(), `UPDATE users SET name = 'Ada Admin' WHERE id = $1`, b.ws.users["admin"])
 	require.NoError(t, err)

@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,13 +24,19 @@ func TestEventTypeFilterReadsItsIndex(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	hook := b.create(t, b.ws.keys["owner"])["id"].(string)
-	_, err := b.pool.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at, created_at, state)
-		SELECT 'msg_' || lpad(g::text, 27, '0'), g, $1, $2,
-			CASE WHEN g % 500 = 0 THEN 'investment.deleted' ELSE 'investment.created' END,
-			now() - g * interval '1 second', now() - g * interval '1 second', 'succeeded'
-		FROM generate_series(1, 20000) g`, hook, b.ws.id)
-	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `ANALYZE webhooks.messages`)
+	now := time.Now()
+	messages := make([]dbtest.Message, 20000)
+	for i := range messages {
+		g := i + 1
+		at := now.Add(-time.Duration(g) * time.Second)
+		messages[i] = dbtest.Message{ID: fmt.Sprintf("msg_%027d", g), OutboxID: int64(g), WebhookID: hook, WorkspaceID: b.ws.id,
+			EventType: "investment.created", State: "succeeded", CapturedAt: at, CreatedAt: at}
+		if g%500 == 0 {
+			messages[i].EventType = "investment.deleted"
+		}
+	}
+	dbtest.Messages(t, b.pool, messages...)
+	_, err := b.pool.Exec(ctx, `ANALYZE webhooks.messages`)
 	require.NoError(t, err)
 
 	scans := func() int64 {

@@ -131,7 +131,7 @@ func TestOrderedWebhookSkipAndRetry(t *testing.T) {
 	}, time.Minute, 20*time.Millisecond)
 	skipped := res.json(t)
 	require.Equal(t, "cancelled", skipped["state"])
-	require.Contains(t, skipped["lastError"], "skipped by owner@")
+	require.Contains(t, skipped["lastError"], "skipped by "+email(t, b.pool, b.ws.users["owner"])+":")
 	require.Contains(t, skipped["lastError"], "pipeline/"+a)
 	require.Eventually(t, func() bool { return len(arrived()) == 3 }, time.Minute, 20*time.Millisecond)
 	require.Equal(t, []string{"b1", "a2", "a3"}, arrived())

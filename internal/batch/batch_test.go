@@ -67,16 +67,14 @@ func doAll(t *testing.T, b *Batcher[int, int], ctx context.Context, ins ...int) 
 }
 
 // waitQueued waits until n requests wait behind the running batch.
-func waitQueued(b *Batcher[int, int], n int) {
-	for {
+// Nothing signals a request queued: it polls the queue.
+func waitQueued(t *testing.T, b *Batcher[int, int], n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
 		b.mu.Lock()
-		queued := len(b.queue)
-		b.mu.Unlock()
-		if queued >= n {
-			return
-		}
-		time.Sleep(time.Millisecond) // polls the queue: nothing signals a request queued
-	}
+		defer b.mu.Unlock()
+		return len(b.queue) >= n
+	}, 10*time.Second, time.Millisecond, "%d requests never queued", n)
 }
 
 // TestBatchesWhatArrivesMeanwhile: a lone request runs at once, alone; the
@@ -99,7 +97,7 @@ func TestBatchesWhatArrivesMeanwhile(t *testing.T) {
 		defer close(done)
 		outs, errs = doAll(t, b, context.Background(), 2, 3, 4, 5)
 	}()
-	waitQueued(b, 4)
+	waitQueued(t, b, 4)
 	close(g.release)
 	require.Equal(t, 10, <-first)
 	<-done
@@ -120,7 +118,7 @@ func TestBatchMax(t *testing.T) {
 	<-g.started
 	done := make(chan struct{})
 	go func() { defer close(done); doAll(t, b, context.Background(), 2, 3, 4, 5, 6) }()
-	waitQueued(b, 5)
+	waitQueued(t, b, 5)
 	close(g.release)
 	<-done
 	total := 0

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countercyclical/webhooks/internal/auth"
+	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -344,18 +344,11 @@ func must(t *testing.T, err error, doing string) {
 // seed makes a workspace, its owner and the webhooks, each to its own path
 // of the receiver, as bench does.
 func seed(t *testing.T, pool *pgxpool.Pool, addr string) (workspace, user string) {
-	ctx := context.Background()
-	must(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('chaos') RETURNING id`).Scan(&workspace), "seeding")
-	must(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('chaos@example.com') RETURNING id`).Scan(&user), "seeding")
-	_, err := pool.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, workspace, user)
-	must(t, err, "seeding")
+	workspace = dbtest.Workspace(t, pool, "chaos")
+	user = dbtest.Member(t, pool, workspace, "owner")
 	for i := range hooks {
-		var id string
-		must(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
-			VALUES ($1, $2, $3, $4, '{investment.created}', now() - interval '1 minute') RETURNING id`,
-			workspace, user, fmt.Sprintf("chaos %d", i), fmt.Sprintf("http://%s/hook/%d", addr, i)).Scan(&id), "adding a webhook")
-		_, err := pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, id, auth.NewSecret())
-		must(t, err, "adding a secret")
+		dbtest.WebhookWith(t, pool, workspace, user, fmt.Sprintf("http://%s/hook/%d", addr, i),
+			dbtest.WebhookOptions{Name: fmt.Sprintf("chaos %d", i), Events: []string{"investment.created"}})
 	}
 	return workspace, user
 }

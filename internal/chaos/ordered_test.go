@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countercyclical/webhooks/internal/auth"
+	"github.com/countercyclical/webhooks/internal/dbtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -112,16 +112,10 @@ func TestOrderedUnderKill(t *testing.T) {
 	}()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	var workspace, user, webhookID string
-	must(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('ordered') RETURNING id`).Scan(&workspace), "seeding")
-	must(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('ordered@example.com') RETURNING id`).Scan(&user), "seeding")
-	_, err = pool.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, workspace, user)
-	must(t, err, "seeding")
-	must(t, pool.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, ordered, created_at)
-		VALUES ($1, $2, 'mirror', $3, '{pipeline.updated}', true, now() - interval '1 minute') RETURNING id`,
-		workspace, user, "http://"+ln.Addr().String()+"/hook").Scan(&webhookID), "adding the webhook")
-	_, err = pool.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, $2)`, webhookID, auth.NewSecret())
-	must(t, err, "adding a secret")
+	workspace := dbtest.Workspace(t, pool, "ordered")
+	user := dbtest.Member(t, pool, workspace, "owner")
+	dbtest.WebhookWith(t, pool, workspace, user, "http://"+ln.Addr().String()+"/hook",
+		dbtest.WebhookOptions{Name: "mirror", Events: []string{"pipeline.updated"}, Ordered: true})
 	ids := make([]string, resources)
 	for i := range ids {
 		must(t, pool.QueryRow(ctx, `INSERT INTO pipelines (workspace_id, created_by, name) VALUES ($1, $2, 'v0') RETURNING id`,

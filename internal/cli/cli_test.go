@@ -257,12 +257,8 @@ func memberAndOutsider(t *testing.T, url string) (conn *pgx.Conn, workspaceID, u
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(ctx) })
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('m@example.com') RETURNING id`).Scan(&userID))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&outsiderID))
-	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, workspaceID, userID)
-	require.NoError(t, err)
-	return conn, workspaceID, userID, outsiderID
+	workspaceID = dbtest.Workspace(t, conn, "w")
+	return conn, workspaceID, dbtest.Member(t, conn, workspaceID, "member"), dbtest.User(t, conn)
 }
 
 func TestAPIKeyCommands(t *testing.T) {
@@ -338,9 +334,8 @@ func TestReplayCommand(t *testing.T) {
 	url := dbtest.NewDB(t)
 	env := map[string]string{"DATABASE_URL": url}
 	conn, workspaceID, userID, _ := memberAndOutsider(t, url)
-	var webhookID string
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types)
-		VALUES ($1, $2, 'crm', 'https://example.com/hooks', '{pipeline.created}') RETURNING id`, workspaceID, userID).Scan(&webhookID))
+	webhookID := dbtest.WebhookWith(t, conn, workspaceID, userID, "https://example.com/hooks",
+		dbtest.WebhookOptions{Name: "crm", Events: []string{"pipeline.created"}, CreatedAt: time.Now()})
 	// Three events of the last hour, as expansion leaves them (to no webhook,
 	// as captured), one of them a type the webhook does not take.
 	_, err := conn.Exec(ctx, `INSERT INTO webhooks.outbox (event_id, event_type, resource_type, resource_id, workspace_id, payload, captured_at, expanded_at)
@@ -444,15 +439,7 @@ func TestWorkerShutdownFinishesDeliveries(t *testing.T) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	var ws, user, hook string
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
-	_, err = conn.Exec(ctx, `INSERT INTO workspace_members VALUES ($1, $2, 'owner')`, ws, user)
-	require.NoError(t, err)
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO webhooks.webhooks (workspace_id, created_by, name, url, event_types, created_at)
-		VALUES ($1, $2, 'slow', $3, '{*}', now() - interval '1 minute') RETURNING id`, ws, user, receiver.URL).Scan(&hook))
-	_, err = conn.Exec(ctx, `INSERT INTO webhooks.signing_secrets (webhook_id, secret) VALUES ($1, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')`, hook)
-	require.NoError(t, err)
+	ws, user, _ := dbtest.OneWebhook(t, conn, receiver.URL)
 
 	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ALLOW_HTTP": "true", "WEBHOOKS_ALLOWED_CIDRS": "127.0.0.0/8"}
 	workerCtx, cancel := context.WithCancel(ctx)
@@ -492,11 +479,8 @@ func TestServeAnswersBeside200SlowClients(t *testing.T) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	var ws, user string
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
-	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
-	require.NoError(t, err)
+	ws := dbtest.Workspace(t, conn, "w")
+	user := dbtest.Member(t, conn, ws, "owner")
 	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": "127.0.0.1:0"}
 	res := run(t, env, "apikey", "create", "--workspace", ws, "--user", user)
 	require.Equal(t, 0, res.code, res.stderr)
@@ -572,11 +556,8 @@ func TestServeQuotasFromEnvironment(t *testing.T) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	var ws, user string
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
-	_, err = conn.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
-	require.NoError(t, err)
+	ws := dbtest.Workspace(t, conn, "w")
+	user := dbtest.Member(t, conn, ws, "owner")
 	env := map[string]string{"DATABASE_URL": url, "WEBHOOKS_ADDR": "127.0.0.1:0",
 		"WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE": "1", "WEBHOOKS_TEST_SENDS_PER_MINUTE": "1"}
 	res := run(t, env, "apikey", "create", "--workspace", ws, "--user", user)

@@ -81,11 +81,8 @@ func TestSlowClientsAreCut(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dbtest.NewDB(t))
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	var ws, user string
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('o@example.com') RETURNING id`).Scan(&user))
-	_, err = pool.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws, user)
-	require.NoError(t, err)
+	ws := dbtest.Workspace(t, pool, "w")
+	user := dbtest.Member(t, pool, ws, "owner")
 	key, _, _, err := auth.CreateAPIKey(ctx, pool, ws, user, "test")
 	require.NoError(t, err)
 	client, err := jobs.NewClient(pool, jobs.Config{}) // insert-only, as the API uses it

@@ -20,8 +20,7 @@ func TestNewPoolIsolated(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			pool := dbtest.NewPool(t)
-			_, err := pool.Exec(ctx, `INSERT INTO workspaces (name) VALUES ($1)`, fmt.Sprint("w", i))
-			require.NoError(t, err)
+			dbtest.Workspace(t, pool, fmt.Sprint("w", i))
 			var names []string
 			rows, err := pool.Query(ctx, `SELECT name FROM workspaces`)
 			require.NoError(t, err)
@@ -44,8 +43,7 @@ func TestNewTxIsolated(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			tx := dbtest.NewTx(t)
-			_, err := tx.Exec(ctx, `INSERT INTO workspaces (name) VALUES ($1)`, fmt.Sprint("w", i))
-			require.NoError(t, err)
+			dbtest.Workspace(t, tx, fmt.Sprint("w", i))
 			var n int
 			require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM workspaces`).Scan(&n))
 			require.Equal(t, 1, n)

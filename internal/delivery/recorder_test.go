@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/segmentio/ksuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
@@ -29,10 +28,7 @@ func TestRecordRetryAfterLostCommitLogsOnce(t *testing.T) {
 	require.NoError(t, err)
 	var capturedAt time.Time
 	require.NoError(t, pool.QueryRow(ctx, `SELECT id, captured_at FROM webhooks.capture_queue`).Scan(&outboxID, &capturedAt))
-	msgID := "msg_" + ksuid.New().String()
-	_, err = pool.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, captured_at) VALUES ($1, $2, $3, $4, 'pipeline.created', $5)`,
-		msgID, outboxID, hook, ws, capturedAt)
-	require.NoError(t, err)
+	msgID := dbtest.Messages(t, pool, dbtest.Message{OutboxID: outboxID, WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created", CapturedAt: capturedAt})[0]
 
 	r := newRecorder(pool, time.Hour, slog.New(slog.DiscardHandler), nil)
 	attempt := func(started time.Time) ([]Attempt, []byte) {

@@ -518,7 +518,7 @@ func TestPortalLogPaging(t *testing.T) {
 	step(t, ctx, chromedp.Click(chromedp.CSS("#older")))
 	waitJS(t, ctx, `document.querySelectorAll("#messages tr.message").length === 55 && document.querySelector("#older").hidden`)
 	// Two polls later the older page is still there.
-	time.Sleep(4500 * time.Millisecond)
+	polls(t, ctx)
 	require.Equal(t, 55, eval[int](t, ctx, `document.querySelectorAll("#messages tr.message").length`))
 	// A filter starts over from the newest.
 	change(t, ctx, "#filter-state", "succeeded")

@@ -142,9 +142,8 @@ func TestRiverUI(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	var ws, user string
-	require.NoError(t, pool.QueryRow(context.Background(), `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&ws))
-	require.NoError(t, pool.QueryRow(context.Background(), `INSERT INTO users (email) VALUES ('u@example.com') RETURNING id`).Scan(&user))
+	ws := dbtest.Workspace(t, pool, "w")
+	user := dbtest.User(t, pool)
 	_, err := pool.Exec(context.Background(), `INSERT INTO pipelines (workspace_id, created_by, name) SELECT $1, $2, 'p' FROM generate_series(1, 3)`, ws, user)
 	require.NoError(t, err)
 	_, err = pool.Exec(context.Background(), `UPDATE webhooks.capture_queue SET captured_at = now() - interval '90 seconds'`)

@@ -31,9 +31,8 @@ FROM generate_series(1, $3::int)`
 func BenchmarkCapture(b *testing.B) {
 	ctx := context.Background()
 	pool := dbtest.NewPool(b)
-	var workspaceID, userID string
-	require.NoError(b, pool.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('bench') RETURNING id`).Scan(&workspaceID))
-	require.NoError(b, pool.QueryRow(ctx, `INSERT INTO users (email) VALUES ('bench@example.com') RETURNING id`).Scan(&userID))
+	workspaceID := dbtest.Workspace(b, pool, "bench")
+	userID := dbtest.User(b, pool)
 	// Two copies of investments with its defaults, indexes and foreign keys:
 	// both do exactly the app's work, and one of them capture too.
 	_, err := pool.Exec(ctx, `

@@ -75,8 +75,8 @@ func insertID(t *testing.T, q querier, sql string, args ...any) string {
 func newWorld(t *testing.T, q querier) world {
 	t.Helper()
 	w := world{ids: map[string]string{}}
-	w.workspaceID = insertID(t, q, `INSERT INTO workspaces (name) VALUES ('Acme') RETURNING id`)
-	w.userID = insertID(t, q, `INSERT INTO users (email) VALUES ($1) RETURNING id`, fmt.Sprintf("u%d@example.com", time.Now().UnixNano()))
+	w.workspaceID = dbtest.Workspace(t, q, "Acme")
+	w.userID = dbtest.User(t, q)
 	w.teamID = insertID(t, q, `INSERT INTO teams (workspace_id, name) VALUES ($1, 'Deals') RETURNING id`, w.workspaceID)
 	return w
 }

@@ -92,9 +92,8 @@ func TestResourceDefaults(t *testing.T) {
 	ctx := context.Background()
 	tx := dbtest.NewTx(t)
 
-	var workspaceID, userID string
-	require.NoError(t, tx.QueryRow(ctx, `INSERT INTO workspaces (name) VALUES ('w') RETURNING id`).Scan(&workspaceID))
-	require.NoError(t, tx.QueryRow(ctx, `INSERT INTO users (email) VALUES ('a@example.com') RETURNING id`).Scan(&userID))
+	workspaceID := dbtest.Workspace(t, tx, "w")
+	userID := dbtest.User(t, tx)
 
 	for _, table := range []string{"investments", "pipelines"} {
 		var visibility string
