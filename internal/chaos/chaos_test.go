@@ -86,20 +86,7 @@ func TestChaos(t *testing.T) {
 	ctx := context.Background()
 	bin := webhooksBinary(t)
 	pg := newPGServer(t)
-	url := pg.URL("webhooks")
-	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
-	must(t, err, "connecting to the test's server")
-	_, err = admin.Exec(ctx, "CREATE DATABASE webhooks")
-	must(t, err, "creating the database")
-	admin.Close(ctx)
-	migrate := exec.Command(bin, "migrate", "up")
-	migrate.Env = append(os.Environ(), "DATABASE_URL="+url)
-	if out, err := migrate.CombinedOutput(); err != nil {
-		t.Fatalf("chaos: webhooks migrate up failed: %v\n%s", err, out)
-	}
-	pool, err := pgxpool.New(ctx, url)
-	must(t, err, "connecting")
-	t.Cleanup(pool.Close)
+	url, pool := migratedDatabase(t, pg, bin)
 
 	recv := newReceiver(t)
 	workspace, user := seed(t, pool, recv.addr)

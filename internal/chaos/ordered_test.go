@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +17,6 @@ import (
 	"time"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // orderReceiver accepts pipeline.updated deliveries of pipelines named
@@ -86,20 +83,7 @@ func TestOrderedUnderKill(t *testing.T) {
 	ctx := context.Background()
 	bin := webhooksBinary(t)
 	pg := newPGServer(t)
-	url := pg.URL("webhooks")
-	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
-	must(t, err, "connecting to the test's server")
-	_, err = admin.Exec(ctx, "CREATE DATABASE webhooks")
-	must(t, err, "creating the database")
-	admin.Close(ctx)
-	migrate := exec.Command(bin, "migrate", "up")
-	migrate.Env = append(os.Environ(), "DATABASE_URL="+url)
-	if out, err := migrate.CombinedOutput(); err != nil {
-		t.Fatalf("ordered: webhooks migrate up failed: %v\n%s", err, out)
-	}
-	pool, err := pgxpool.New(ctx, url)
-	must(t, err, "connecting")
-	t.Cleanup(pool.Close)
+	url, pool := migratedDatabase(t, pg, bin)
 
 	recv := &orderReceiver{accepted: map[string][]int{}, seen: map[string]bool{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

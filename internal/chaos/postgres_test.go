@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pgServer is a PostgreSQL server this test created (initdb) in a temporary
@@ -195,4 +196,27 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// migratedDatabase creates the database webhooks on the test's server,
+// migrates it with the binary, as an operator would, and returns its URL
+// and a pool on it.
+func migratedDatabase(t *testing.T, pg *pgServer, bin string) (string, *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	url := pg.URL("webhooks")
+	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
+	must(t, err, "connecting to the test's server")
+	_, err = admin.Exec(ctx, "CREATE DATABASE webhooks")
+	must(t, err, "creating the database")
+	admin.Close(ctx)
+	migrate := exec.Command(bin, "migrate", "up")
+	migrate.Env = append(os.Environ(), "DATABASE_URL="+url)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("chaos: webhooks migrate up failed: %v\n%s", err, out)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	must(t, err, "connecting")
+	t.Cleanup(pool.Close)
+	return url, pool
 }
