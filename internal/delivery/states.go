@@ -39,3 +39,6 @@ const (
 	TriggerTest        = "test"         // POST /v1/webhooks/{id}/test
 	TriggerReplay      = "replay"       // POST /v1/webhooks/{id}/replay
 )
+
+// Triggers are what may make an attempt.
+var Triggers = []string{TriggerSchedule, TriggerManualRetry, TriggerRecover, TriggerTest, TriggerReplay}

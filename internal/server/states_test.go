@@ -72,6 +72,22 @@ func TestStatesAgree(t *testing.T) {
 		}
 	})
 
+	t.Run("triggers", func(t *testing.T) {
+		var def string
+		require.NoError(t, dbtest.NewTx(t).QueryRow(t.Context(), `SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+			WHERE c.conrelid = 'webhooks.delivery_attempts'::regclass AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE '%triggered_by%'`).Scan(&def))
+		var got []string
+		for _, m := range regexp.MustCompile(`'([a-z_]+)'::text`).FindAllStringSubmatch(def, -1) {
+			got = append(got, m[1])
+		}
+		require.Equal(t, sorted(delivery.Triggers), sorted(got), def)
+		require.Equal(t, sorted(delivery.Triggers), sorted(openAPIEnum(t, "triggeredBy")))
+	})
+
+	t.Run("error classes", func(t *testing.T) {
+		require.Equal(t, sorted(delivery.ErrorClasses), sorted(openAPIEnum(t, "errorClass")))
+	})
+
 	t.Run("page", func(t *testing.T) {
 		html, err := os.ReadFile(filepath.Join("..", "portal", "templates", "page.html"))
 		require.NoError(t, err)
@@ -89,4 +105,43 @@ func TestStatesAgree(t *testing.T) {
 		require.NotNil(t, got, metrics.DeliveriesHelp)
 		require.Equal(t, sorted(delivery.ErrorClasses), sorted(strings.Split(got[1], ", ")))
 	})
+}
+
+// openAPIEnum is the string values of the enum of every property named
+// name in the OpenAPI document, which must agree.
+func openAPIEnum(t *testing.T, name string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "api", "openapi.json"))
+	require.NoError(t, err)
+	var doc any
+	require.NoError(t, json.Unmarshal(data, &doc))
+	var found [][]string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if p, ok := v[name].(map[string]any); ok {
+				var values []string
+				for _, x := range p["enum"].([]any) {
+					if s, ok := x.(string); ok {
+						values = append(values, s)
+					}
+				}
+				found = append(found, values)
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+	require.NotEmpty(t, found, "no property %s in the OpenAPI document", name)
+	for _, values := range found[1:] {
+		require.Equal(t, found[0], values, "the enums of %s disagree", name)
+	}
+	return found[0]
 }
