@@ -1014,9 +1014,12 @@ document.addEventListener("DOMContentLoaded", async () => {
     show("#list-view");
     if (afterSecret) afterSecret();
   });
+  // The list is shown once it is loaded afresh: shown before, its rows
+  // were replaced under whoever went on at once (a row's menu opened in
+  // the meantime closed, and the focus left it).
   $("#back").addEventListener("click", async () => {
-    show("#list-view");
     await loadList();
+    show("#list-view");
     focusRow(logsOf && logsOf.id, "View Logs");
   });
   $("#filters").addEventListener("change", async () => {
