@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/harness"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -308,15 +308,12 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-// webhooksBinary is WEBHOOKS_BIN (the Makefile's bin/webhooks), else the
-// binary built for this test.
+// webhooksBinary is the binary the test runs (harness.Binary).
 func webhooksBinary(t *testing.T) string {
-	if bin := os.Getenv("WEBHOOKS_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "webhooks")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/countercyclical/webhooks/cmd/webhooks").CombinedOutput(); err != nil {
-		t.Fatalf("chaos: error building webhooks: %v\n%s", err, out)
+	t.Helper()
+	bin, err := harness.Binary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

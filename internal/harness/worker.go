@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -243,4 +244,17 @@ func (b *tailBuffer) String() string {
 		return "[…]" + string(b.buf)
 	}
 	return string(b.buf)
+}
+
+// Binary is the webhooks binary to run: WEBHOOKS_BIN when set (make test
+// sets it to bin/webhooks), else one built from this module into dir.
+func Binary(dir string) (string, error) {
+	if bin := os.Getenv("WEBHOOKS_BIN"); bin != "" {
+		return bin, nil
+	}
+	bin := filepath.Join(dir, "webhooks")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/countercyclical/webhooks/cmd/webhooks").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("error building webhooks: %v\n%s", err, out)
+	}
+	return bin, nil
 }

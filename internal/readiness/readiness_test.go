@@ -13,20 +13,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countercyclical/webhooks/internal/dbtest"
+	"github.com/countercyclical/webhooks/internal/harness"
 	"github.com/countercyclical/webhooks/internal/readiness"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// webhooksBinary is WEBHOOKS_BIN, else the binary built for this test.
+// webhooksBinary is the binary the test runs (harness.Binary).
 func webhooksBinary(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("WEBHOOKS_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "webhooks")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/countercyclical/webhooks/cmd/webhooks").CombinedOutput(); err != nil {
-		t.Fatalf("error building webhooks: %v\n%s", err, out)
+	bin, err := harness.Binary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
