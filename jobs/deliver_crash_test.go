@@ -54,7 +54,12 @@ func loopbackPolicy(t *testing.T) netguard.Policy {
 func crashSetup(t *testing.T) (url string, pool *pgxpool.Pool, recv *receiverLog, ws, owner, hook string) {
 	t.Helper()
 	url = dbtest.NewDB(t)
-	pool, err := pgxpool.New(context.Background(), url)
+	// The pool serve and worker run with, not pgxpool's default of four,
+	// so that these tests deliver as they do.
+	config, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	config.MaxConns = MaxConns
+	pool, err = pgxpool.NewWithConfig(context.Background(), config)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	recv = &receiverLog{}
@@ -199,14 +204,25 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 		}
 		go func() {
 			defer tx.Rollback(ctx) //nolint:errcheck
-			// Up to 30 s: a loaded machine is slow to reach the lock.
-			for range 3000 {
+			// Until the statement waits, up to two minutes: a loaded
+			// machine is slow to reach the lock, and a try that waited
+			// past its timeout is tried again, and waits again.
+			deadline := time.Now().Add(2 * time.Minute)
+			for i := 0; time.Now().Before(deadline); i++ {
 				var n int
-				_ = admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+				err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%AttemptRecordMany%'`).Scan(&n)
 				if n > 0 {
 					dropped.Store(2)
 					return
+				}
+				if i%1000 == 999 {
+					// What the database is doing instead, for a test that fails.
+					var activity string
+					_ = admin.QueryRow(ctx, `SELECT string_agg(coalesce(wait_event_type, '-') || ' ' || state || ': ' || left(query, 60), E'\n')
+						FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&activity)
+					fmt.Printf("dropped-connection test: the batch's statement is not waiting yet (err %v, pool %d of %d acquired):\n%s\n",
+						err, pool.Stat().AcquiredConns(), pool.Stat().MaxConns(), activity)
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -220,7 +236,7 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 		var n int
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state = 'completed'`).Scan(&n)
 		return n == 20
-	}, time.Minute, 10*time.Millisecond)
+	}, 3*time.Minute, 10*time.Millisecond)
 	require.Equal(t, int32(2), dropped.Load(), "a batch's connection was dropped mid-statement")
 	var attempts, succeeded int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhooks.delivery_attempts WHERE webhook_id = $1),
