@@ -16,56 +16,25 @@ import (
 	"github.com/countercyclical/webhooks/internal/metrics"
 )
 
-// TestStatesAgree: a message's states and an attempt's error classes are
-// defined once, in delivery; the table's CHECK, the API's enums, the page's
-// state filter and the metrics' help say the same.
+// TestStatesAgree: a message's states, an attempt's error classes and its
+// triggers are defined once, in delivery; the tables' CHECKs, the API's
+// enums, the page's state filter and the metrics' help say the same.
 func TestStatesAgree(t *testing.T) {
 	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
 	want := sorted(delivery.MessageStates)
 
 	t.Run("CHECK", func(t *testing.T) {
-		var def string
-		require.NoError(t, dbtest.NewTx(t).QueryRow(t.Context(), `SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
-			WHERE c.conrelid = 'webhooks.messages'::regclass AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE '%state%'`).Scan(&def))
-		var got []string
-		for _, m := range regexp.MustCompile(`'([a-z_]+)'::text`).FindAllStringSubmatch(def, -1) {
-			got = append(got, m[1])
-		}
-		require.Equal(t, want, sorted(got), def)
+		require.Equal(t, want, sorted(checkValues(t, "webhooks.messages", "state")))
 	})
 
 	t.Run("OpenAPI", func(t *testing.T) {
-		data, err := os.ReadFile(filepath.Join("..", "api", "openapi.json"))
-		require.NoError(t, err)
-		var doc any
-		require.NoError(t, json.Unmarshal(data, &doc))
 		// Every enum that holds "retrying" is one of message states.
 		var enums [][]string
-		var walk func(v any)
-		walk = func(v any) {
-			switch v := v.(type) {
-			case map[string]any:
-				if e, ok := v["enum"].([]any); ok {
-					var values []string
-					for _, x := range e {
-						if s, ok := x.(string); ok {
-							values = append(values, s)
-						}
-					}
-					if slices.Contains(values, delivery.StateRetrying) {
-						enums = append(enums, values)
-					}
-				}
-				for _, x := range v {
-					walk(x)
-				}
-			case []any:
-				for _, x := range v {
-					walk(x)
-				}
+		walkOpenAPI(t, func(object map[string]any) {
+			if values := enumOf(object); slices.Contains(values, delivery.StateRetrying) {
+				enums = append(enums, values)
 			}
-		}
-		walk(doc)
+		})
 		require.NotEmpty(t, enums)
 		for _, e := range enums {
 			require.Equal(t, want, sorted(e))
@@ -73,14 +42,7 @@ func TestStatesAgree(t *testing.T) {
 	})
 
 	t.Run("triggers", func(t *testing.T) {
-		var def string
-		require.NoError(t, dbtest.NewTx(t).QueryRow(t.Context(), `SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
-			WHERE c.conrelid = 'webhooks.delivery_attempts'::regclass AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE '%triggered_by%'`).Scan(&def))
-		var got []string
-		for _, m := range regexp.MustCompile(`'([a-z_]+)'::text`).FindAllStringSubmatch(def, -1) {
-			got = append(got, m[1])
-		}
-		require.Equal(t, sorted(delivery.Triggers), sorted(got), def)
+		require.Equal(t, sorted(delivery.Triggers), sorted(checkValues(t, "webhooks.delivery_attempts", "triggered_by")))
 		require.Equal(t, sorted(delivery.Triggers), sorted(openAPIEnum(t, "triggeredBy")))
 	})
 
@@ -107,28 +69,33 @@ func TestStatesAgree(t *testing.T) {
 	})
 }
 
-// openAPIEnum is the string values of the enum of every property named
-// name in the OpenAPI document, which must agree.
-func openAPIEnum(t *testing.T, name string) []string {
+// checkValues is the values the CHECK on a table's column allows, as the
+// migrated database has it.
+func checkValues(t *testing.T, table, column string) []string {
+	t.Helper()
+	var def string
+	require.NoError(t, dbtest.NewTx(t).QueryRow(t.Context(), `SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+		WHERE c.conrelid = $1::regclass AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE '%' || $2 || '%'`, table, column).Scan(&def))
+	var values []string
+	for _, m := range regexp.MustCompile(`'([a-z_]+)'::text`).FindAllStringSubmatch(def, -1) {
+		values = append(values, m[1])
+	}
+	require.NotEmpty(t, values, def)
+	return values
+}
+
+// walkOpenAPI calls visit with every object of the OpenAPI document.
+func walkOpenAPI(t *testing.T, visit func(object map[string]any)) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "api", "openapi.json"))
 	require.NoError(t, err)
 	var doc any
 	require.NoError(t, json.Unmarshal(data, &doc))
-	var found [][]string
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if p, ok := v[name].(map[string]any); ok {
-				var values []string
-				for _, x := range p["enum"].([]any) {
-					if s, ok := x.(string); ok {
-						values = append(values, s)
-					}
-				}
-				found = append(found, values)
-			}
+			visit(v)
 			for _, x := range v {
 				walk(x)
 			}
@@ -139,6 +106,30 @@ func openAPIEnum(t *testing.T, name string) []string {
 		}
 	}
 	walk(doc)
+}
+
+// enumOf is the string values of an object's enum.
+func enumOf(object map[string]any) []string {
+	var values []string
+	e, _ := object["enum"].([]any)
+	for _, x := range e {
+		if s, ok := x.(string); ok {
+			values = append(values, s)
+		}
+	}
+	return values
+}
+
+// openAPIEnum is the enum of every property named name in the OpenAPI
+// document, which must agree.
+func openAPIEnum(t *testing.T, name string) []string {
+	t.Helper()
+	var found [][]string
+	walkOpenAPI(t, func(object map[string]any) {
+		if p, ok := object[name].(map[string]any); ok {
+			found = append(found, enumOf(p))
+		}
+	})
 	require.NotEmpty(t, found, "no property %s in the OpenAPI document", name)
 	for _, values := range found[1:] {
 		require.Equal(t, found[0], values, "the enums of %s disagree", name)
