@@ -7,12 +7,14 @@
 -- it: it waits, as a pending one does. (open_state is indexed.)
 UPDATE webhooks.messages SET state = 'pending' WHERE open_state = 'delivering';
 
--- Added NOT VALID, then validated: the check of every row takes a lock
--- that lets deliveries go on writing.
+-- The new CHECK reads every message once, under the lock the ALTER takes
+-- until the migration commits (the file is one transaction, so NOT VALID
+-- and VALIDATE apart would not shorten it): writes to messages wait 0.5 s
+-- for 5 million messages (1 GB, in memory) on a 2-core machine; from disk,
+-- as long as reading the table takes.
 ALTER TABLE webhooks.messages DROP CONSTRAINT messages_state_check1;
 ALTER TABLE webhooks.messages ADD CONSTRAINT messages_state_check
-    CHECK (state IN ('pending', 'succeeded', 'retrying', 'failed', 'cancelled')) NOT VALID;
-ALTER TABLE webhooks.messages VALIDATE CONSTRAINT messages_state_check;
+    CHECK (state IN ('pending', 'succeeded', 'retrying', 'failed', 'cancelled'));
 
 -- expired_partitions as in 000018, without the messages delivering.
 -- (open_state, a generated column, still names 'delivering' among the
