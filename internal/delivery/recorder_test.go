@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/countercyclical/webhooks/db"
 	"github.com/countercyclical/webhooks/internal/dbtest"
 )
 
@@ -88,4 +89,40 @@ func TestRecordGivesUpWhenClosed(t *testing.T) {
 	case <-time.After(recordPatience / 2):
 		t.Fatal("the recorder went on retrying after it was closed")
 	}
+}
+
+// Recording a message's success changes no indexed column, so PostgreSQL
+// updates it in place (a HOT update): no new entry in any of its indexes and
+// no dead row for vacuum, at one update a delivery. An index that covers
+// state (or another column the recorder sets) breaks this for every message.
+func TestRecordUpdatesMessagesInPlace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := dbtest.NewTx(t)
+	ws, _, hook := dbtest.OneWebhook(t, tx, "https://example.com/h")
+	captured := time.Now().Truncate(time.Microsecond) // as PostgreSQL keeps it, or no message matches
+	const n = 5                                       // a few, so that their new versions fit on their page
+	ms := make([]dbtest.Message, n)
+	for i := range ms {
+		ms[i] = dbtest.Message{OutboxID: int64(i + 1), WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created", CapturedAt: captured}
+	}
+	ids := dbtest.Messages(t, tx, ms...)
+	records := make([]Attempt, n)
+	for i, id := range ids {
+		records[i] = Attempt{N: i, MessageID: id, EventID: "evt", WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
+			URL: "https://example.com/h", StartedAt: captured, DurationMs: 1, Succeeded: true, State: StateSucceeded,
+			RiverJobID: int64(i + 1), TriggeredBy: TriggerSchedule, CapturedAt: captured}
+	}
+	data, err := json.Marshal(records)
+	require.NoError(t, err)
+	_, err = db.New().AttemptRecordMany(ctx, tx, db.AttemptRecordManyParams{Records: data, DisableAfterSeconds: 3600})
+	require.NoError(t, err)
+
+	var updated, hot, succeeded int
+	require.NoError(t, tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated(m.tableoid), pg_stat_get_xact_tuples_hot_updated(m.tableoid),
+		count(*) FILTER (WHERE m.state = 'succeeded')
+		FROM webhooks.messages m WHERE m.id = ANY ($1) GROUP BY m.tableoid`, ids).Scan(&updated, &hot, &succeeded))
+	require.Equal(t, n, succeeded)
+	require.Equal(t, n, updated)
+	require.Equal(t, n, hot, "every message's update was in place (HOT)")
 }
