@@ -95,6 +95,7 @@ func TestBenchSoak(t *testing.T) {
 		}
 		Expected, Lost, Duplicates int
 		LogBytesPerDelivery        float64 `json:"log_bytes_per_delivery"`
+		MessagesUpdatedInPlace     float64 `json:"messages_updated_in_place"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &report), res.stdout)
 	require.Equal(t, 10, report.Rate)
@@ -116,4 +117,5 @@ func TestBenchSoak(t *testing.T) {
 	require.Len(t, report.Windows, 2)
 	require.Equal(t, m.Latency.P99, report.Windows[1].P99)
 	require.Positive(t, report.LogBytesPerDelivery)
+	require.Greater(t, report.MessagesUpdatedInPlace, 0.5, "a message's success is a HOT update")
 }

@@ -101,6 +101,10 @@ type soakReport struct {
 	BytesPerAttempt     float64 `json:"bytes_per_attempt"`
 	LogBytesPerDelivery float64 `json:"log_bytes_per_delivery"`
 	RiverBytesPerJob    float64 `json:"river_job_bytes_per_row"`
+	// MessagesUpdatedInPlace is the share of the kept messages' updates that
+	// were HOT (pg_stat_user_tables, as the server has counted them so far):
+	// near 1 unless an index covers a column a delivery changes.
+	MessagesUpdatedInPlace float64 `json:"messages_updated_in_place"`
 }
 
 // runSoak offers events at the soak's rate to its webhooks, with the soak's
@@ -255,6 +259,11 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 	report.BytesPerEvent, report.BytesPerMessage, report.BytesPerAttempt = per(bytes["outbox"], events), per(bytes["messages"], messages), per(bytes["attempts"], attempts)
 	report.LogBytesPerDelivery = per(bytes["outbox"]+bytes["messages"]+bytes["attempts"], messages)
 	report.RiverBytesPerJob = per(bytes["river_job"], jobRows)
+	if err := b.pool.QueryRow(ctx, `SELECT coalesce(sum(s.n_tup_hot_upd)::float8 / nullif(sum(s.n_tup_upd), 0), 0)
+		FROM pg_stat_user_tables s JOIN pg_inherits i ON i.inhrelid = s.relid
+		WHERE i.inhparent = 'webhooks.messages'::regclass`).Scan(&report.MessagesUpdatedInPlace); err != nil {
+		return fmt.Errorf("error reading the messages' updates: %w", err)
+	}
 	if f.JSON {
 		enc := json.NewEncoder(b.stdout)
 		enc.SetIndent("", "  ")
@@ -270,6 +279,7 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 		}
 		fmt.Fprintf(b.stdout, "bytes: %.0f per event, %.0f per message, %.0f per attempt, %.0f of the logs per delivery; river_job %.0f per row\n",
 			report.BytesPerEvent, report.BytesPerMessage, report.BytesPerAttempt, report.LogBytesPerDelivery, report.RiverBytesPerJob)
+		fmt.Fprintf(b.stdout, "messages updated in place (HOT): %.0f %%\n", 100*report.MessagesUpdatedInPlace)
 		fmt.Fprintf(b.stdout, "lost %d, duplicates %d (of %d)\n", report.Lost, report.Duplicates, report.Expected)
 	}
 	if report.Lost > 0 {
