@@ -103,6 +103,7 @@ type RiverJob struct {
 	Attempt     int16             `json:"attempt"`
 	MaxAttempts int16             `json:"maxAttempts"`
 	Queue       string            `json:"queue"`
+	FinalizedAt *time.Time        `json:"finalizedAt"`
 }
 
 type Team struct {

@@ -91,7 +91,8 @@ func (c Config) WithDefaults() Config {
 
 // NewClient returns the River client with both workers, the NOTIFY-driven
 // and periodic expansion, and River's retention set so that discarded
-// deliveries stay retryable as long as their logs.
+// deliveries stay retryable as long as their logs. River keeps its completed
+// jobs: a Runner deletes them (riverjob.CleanCompleted).
 func NewClient(pool *pgxpool.Pool, config Config) (*river.Client[pgx.Tx], error) {
 	client, _, err := newClient(pool, config)
 	return client, err
@@ -157,7 +158,10 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 		// think it stuck before then.
 		RescueStuckJobsAfter:        config.Delivery.Timeout + time.Minute,
 		DiscardedJobRetentionPeriod: config.Retention,
-		CompletedJobRetentionPeriod: config.JobRetention,
+		// Completed jobs, thousands a second, are deleted by the runner
+		// in small batches (riverjob.CleanCompleted), not by River's
+		// cleaner in 10,000s.
+		CompletedJobRetentionPeriod: -1,
 		CancelledJobRetentionPeriod: config.JobRetention,
 		// River sends an insert notification per queue at most once per
 		// FetchCooldown; at its default (100ms) a job inserted soon after

@@ -203,3 +203,25 @@ func TestRetentionRequeuesStrandedEvents(t *testing.T) {
 	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM webhooks.outbox WHERE id = $1::bigint AND rendered AND event_id IS NOT NULL`, stranded))
 	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM webhooks.messages WHERE webhook_id = $1`, hook))
 }
+
+// TestRunnerDeletesCompletedJobs: a runner deletes River's completed jobs
+// once JobRetention old, and none younger; River's cleaner, told to keep
+// them, does not race it. Discarded jobs stay as long as the logs.
+func TestRunnerDeletesCompletedJobs(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	insertJobs := func(state string, ago time.Duration, n int) {
+		exec(t, pool, `INSERT INTO river_job (kind, args, queue, state, finalized_at, max_attempts)
+			SELECT 'webhook_deliver', '{}', 'default', $1::river_job_state, now() - make_interval(secs => $2), 5
+			FROM generate_series(1, $3)`, state, ago.Seconds(), n)
+	}
+	insertJobs("completed", 2*time.Hour, 1500)
+	insertJobs("completed", 10*time.Minute, 3)
+	insertJobs("discarded", 2*time.Hour, 2)
+	startRunner(t, pool, jobs.Config{JobRetention: time.Hour})
+	require.Eventually(t, func() bool {
+		return count(t, pool, `SELECT count(*) FROM river_job WHERE state = 'completed' AND finalized_at < now() - interval '1 hour'`) == 0
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, 3, count(t, pool, `SELECT count(*) FROM river_job WHERE state = 'completed' AND queue = 'default'`))
+	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM river_job WHERE state = 'discarded'`))
+}

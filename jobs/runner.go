@@ -13,11 +13,13 @@ import (
 
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/liveness"
+	"github.com/countercyclical/webhooks/internal/riverjob"
 )
 
 // Runner runs what a process that works jobs runs behind its front: the
 // River client with its workers, the outbox listener that wakes expansion,
-// and the heartbeat that lets other processes tell this one alive. serve,
+// the heartbeat that lets other processes tell this one alive, and the
+// cleaner of River's completed jobs. serve,
 // worker, the bench and the tests start and stop it the same way.
 type Runner struct {
 	// Client is the River client, for inserting jobs and River UI.
@@ -31,6 +33,8 @@ type Runner struct {
 	listening  sync.WaitGroup
 	stopAlive  context.CancelFunc
 	alive      chan struct{}
+	stopClean  context.CancelFunc
+	cleaning   sync.WaitGroup
 }
 
 // NewRunner makes the runner of a client that works (config.Work is set).
@@ -47,9 +51,9 @@ func NewRunner(pool *pgxpool.Pool, config Config) (*Runner, error) {
 // Config is the configuration the runner runs with, defaults filled in.
 func (r *Runner) Config() Config { return r.config }
 
-// Start starts the client, the listener and the heartbeat, and returns once
-// the listener listens: an event committed from then on wakes expansion
-// without waiting for the safety net. The client outlives ctx: Stop stops
+// Start starts the client, the listener, the heartbeat and the cleaner, and
+// returns once the listener listens: an event committed from then on wakes
+// expansion without waiting for the safety net. The client outlives ctx: Stop stops
 // it gracefully.
 func (r *Runner) Start(ctx context.Context) error {
 	if err := r.Client.Start(context.WithoutCancel(ctx)); err != nil {
@@ -67,6 +71,9 @@ func (r *Runner) Start(ctx context.Context) error {
 		defer close(r.alive)
 		liveness.KeepAlive(aliveCtx, r.pool, r.Client.ID(), r.config.Logger)
 	}()
+	cleanCtx, stopClean := context.WithCancel(context.WithoutCancel(ctx))
+	r.stopClean = stopClean
+	r.cleaning.Go(func() { riverjob.CleanCompleted(cleanCtx, r.pool, r.config.JobRetention, r.config.Logger) })
 	select {
 	case <-listening:
 	case <-ctx.Done():
@@ -77,7 +84,7 @@ func (r *Runner) Start(ctx context.Context) error {
 
 // Stop stops the listener, stops fetching jobs and lets those under way
 // finish (up to the request timeout, then cancels them), stops the
-// heartbeat, and gives up retrying records that fail. It returns when all
+// heartbeat and the cleaner, and gives up retrying records that fail. It returns when all
 // have stopped.
 func (r *Runner) Stop() {
 	r.stopListen()
@@ -90,6 +97,8 @@ func (r *Runner) Stop() {
 	}
 	r.stopAlive()
 	<-r.alive
+	r.stopClean()
+	r.cleaning.Wait()
 	r.deliverer.Close()
 }
 

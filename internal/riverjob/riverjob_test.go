@@ -297,3 +297,116 @@ func TestSqlcCopyOfRiverJob(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, columns, 9)
 }
+
+// finished inserts n jobs of River's table in state, finalized ago (not
+// finalized when state is available), in a queue no client of these tests
+// works.
+func finished(t *testing.T, pool *pgxpool.Pool, state string, ago time.Duration, n int) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `INSERT INTO river_job (kind, args, queue, state, finalized_at, max_attempts)
+		SELECT 'webhook_deliver', '{}', 'default', $1::river_job_state,
+			CASE WHEN $1 = 'available' THEN NULL ELSE now() - make_interval(secs => $2) END, 5
+		FROM generate_series(1, $3)`, state, ago.Seconds(), n)
+	require.NoError(t, err)
+}
+
+// jobStates counts River's jobs by state, and the completed ones finalized
+// more than an hour ago as "completed old".
+func jobStates(t *testing.T, pool *pgxpool.Pool) map[string]int {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT CASE WHEN state = 'completed' AND finalized_at < now() - interval '1 hour'
+		THEN 'completed old' ELSE state::text END, count(*)::int FROM river_job GROUP BY 1`)
+	require.NoError(t, err)
+	counts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct {
+		state string
+		n     int
+	}, error) {
+		var c struct {
+			state string
+			n     int
+		}
+		return c, row.Scan(&c.state, &c.n)
+	})
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, c := range counts {
+		out[c.state] = c.n
+	}
+	return out
+}
+
+// TestDeleteCompleted: only completed jobs finalized before the horizon go,
+// up to max a call, and a row another transaction holds is skipped, not
+// waited for. The jobs River completes itself are found the same way.
+func TestDeleteCompleted(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	done := make(chan struct{}, 3)
+	worker := &pinWorker{work: func(context.Context, *river.Job[pinArgs]) error { done <- struct{}{}; return nil }}
+	client := newClient(t, pool, "clean-client-1", worker, true)
+	for range 3 {
+		insert(t, client, pinArgs{WebhookID: "w1"})
+	}
+	for range 3 {
+		<-done
+	}
+	require.Eventually(t, func() bool { return jobStates(t, pool)["completed"] == 3 }, 10*time.Second, 10*time.Millisecond)
+	n, err := riverjob.DeleteCompleted(ctx, pool, time.Now().Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "the jobs River completed")
+
+	finished(t, pool, "completed", 2*time.Hour, 5)
+	finished(t, pool, "completed", 10*time.Minute, 2)
+	finished(t, pool, "discarded", 2*time.Hour, 2)
+	finished(t, pool, "cancelled", 2*time.Hour, 1)
+	finished(t, pool, "available", 0, 2)
+
+	held, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer held.Rollback(ctx)
+	_, err = held.Exec(ctx, `SELECT id FROM river_job WHERE state = 'completed' AND finalized_at < now() - interval '1 hour'
+		ORDER BY finalized_at LIMIT 1 FOR UPDATE`)
+	require.NoError(t, err)
+
+	before := time.Now().Add(-time.Hour)
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err = riverjob.DeleteCompleted(waitCtx, pool, before, 3)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "max a call")
+	n, err = riverjob.DeleteCompleted(waitCtx, pool, before, 3)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the held row is skipped")
+	require.NoError(t, held.Rollback(ctx))
+	n, err = riverjob.DeleteCompleted(ctx, pool, before, 3)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the row once released")
+	require.Equal(t, map[string]int{"completed": 2, "discarded": 2, "cancelled": 1, "available": 2}, jobStates(t, pool))
+
+	cancelled, stop := context.WithCancel(ctx)
+	stop()
+	_, err = riverjob.DeleteCompleted(cancelled, pool, before, 3)
+	require.ErrorContains(t, err, "error deleting completed jobs")
+}
+
+// TestCleanCompleted: the cleaner deletes a backlog larger than one
+// statement's batch, leaves younger jobs, and returns once its context ends.
+func TestCleanCompleted(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	finished(t, pool, "completed", 2*time.Hour, 2500)
+	finished(t, pool, "completed", time.Minute, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		riverjob.CleanCompleted(ctx, pool, time.Hour, nil)
+	}()
+	require.Eventually(t, func() bool { return jobStates(t, pool)["completed old"] == 0 }, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, map[string]int{"completed": 4}, jobStates(t, pool))
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("CleanCompleted did not return once its context ended")
+	}
+}

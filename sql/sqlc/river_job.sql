@@ -10,5 +10,6 @@ CREATE TABLE river_job (
     errors jsonb[],
     attempt smallint NOT NULL,
     max_attempts smallint NOT NULL,
-    queue text NOT NULL
+    queue text NOT NULL,
+    finalized_at timestamptz
 );
