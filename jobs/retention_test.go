@@ -1,11 +1,14 @@
 package jobs_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
@@ -224,4 +227,49 @@ func TestRunnerDeletesCompletedJobs(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, 3, count(t, pool, `SELECT count(*) FROM river_job WHERE state = 'completed' AND queue = 'default'`))
 	require.Equal(t, 2, count(t, pool, `SELECT count(*) FROM river_job WHERE state = 'discarded'`))
+}
+
+// TestExpiredPartitionsNotCompiled: the retention's check of expired slices
+// is not JIT-compiled, whatever the server's thresholds (its estimate is
+// far above jit_above_cost, its work a few index pages). auto_explain sends
+// the plan of the function's own query, run with JIT forced on.
+func TestExpiredPartitionsNotCompiled(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	var plans []string
+	config := pool.Config().ConnConfig.Copy()
+	config.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { plans = append(plans, n.Message) }
+	conn, err := pgx.ConnectConfig(ctx, config)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var jit bool
+	require.NoError(t, conn.QueryRow(ctx, `SELECT pg_jit_available()`).Scan(&jit))
+	if !jit {
+		t.Skip("this PostgreSQL has no JIT")
+	}
+	for _, sql := range []string{`LOAD 'auto_explain'`, `SET auto_explain.log_min_duration = 0`,
+		`SET auto_explain.log_nested_statements = on`, `SET auto_explain.log_analyze = on`,
+		`SET auto_explain.log_level = notice`, `SET jit_above_cost = 0`} {
+		_, err := conn.Exec(ctx, sql)
+		require.NoError(t, err, sql)
+	}
+	// What the test relies on: with these settings a query is compiled.
+	plans = nil
+	_, err = conn.Exec(ctx, `SELECT count(*) FROM webhooks.partitions`)
+	require.NoError(t, err)
+	require.Len(t, plans, 1)
+	require.Contains(t, plans[0], "JIT:")
+
+	plans = nil
+	_, err = conn.Exec(ctx, `SELECT * FROM webhooks.expired_partitions(now())`)
+	require.NoError(t, err)
+	var inner []string
+	for _, p := range plans {
+		if strings.Contains(p, "river_job") {
+			inner = append(inner, p)
+		}
+	}
+	require.Len(t, inner, 1, "the function's own query, in %q", plans)
+	require.NotContains(t, inner[0], "JIT:")
 }

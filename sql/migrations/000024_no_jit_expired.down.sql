@@ -1,0 +1,1 @@
+ALTER FUNCTION webhooks.expired_partitions(timestamptz) RESET jit;
