@@ -3,6 +3,7 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/countercyclical/webhooks/internal/delivery"
 	"github.com/countercyclical/webhooks/internal/expansion"
@@ -199,6 +201,7 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pg
 		return fmt.Errorf("error listening: %w", err)
 	}
 	listening()
+	var last int64 // the expand job inserted last
 	for {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 			return fmt.Errorf("error waiting for notification: %w", err)
@@ -215,10 +218,37 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pg
 		if ctx.Err() != nil {
 			return nil
 		}
-		if _, err := client.Insert(ctx, ExpandArgs{}, nil); err != nil {
+		if waiting, err := wakeWaiting(ctx, client, last); err != nil {
+			return err
+		} else if waiting {
+			continue
+		}
+		res, err := client.Insert(ctx, ExpandArgs{}, nil)
+		if err != nil {
 			return fmt.Errorf("error inserting expand job: %w", err)
 		}
+		last = res.Job.ID
 	}
+}
+
+// wakeWaiting says whether the expand job this listener inserted last, id,
+// has yet to start. Such a job expands every event committed before it
+// runs (it claims until the queue is empty), so a notification then needs
+// no other: a job a notification would have been one more of thousands
+// waiting in River's table under steady load (40,000 after 25 minutes at
+// 1,200 events/s), each claiming an empty queue.
+func wakeWaiting(ctx context.Context, client *river.Client[pgx.Tx], id int64) (bool, error) {
+	if id == 0 {
+		return false, nil
+	}
+	job, err := client.JobGet(ctx, id)
+	switch {
+	case errors.Is(err, river.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("error reading expand job: %w", err)
+	}
+	return job.State == rivertype.JobStateAvailable, nil
 }
 
 // levelFilter passes records at or above a level to another handler.

@@ -221,3 +221,48 @@ func TestThreeClientsExpandTogether(t *testing.T) {
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(DISTINCT (outbox_id, webhook_id)) FROM webhooks.messages`))
 	require.Equal(t, events*hooks, count(t, pool, `SELECT count(*) FROM webhooks.messages m JOIN river_job j ON j.args ->> 'messageId' = m.id`))
 }
+
+// TestListenerWakesOnceUntilStarted: notifications while the expand job the
+// listener inserted last has yet to start insert no other (that job expands
+// everything committed before it runs); once it has started, the next
+// notification inserts one.
+func TestListenerWakesOnceUntilStarted(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	client, err := jobs.NewClient(pool, jobs.Config{}) // works nothing: its jobs wait
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	listening, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		jobs.Listen(ctx, pool, client, listening)
+	}()
+	defer func() { cancel(); <-stopped }()
+	<-listening
+	expandJobs := func(state string) int {
+		return count(t, pool, `SELECT count(*) FROM river_job WHERE kind = 'outbox_expand' AND state::text = $1`, state)
+	}
+	notify := func(times int) {
+		for range times {
+			exec(t, pool, `SELECT pg_notify('webhooks_outbox', '')`)
+			time.Sleep(5 * time.Millisecond) // apart: separate wakes
+		}
+	}
+
+	notify(10)
+	require.Eventually(t, func() bool { return expandJobs("available") == 1 }, 10*time.Second, 10*time.Millisecond)
+	notify(10)
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, 1, expandJobs("available"), "one job waits, whatever the notifications")
+
+	// The job starts (and here finishes): the next wake needs a job.
+	exec(t, pool, `UPDATE river_job SET state = 'completed', finalized_at = now() WHERE kind = 'outbox_expand'`)
+	notify(1)
+	require.Eventually(t, func() bool { return expandJobs("available") == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, expandJobs("completed"))
+
+	// A job gone from River's table (deleted by the cleaner) wakes again too.
+	exec(t, pool, `DELETE FROM river_job WHERE kind = 'outbox_expand'`)
+	notify(1)
+	require.Eventually(t, func() bool { return expandJobs("available") == 1 }, 10*time.Second, 10*time.Millisecond)
+}

@@ -102,10 +102,11 @@ func (r *Runner) Stop() {
 	r.deliverer.Close()
 }
 
-// listen wakes expansion on every capture NOTIFY until ctx ends: one
-// outbox_expand job per wake, however many notifications came at once. It
-// reconnects after errors; the periodic job covers any gap. listening is
-// closed once it first listens.
+// listen wakes expansion on every capture NOTIFY until ctx ends: an
+// outbox_expand job per wake, however many notifications came at once, and
+// none while the job it inserted last has yet to start. It reconnects after
+// errors; the periodic job covers any gap. listening is closed once it
+// first listens.
 func listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], logger *slog.Logger, listening chan struct{}) {
 	once := sync.OnceFunc(func() { close(listening) })
 	for ctx.Err() == nil {
