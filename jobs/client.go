@@ -233,10 +233,11 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pg
 
 // wakeWaiting says whether the expand job this listener inserted last, id,
 // has yet to start. Such a job expands every event committed before it
-// runs (it claims until the queue is empty), so a notification then needs
-// no other: a job a notification would have been one more of thousands
-// waiting in River's table under steady load (40,000 after 25 minutes at
-// 1,200 events/s), each claiming an empty queue.
+// runs (it claims until the queue is empty), so the notification needs no
+// job of its own. Inserting one per notification left 40,000 waiting in
+// River's table after 25 minutes at 1,200 events/s, each to claim an empty
+// queue. (River's unique jobs cannot say "one waiting": their states must
+// include running, and an event committed while a job runs needs another.)
 func wakeWaiting(ctx context.Context, client *river.Client[pgx.Tx], id int64) (bool, error) {
 	if id == 0 {
 		return false, nil

@@ -110,10 +110,12 @@ func Reindexed() []string {
 }
 
 // cleanBatch is how many completed jobs one statement of CleanCompleted
-// deletes, and cleanEvery how often it looks for them.
+// deletes, cleanEvery how often it looks for them, and cleanPause how long
+// it waits between full batches.
 const (
 	cleanBatch = 1000
 	cleanEvery = time.Second
+	cleanPause = 50 * time.Millisecond
 )
 
 // DeleteCompleted deletes up to max of River's completed jobs finalized
@@ -129,26 +131,22 @@ func DeleteCompleted(ctx context.Context, q db.DBTX, before time.Time, max int) 
 }
 
 // CleanCompleted deletes, until ctx ends, River's completed jobs once
-// they are retention old: every second, a thousand a statement, with a
-// pause between statements. River's own cleaner (configure it with
+// they are retention old: every cleanEvery, cleanBatch a statement, with
+// cleanPause between full statements. River's own cleaner (configure it with
 // CompletedJobRetentionPeriod -1) deletes 10,000 a statement every 30 s
 // (River v0.51.2 has no setting for it), in id order; at thousands of
 // deliveries a second each statement took 0.4 s on average and up to
 // 2.7 s, and the deliveries beside it waited.
 func CleanCompleted(ctx context.Context, q db.DBTX, retention time.Duration, logger *slog.Logger) {
-	cleanCompleted(ctx, q, retention, cleanBatch, cleanEvery, logger)
-}
-
-func cleanCompleted(ctx context.Context, q db.DBTX, retention time.Duration, batch int, every time.Duration, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(cleanEvery)
 	defer tick.Stop()
 	failing := false
 	for {
 		for ctx.Err() == nil {
-			n, err := DeleteCompleted(ctx, q, time.Now().Add(-retention), batch)
+			n, err := DeleteCompleted(ctx, q, time.Now().Add(-retention), cleanBatch)
 			if err != nil {
 				if !failing && ctx.Err() == nil {
 					logger.WarnContext(ctx, "River's completed jobs not cleaned; retrying", "error", err)
@@ -157,15 +155,15 @@ func cleanCompleted(ctx context.Context, q db.DBTX, retention time.Duration, bat
 				break
 			}
 			failing = false
-			if n < batch {
+			if n < cleanBatch {
 				break
 			}
 			// A backlog (after a stop, or a shorter retention) goes at
-			// most a batch every 50 ms, so that the deliveries beside
-			// it keep the database.
+			// most a batch every cleanPause, so that the deliveries
+			// beside it keep the database.
 			select {
 			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(cleanPause):
 			}
 		}
 		select {

@@ -317,21 +317,15 @@ func jobStates(t *testing.T, pool *pgxpool.Pool) map[string]int {
 	rows, err := pool.Query(context.Background(), `SELECT CASE WHEN state = 'completed' AND finalized_at < now() - interval '1 hour'
 		THEN 'completed old' ELSE state::text END, count(*)::int FROM river_job GROUP BY 1`)
 	require.NoError(t, err)
-	counts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct {
-		state string
-		n     int
-	}, error) {
-		var c struct {
-			state string
-			n     int
-		}
-		return c, row.Scan(&c.state, &c.n)
-	})
-	require.NoError(t, err)
+	defer rows.Close()
 	out := map[string]int{}
-	for _, c := range counts {
-		out[c.state] = c.n
+	for rows.Next() {
+		var state string
+		var n int
+		require.NoError(t, rows.Scan(&state, &n))
+		out[state] = n
 	}
+	require.NoError(t, rows.Err())
 	return out
 }
 
