@@ -327,7 +327,7 @@ func (q *Queries) MessageRequestRetry(ctx context.Context, db DBTX, arg MessageR
 }
 
 const messageResetFailedSince = `-- name: MessageResetFailedSince :many
-UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+UPDATE webhooks.messages SET state = 'pending', open_state = webhooks.open_state('pending'), updated_at = now()
 WHERE id IN (
     SELECT m.id FROM webhooks.messages m
     WHERE m.webhook_id = $1 AND m.open_state = 'failed' AND m.created_at >= $2
@@ -379,7 +379,7 @@ func (q *Queries) MessageResetFailedSince(ctx context.Context, db DBTX, arg Mess
 }
 
 const messageResetForRetry = `-- name: MessageResetForRetry :one
-UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+UPDATE webhooks.messages SET state = 'pending', open_state = webhooks.open_state('pending'), updated_at = now()
 WHERE id = $1 AND state IN ('succeeded', 'failed', 'cancelled')
 RETURNING id, webhook_id, event_type, captured_at
 `
@@ -407,7 +407,7 @@ func (q *Queries) MessageResetForRetry(ctx context.Context, db DBTX, id string) 
 
 const messageSetState = `-- name: MessageSetState :exec
 UPDATE webhooks.messages
-SET state = $1, last_status_code = $2,
+SET state = $1, open_state = webhooks.open_state($1), last_status_code = $2,
     last_error = $3, updated_at = now()
 WHERE id = $4
 `

@@ -305,7 +305,7 @@ func TestDeliverDisabledOrDeletedCancels(t *testing.T) {
 	exec(t, b.pool, `DELETE FROM webhooks.webhooks WHERE id = $1`, deleted)
 	// Their messages sent again, as a retry through the API would.
 	for _, hook := range []string{disabled, deleted} {
-		msg := queryID(t, b.pool, `UPDATE webhooks.messages SET state = 'pending' WHERE webhook_id = $1 RETURNING id`, hook)
+		msg := queryID(t, b.pool, `UPDATE webhooks.messages SET state = 'pending', open_state = NULL WHERE webhook_id = $1 RETURNING id`, hook)
 		_, err := b.client.Insert(ctx, jobs.DeliverArgs{MessageID: msg, WebhookID: hook, EventType: "pipeline.created"}, nil)
 		require.NoError(t, err)
 	}

@@ -116,7 +116,7 @@ func TestRetentionRemovesWholePartitions(t *testing.T) {
 	_, err = client.JobCancel(t.Context(), retryJob.Job.ID)
 	require.NoError(t, err)
 	require.Nil(t, nextAttempt(), "a cancelled job runs no more")
-	exec(t, pool, `UPDATE webhooks.messages SET state = 'cancelled' WHERE state = 'retrying'`)
+	exec(t, pool, `UPDATE webhooks.messages SET state = 'cancelled', open_state = 'cancelled' WHERE state = 'retrying'`)
 	require.Eventually(t, func() bool {
 		return count(t, pool, `SELECT count(*) FROM river_job WHERE kind = 'webhooks_retention' AND finalized_at IS NULL`) == 0
 	}, time.Minute, 20*time.Millisecond)

@@ -269,7 +269,7 @@ func TestDeliveriesStateFilters(t *testing.T) {
 	require.Len(t, ids, 6)
 	states := []string{"succeeded", "failed", "retrying", "cancelled"}
 	for i, state := range states {
-		_, err := pool.Exec(ctx, `UPDATE webhooks.messages SET state = $1 WHERE id = $2`, state, ids[i])
+		_, err := pool.Exec(ctx, `UPDATE webhooks.messages SET state = $1, open_state = webhooks.open_state($1) WHERE id = $2`, state, ids[i])
 		require.NoError(t, err)
 	}
 	for i, state := range states {

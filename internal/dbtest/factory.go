@@ -150,8 +150,8 @@ func Messages(t testing.TB, q db.DBTX, ms ...Message) []string {
 			created[i] = &ms[i].CreatedAt
 		}
 	}
-	if _, err := q.Exec(context.Background(), `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, attempts, captured_at, created_at)
-		SELECT id, outbox_id, webhook_id, workspace_id, event_type, state, attempts, captured_at, coalesce(created_at, now())
+	if _, err := q.Exec(context.Background(), `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, open_state, attempts, captured_at, created_at)
+		SELECT id, outbox_id, webhook_id, workspace_id, event_type, state, webhooks.open_state(state), attempts, captured_at, coalesce(created_at, now())
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[])
 			AS m (id, outbox_id, webhook_id, workspace_id, event_type, state, attempts, captured_at, created_at)`,
 		ids, outboxIDs, webhooks, workspaces, types, states, attempts, captured, created); err != nil {

@@ -126,3 +126,46 @@ func TestRecordUpdatesMessagesInPlace(t *testing.T) {
 	require.Equal(t, n, updated)
 	require.Equal(t, n, hot, "every message's update was in place (HOT)")
 }
+
+// The recorder sets open_state with state: the state filter, recover and
+// retention read it, and a check refuses a message whose open_state does
+// not follow its state.
+func TestRecordSetsOpenState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := dbtest.NewTx(t)
+	ws, _, hook := dbtest.OneWebhook(t, tx, "https://example.com/h")
+	captured := time.Now().Truncate(time.Microsecond)
+	states := []string{StateSucceeded, StateRetrying, StateFailed}
+	ms := make([]dbtest.Message, len(states))
+	for i := range ms {
+		ms[i] = dbtest.Message{OutboxID: int64(i + 1), WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created", CapturedAt: captured}
+	}
+	ids := dbtest.Messages(t, tx, ms...)
+	records := make([]Attempt, len(states))
+	for i, id := range ids {
+		records[i] = Attempt{N: i, MessageID: id, EventID: "evt", WebhookID: hook, WorkspaceID: ws, EventType: "pipeline.created",
+			URL: "https://example.com/h", StartedAt: captured, DurationMs: 1, Succeeded: states[i] == StateSucceeded, State: states[i],
+			RiverJobID: int64(i + 1), TriggeredBy: TriggerSchedule, CapturedAt: captured}
+	}
+	data, err := json.Marshal(records)
+	require.NoError(t, err)
+	_, err = db.New().AttemptRecordMany(ctx, tx, db.AttemptRecordManyParams{Records: data, DisableAfterSeconds: 3600})
+	require.NoError(t, err)
+
+	for i, id := range ids {
+		var state string
+		var open *string
+		require.NoError(t, tx.QueryRow(ctx, `SELECT state, open_state FROM webhooks.messages WHERE id = $1`, id).Scan(&state, &open))
+		require.Equal(t, states[i], state)
+		if states[i] == StateSucceeded {
+			require.Nil(t, open, "a succeeded message is not in the state index")
+		} else {
+			require.NotNil(t, open)
+			require.Equal(t, states[i], *open)
+		}
+	}
+
+	_, err = tx.Exec(ctx, `UPDATE webhooks.messages SET state = 'cancelled' WHERE id = $1`, ids[0])
+	require.ErrorContains(t, err, "messages_open_state_check")
+}

@@ -213,3 +213,30 @@ func TestHistoryMigrationKeepsData(t *testing.T) {
 	require.Equal(t, 3, count(`SELECT count(*) FROM webhooks.outbox`))
 	require.Equal(t, 4, count(`SELECT count(*) FROM webhooks.capture_queue`))
 }
+
+// open_state is set by the statements that set state; the check holds
+// them to it in every partition, those made after the migration too.
+func TestOpenStateHeldByCheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tx := dbtest.NewTx(t)
+	_, err := tx.Exec(ctx, `SELECT webhooks.add_partition(date_trunc('day', now()) + interval '30 days', date_trunc('day', now()) + interval '31 days')`)
+	require.NoError(t, err)
+	for _, at := range []string{"now()", "date_trunc('day', now()) + interval '30 days 1 hour'"} {
+		insert := func(state, open string) error {
+			_, err := tx.Exec(ctx, `SAVEPOINT s`)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, `INSERT INTO webhooks.messages (id, outbox_id, webhook_id, workspace_id, event_type, state, open_state, captured_at)
+				VALUES ('msg_' || substr(md5(random()::text), 1, 27), 1, 'wh', 'ws', 'pipeline.created', $1, nullif($2, ''), `+at+`)`, state, open)
+			if err != nil {
+				_, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`)
+				require.NoError(t, rerr)
+			}
+			return err
+		}
+		require.NoError(t, insert("retrying", "retrying"), at)
+		require.NoError(t, insert("succeeded", ""), at)
+		require.ErrorContains(t, insert("failed", ""), "messages_open_state_check", at)
+		require.ErrorContains(t, insert("pending", "failed"), "messages_open_state_check", at)
+	}
+}

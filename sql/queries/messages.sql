@@ -3,7 +3,7 @@
 -- without an attempt, or after its attempt was recorded; attempts counts
 -- the recorded attempts alone.
 UPDATE webhooks.messages
-SET state = @state, last_status_code = sqlc.narg(last_status_code),
+SET state = @state, open_state = webhooks.open_state(@state), last_status_code = sqlc.narg(last_status_code),
     last_error = sqlc.narg(last_error), updated_at = now()
 WHERE id = @id;
 
@@ -44,14 +44,14 @@ FROM (SELECT webhooks.message_pending_from(@webhook_id::text) AS f) p;
 -- name: MessageResetForRetry :one
 -- MessageResetForRetry makes a finished message pending again, for a retry;
 -- one under way is left alone (no row).
-UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+UPDATE webhooks.messages SET state = 'pending', open_state = webhooks.open_state('pending'), updated_at = now()
 WHERE id = @id AND state IN ('succeeded', 'failed', 'cancelled')
 RETURNING id, webhook_id, event_type, captured_at;
 
 -- name: MessageResetFailedSince :many
 -- MessageResetFailedSince makes up to max failed messages of a webhook,
 -- made since a time, pending again, for a recover.
-UPDATE webhooks.messages SET state = 'pending', updated_at = now()
+UPDATE webhooks.messages SET state = 'pending', open_state = webhooks.open_state('pending'), updated_at = now()
 WHERE id IN (
     SELECT m.id FROM webhooks.messages m
     WHERE m.webhook_id = @webhook_id AND m.open_state = 'failed' AND m.created_at >= @since
