@@ -71,6 +71,11 @@ type Options struct {
 	Soak, Retention time.Duration
 	SoakRate        int
 	History         int
+	// Days, when positive and without Soak, makes the day-long partitions of
+	// the logs that Days days of history fill, before the run, empty: the
+	// plans kept for any batch name every partition, so this measures the
+	// pipeline as a month's retention (30) finds it.
+	Days int
 
 	// WorkerBinary is the webhooks binary of the Processes worker
 	// processes ("": this executable).
@@ -149,15 +154,23 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	report := runReport{
 		Events: o.Events, Webhooks: o.Webhooks, Batch: o.Batch, Workers: o.Workers, Processes: o.Processes,
 		BaselineJobs: o.BaselineJobs, Rate: o.Rate, Duration: o.Duration.String(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Days: o.Days,
 	}
 	if err := pool.QueryRow(ctx, "SHOW server_version").Scan(&report.PostgreSQL); err != nil {
 		return fmt.Errorf("error reading the server version: %w", err)
 	}
-	if o.Soak > 0 {
+	switch {
+	case o.Soak > 0:
 		if err := b.slicePartitions(ctx); err != nil {
 			return err
 		}
+	case o.Days > 0:
+		if err := b.pastPartitions(ctx); err != nil {
+			return err
+		}
+	}
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM webhooks.partitions").Scan(&report.Partitions); err != nil {
+		return fmt.Errorf("error counting the partitions: %w", err)
 	}
 	if err := b.seed(ctx); err != nil {
 		return err

@@ -41,6 +41,32 @@ func runBench(t *testing.T, o bench.Options) result {
 	return result{err, stdout.String(), stderr.String()}
 }
 
+// --days makes the partitions of that many days' history before the run,
+// from that day to yesterday's, which the migrations made.
+func TestBenchDays(t *testing.T) {
+	t.Parallel()
+	o := small(t)
+	o.Events, o.Webhooks, o.BaselineJobs, o.Rate, o.Duration = 20, 1, 100, 20, time.Second
+	var report struct {
+		Days       int `json:"days"`
+		Partitions int `json:"partitions"`
+		Lost       int `json:"lost"`
+	}
+	res := runBench(t, o)
+	require.NoError(t, res.err, res.stderr)
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &report), res.stdout)
+	without := report.Partitions
+	require.Positive(t, without)
+
+	o.Days = 10
+	res = runBench(t, o)
+	require.NoError(t, res.err, res.stderr)
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &report), res.stdout)
+	require.Equal(t, 10, report.Days)
+	require.Equal(t, without+9, report.Partitions, "ten days back to the day before yesterday")
+	require.Zero(t, report.Lost)
+}
+
 func TestBenchOrdered(t *testing.T) {
 	t.Parallel()
 	o := small(t)

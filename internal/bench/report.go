@@ -49,6 +49,10 @@ type runReport struct {
 	GOMAXPROCS   int    `json:"gomaxprocs"`
 	NumCPU       int    `json:"num_cpu"`
 	PostgreSQL   string `json:"postgresql_version"`
+	// Days is Options.Days: the empty day-long partitions made before the
+	// run; Partitions how many each partitioned table of the logs then had.
+	Days       int `json:"days,omitempty"`
+	Partitions int `json:"partitions"`
 
 	RiverJobsPerS  float64 `json:"river_jobs_per_s"`
 	DeliveriesPerS float64 `json:"deliveries_per_s"`
@@ -84,6 +88,9 @@ func (r runReport) writeTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "bench: %d events × %d webhooks = %d deliveries (INSERTs of %d rows); %d delivery workers %s; GOMAXPROCS %d, %d CPUs; PostgreSQL %s\n\n",
 		r.Events, r.Webhooks, r.Events*r.Webhooks, r.Batch, r.Workers, where, r.GOMAXPROCS, r.NumCPU, r.PostgreSQL)
+	if r.Days > 0 {
+		fmt.Fprintf(w, "%d partitions of the logs, as %d days of history leave them (those days' empty)\n\n", r.Partitions, r.Days)
+	}
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	row := func(measure, value, note string) { fmt.Fprintf(tw, "%s\t%s\t%s\n", measure, value, note) }

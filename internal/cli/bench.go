@@ -38,6 +38,7 @@ func newBenchFlagSet(f *bench.Options) *flag.FlagSet {
 	fs.DurationVar(&f.Soak, "soak", d.Soak, "instead of the latency phase, offer --rate events/s (default: 60% of the saturation measured) to --webhooks webhooks this long, printing a line a minute")
 	fs.DurationVar(&f.Retention, "retention", d.Retention, "the soak's WEBHOOKS_RETENTION (with --soak); partitions are a tenth of it, at least a minute")
 	fs.IntVar(&f.History, "history", d.History, "attempts written in bulk, before the soak, within its retention (with --soak)")
+	fs.IntVar(&f.Days, "days", d.Days, "make the day-long partitions of the logs that this many days of history fill (30: a month's retention), empty, before the run (without --soak)")
 	return fs
 }
 
@@ -67,6 +68,8 @@ func parseBenchFlags(args []string) (bench.Options, error) {
 		return f, usageError{"bench: --noisy-backlog and --noisy-timeout need --noisy"}
 	case f.Soak == 0 && (given["retention"] || given["history"]):
 		return f, usageError{"bench: --retention and --history need --soak"}
+	case f.Soak > 0 && given["days"]:
+		return f, usageError{"bench: --days is for the bench without --soak, whose partitions follow --retention"}
 	case f.Soak > 0 && given["filtered"]:
 		return f, usageError{"bench: --filtered is a phase of the bench without --soak"}
 	case f.Soak > 0 && f.Ordered:
@@ -78,6 +81,7 @@ func parseBenchFlags(args []string) (bench.Options, error) {
 		f.SoakRate = f.Rate
 	}
 	atLeast("history", f.History, 0)
+	atLeast("days", f.Days, 0)
 	if given["soak"] {
 		positive("soak", f.Soak)
 		if f.Retention < time.Minute {

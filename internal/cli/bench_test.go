@@ -75,6 +75,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--ordered-events", "10"}, "--ordered-events and --ordered-resources need --ordered"},
 		{[]string{"--ordered", "--ordered-resources", "0"}, "--ordered-resources must be at least 1, not 0"},
 		{[]string{"--ordered", "--soak", "1m"}, "--ordered is a phase of the bench without --soak"},
+		{[]string{"--days", "30", "--soak", "1m"}, "--days is for the bench without --soak"},
+		{[]string{"--days", "-1"}, "--days must be at least 0, not -1"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"--rate", "fast"}, `invalid value "fast" for flag -rate`},
 		{[]string{"extra"}, `bench takes flags only, not "extra"`},
