@@ -67,7 +67,9 @@ func (b *run) pastPartitions(ctx context.Context) error {
 
 // soakMinute is one minute of the soak.
 type soakMinute struct {
-	Minute     int       `json:"minute"`
+	Minute int `json:"minute"`
+	// Ended is when the minute ended, to line it up with the server's log.
+	Ended      time.Time `json:"ended"`
 	Deliveries int       `json:"deliveries"`
 	Backlog    int       `json:"backlog"`
 	Latency    latencyMS `json:"latency_ms"`
@@ -161,7 +163,7 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 		Retention: f.Retention.String(), Step: b.soakStep().String(), History: f.History, Expected: total}
 	fmt.Fprintf(b.stderr, "soak: %d events/s to %d webhooks (%d deliveries/s, %.0f%% of the saturation measured) for %s, retention %s, partitions of %s\n",
 		rate, f.Webhooks, rate*f.Webhooks, 100*float64(rate*f.Webhooks)/saturation, f.Soak, f.Retention, b.soakStep())
-	fmt.Fprintln(b.stderr, "minute deliveries backlog p50_ms p99_ms outbox_MB messages_MB attempts_MB river_job_MB river_rows | reads p95 ms: list deliveries failed event_type endpoint_health recover")
+	fmt.Fprintln(b.stderr, "minute ended_utc deliveries backlog p50_ms p99_ms outbox_MB messages_MB attempts_MB river_job_MB river_rows | reads p95 ms: list deliveries failed event_type endpoint_health recover")
 
 	// committed holds each event's commit, as time since start: no
 	// pointers, for the garbage collector to scan in the workers' process.
@@ -179,7 +181,7 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 	// reads. It takes only the arrivals since the last minute, so that it
 	// costs the same in the thirtieth minute as in the first.
 	measure := func(m int, to time.Time, delivered, offered int) {
-		row := soakMinute{Minute: m, Deliveries: delivered - lastDelivered, Backlog: offered - delivered}
+		row := soakMinute{Minute: m, Ended: to, Deliveries: delivered - lastDelivered, Backlog: offered - delivered}
 		lastDelivered = delivered
 		var ls []time.Duration
 		arrivals := append(later, ph.TakeArrivals()...)
@@ -384,8 +386,8 @@ func (b *run) soakSizes(ctx context.Context) (map[string]int64, int64, error) {
 
 func (b *run) printSoakMinute(m soakMinute) {
 	mb := func(name string) float64 { return float64(m.Bytes[name]) / 1e6 }
-	fmt.Fprintf(b.stderr, "%6d %10d %7d %6.1f %6.1f %9.1f %11.1f %11.1f %12.1f %10d | %s\n",
-		m.Minute, m.Deliveries, m.Backlog, m.Latency.P50, m.Latency.P99,
+	fmt.Fprintf(b.stderr, "%6d %9s %10d %7d %6.1f %6.1f %9.1f %11.1f %11.1f %12.1f %10d | %s\n",
+		m.Minute, m.Ended.UTC().Format(time.TimeOnly), m.Deliveries, m.Backlog, m.Latency.P50, m.Latency.P99,
 		mb("outbox"), mb("messages"), mb("attempts"), mb("river_job"), m.RiverJobs, formatReads(m.Reads))
 }
 
