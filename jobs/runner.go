@@ -12,14 +12,15 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countercyclical/webhooks/internal/delivery"
+	"github.com/countercyclical/webhooks/internal/expansion"
 	"github.com/countercyclical/webhooks/internal/liveness"
 	"github.com/countercyclical/webhooks/internal/riverjob"
 )
 
 // Runner runs what a process that works jobs runs behind its front: the
 // River client with its workers, the outbox listener that wakes expansion,
-// the heartbeat that lets other processes tell this one alive, and the
-// cleaner of River's completed jobs. serve,
+// the heartbeat that lets other processes tell this one alive, the
+// cleaner of River's completed jobs and the capture queue's vacuum. serve,
 // worker, the bench and the tests start and stop it the same way.
 type Runner struct {
 	// Client is the River client, for inserting jobs and River UI.
@@ -74,6 +75,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	cleanCtx, stopClean := context.WithCancel(context.WithoutCancel(ctx))
 	r.stopClean = stopClean
 	r.cleaning.Go(func() { riverjob.CleanCompleted(cleanCtx, r.pool, r.config.JobRetention, r.config.Logger) })
+	r.cleaning.Go(func() { expansion.VacuumQueue(cleanCtx, r.pool, r.config.Logger) })
 	select {
 	case <-listening:
 	case <-ctx.Done():
@@ -84,7 +86,7 @@ func (r *Runner) Start(ctx context.Context) error {
 
 // Stop stops the listener, stops fetching jobs and lets those under way
 // finish (up to the request timeout, then cancels them), stops the
-// heartbeat and the cleaner, and gives up retrying records that fail. It returns when all
+// heartbeat, the cleaner and the vacuum, and gives up retrying records that fail. It returns when all
 // have stopped.
 func (r *Runner) Stop() {
 	r.stopListen()
