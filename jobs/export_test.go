@@ -13,3 +13,6 @@ import (
 func Listen(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], listening chan struct{}) {
 	listen(ctx, pool, client, slog.New(slog.DiscardHandler), listening)
 }
+
+// ReindexSchedule is River's reindexer's schedule for Config.ReindexAt.
+var ReindexSchedule = reindexSchedule

@@ -97,6 +97,8 @@ const envUsage = `Environment:
   WEBHOOKS_PARTITION_STEP time one partition of the logs covers (24h)
   WEBHOOKS_PARTITIONS_AHEAD   partitions kept ready after the current one (4)
   WEBHOOKS_JOB_RETENTION  how long River keeps completed and cancelled jobs (1h)
+  WEBHOOKS_REINDEX_AT     when River rebuilds its table's indexes each day, HH:MM
+                          in UTC, or off (default 00:00)
   WEBHOOKS_LOG_FORMAT     text or json (default text)
   WEBHOOKS_READY_FD       worker writes "ready" to this inherited file descriptor
                           once it works, then closes it (for a supervising parent)

@@ -413,6 +413,7 @@ func TestBadAPIConfig(t *testing.T) {
 		"WEBHOOKS_PUBLIC_URL":                 `WEBHOOKS_PUBLIC_URL="maybe" must be an http or https origin`,
 		"WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE": `WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE="maybe" is not a positive whole number`,
 		"WEBHOOKS_TEST_SENDS_PER_MINUTE":      `WEBHOOKS_TEST_SENDS_PER_MINUTE="maybe" is not a positive whole number`,
+		"WEBHOOKS_REINDEX_AT":                 `WEBHOOKS_REINDEX_AT="maybe" is not a time of day in UTC such as 03:30, or off`,
 	} {
 		for _, command := range []string{"serve", "worker"} {
 			res := run(t, map[string]string{env: "maybe"}, command)
@@ -458,7 +459,7 @@ func TestWorkerShutdownFinishesDeliveries(t *testing.T) {
 	cancel() // as SIGTERM does, mid-delivery
 	require.Equal(t, 0, <-done, stderr.String())
 	require.Contains(t, stderr.String(), "shutting down")
-	require.Contains(t, stderr.String(), "expand_workers=2 deliver_workers=200", "the log says what runs")
+	require.Contains(t, stderr.String(), "expand_workers=2 deliver_workers=200 reindex_at=00:00", "the log says what runs")
 
 	var state string
 	var succeeded bool

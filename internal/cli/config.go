@@ -111,6 +111,13 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 	if config.PartitionStep != 0 && config.PartitionStep%time.Second != 0 {
 		return config, fmt.Errorf("WEBHOOKS_PARTITION_STEP=%q is not a whole number of seconds, such as 24h or 10m", c.env("WEBHOOKS_PARTITION_STEP"))
 	}
+	if s := c.env("WEBHOOKS_REINDEX_AT"); s != "" {
+		at, err := reindexAt(s)
+		if err != nil {
+			return config, err
+		}
+		config.ReindexAt = at
+	}
 	if s := c.env("WEBHOOKS_RETRY_SCHEDULE"); s != "" {
 		for i, part := range strings.Split(s, ",") {
 			d, err := time.ParseDuration(strings.TrimSpace(part))
@@ -121,6 +128,26 @@ func (c *command) jobsConfig(logger *slog.Logger) (jobs.Config, error) {
 		}
 	}
 	return config, nil
+}
+
+// reindexAt reads WEBHOOKS_REINDEX_AT: a time of day in UTC, HH:MM, or off.
+func reindexAt(s string) (time.Duration, error) {
+	if s == "off" {
+		return jobs.NoReindex, nil
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("WEBHOOKS_REINDEX_AT=%q is not a time of day in UTC such as 03:30, or off", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// reindexAtString is ReindexAt as WEBHOOKS_REINDEX_AT writes it.
+func reindexAtString(at time.Duration) string {
+	if at == jobs.NoReindex {
+		return "off"
+	}
+	return time.Time{}.Add(at).Format("15:04")
 }
 
 // logger writes to standard error as text, or as JSON where

@@ -63,7 +63,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	bg.logger.Info("serving", "url", "http://"+listener.Addr().String(), "max_conns", limits.maxConns,
-		"expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers)
+		"expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers, "reindex_at", reindexAtString(bg.config.ReindexAt))
 	err = serveUntil(ctx, listener, handler, limits, 10*time.Second)
 	bg.logger.Info("shutting down")
 	return err
@@ -170,7 +170,7 @@ func (c *command) worker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer bg.close()
-	bg.logger.Info("working", "expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers)
+	bg.logger.Info("working", "expand_workers", bg.config.ExpandWorkers, "deliver_workers", bg.config.DeliverWorkers, "reindex_at", reindexAtString(bg.config.ReindexAt))
 	// startBackground has returned: the River client works and the
 	// listener listens.
 	if err := readiness.Signal(ready); err != nil {
