@@ -42,7 +42,7 @@ type dbCollector struct {
 	pool                         *pgxpool.Pool
 	logger                       *slog.Logger
 	backlog, lag, queue, scrapeE *prometheus.Desc
-	ahead                        *prometheus.Desc
+	ahead, invalid               *prometheus.Desc
 	// queues have a series for each state even when it is 0.
 	queues []string
 }
@@ -66,6 +66,8 @@ func Handler(pool *pgxpool.Pool, logger *slog.Logger, queues ...string) http.Han
 		scrapeE: prometheus.NewDesc("webhooks_metrics_database_up", "Whether the database answered this scrape.", nil, nil),
 		ahead: prometheus.NewDesc("webhooks_partitions_ahead",
 			"Partitions of the logs ready after the current one; the app's writes fail once none is left (alert below 2).", nil, nil),
+		invalid: prometheus.NewDesc("webhooks_river_job_invalid_indexes",
+			"Invalid indexes on river_job: copies a cut-off rebuild of River's reindexer left, which every write still updates (alert above 0; drop them).", nil, nil),
 		queues: queues,
 	})
 	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
@@ -77,6 +79,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queue
 	ch <- c.scrapeE
 	ch <- c.ahead
+	ch <- c.invalid
 }
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
@@ -101,6 +104,14 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.ahead, prometheus.GaugeValue, float64(ahead))
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
+
+	invalid, err := riverjob.InvalidIndexes(ctx, c.pool)
+	if err != nil {
+		c.logger.Warn("metrics: error counting River's invalid indexes", "error", err)
+		up = 0
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.invalid, prometheus.GaugeValue, float64(invalid))
 
 	found, err := riverjob.CountQueues(ctx, c.pool, queueStates)
 	if err != nil {

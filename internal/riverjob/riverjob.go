@@ -109,6 +109,18 @@ func Reindexed() []string {
 	return slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(name string) bool { return name == "river_job_args_index" })
 }
 
+// InvalidIndexes counts the invalid indexes on River's table: what a
+// rebuild by River's reindexer (REINDEX INDEX CONCURRENTLY) leaves when it
+// is cut off, a copy named *_ccnew that every write still updates and
+// that makes River v0.51.2 skip that index's rebuild from then on.
+func InvalidIndexes(ctx context.Context, q db.DBTX) (int, error) {
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM pg_index WHERE indrelid = 'river_job'::regclass AND NOT indisvalid`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error counting River's invalid indexes: %w", err)
+	}
+	return n, nil
+}
+
 // cleanBatch is how many completed jobs one statement of CleanCompleted
 // deletes, cleanEvery how often it looks for them, and cleanPause how long
 // it waits between full batches.

@@ -93,6 +93,26 @@ func TestReadyzPartitionsAhead(t *testing.T) {
 	require.Contains(t, body, "webhooks_partitions_ahead 1\n")
 }
 
+// TestMetricsInvalidRiverIndexes: a rebuild of River's reindexer cut off
+// leaves an invalid copy of its index; the metric counts such copies.
+func TestMetricsInvalidRiverIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	url := start(t, server.Config{Pool: pool})
+	_, body := get(t, url+"/metrics", "", "")
+	require.Contains(t, body, "webhooks_river_job_invalid_indexes 0\n")
+
+	// A concurrent build that fails, as one cut off does, leaves its index
+	// behind, invalid: here two jobs of one kind under a unique index.
+	_, err := pool.Exec(ctx, `INSERT INTO river_job (kind, args, max_attempts, queue) VALUES ('k', '{}', 1, 'q'), ('k', '{}', 1, 'q')`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY river_job_kind_ccnew ON river_job (kind)`)
+	require.ErrorContains(t, err, "could not create unique index")
+	_, body = get(t, url+"/metrics", "", "")
+	require.Contains(t, body, "webhooks_river_job_invalid_indexes 1\n")
+}
+
 func TestReadyzDatabaseDown(t *testing.T) {
 	t.Parallel()
 	// Nothing listens on port 1: the database is down.
