@@ -180,7 +180,7 @@ func TestServeHealthz(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "ok\n", string(body))
-	require.Regexp(t, `msg=serving url=\S+ max_conns=1024 expand_workers=2 deliver_workers=200\n`, stderr.String(),
+	require.Regexp(t, `msg=serving url=\S+ max_conns=1024 expand_workers=2 deliver_workers=200 reindex_at=00:00\n`, stderr.String(),
 		"the start line says what runs")
 
 	cancel()
