@@ -188,7 +188,8 @@ func newRiverConfig(config Config, workers *river.Workers) *river.Config {
 		// index (name_ccnew) that every write to river_job still updates,
 		// and River skips that index from then on. At an hour of completed
 		// jobs (6 million rows), the fetching index alone took 17 s to
-		// rebuild on an idle server here; River's default is a minute.
+		// rebuild on an idle server here, and a loaded one is slower;
+		// River's default of a minute leaves too little room.
 		ReindexerTimeout: 10 * time.Minute,
 	}
 	if config.Work {
