@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +27,9 @@ func (b *run) soakStep() time.Duration {
 	return max(b.o.Retention/10, time.Minute).Truncate(time.Second)
 }
 
-// soakReadSamples is how many times each read is timed each minute.
+// soakReadSamples is how many times each read is timed each minute, once
+// every three seconds: spread over the minute, so that a minute's p95 is not
+// one moment's (a checkpoint, a vacuum, the removal of a slice).
 const soakReadSamples = 20
 
 // slicePartitions replaces the scratch database's day-long slices, all
@@ -66,18 +69,23 @@ type soakMinute struct {
 	Bytes     map[string]int64 `json:"bytes"`
 	RiverJobs int64            `json:"river_job_rows"`
 	// Reads are the p95 in milliseconds of each read, timed soakReadSamples
-	// times in the minute.
+	// times in the minute; reads holds the timings, for the windows.
 	Reads map[string]float64 `json:"reads_p95_ms"`
+	reads map[string][]time.Duration
 }
 
 // soakWindow sums up minutes from First to Last.
 type soakWindow struct {
-	First     int                `json:"first_minute"`
-	Last      int                `json:"last_minute"`
-	P99       float64            `json:"latency_p99_ms"`
-	Bytes     int64              `json:"bytes"`
-	Reads     map[string]float64 `json:"reads_p95_ms"`
-	RiverJobs int64              `json:"river_job_rows"`
+	First int     `json:"first_minute"`
+	Last  int     `json:"last_minute"`
+	P99   float64 `json:"latency_p99_ms"`
+	Bytes int64   `json:"bytes"`
+	// Reads is the p95 of each read's timings in the window (200 in ten
+	// minutes); WorstMinuteReads the largest of its minutes' p95, the
+	// window's worst moment.
+	Reads            map[string]float64 `json:"reads_p95_ms"`
+	WorstMinuteReads map[string]float64 `json:"reads_worst_minute_p95_ms"`
+	RiverJobs        int64              `json:"river_job_rows"`
 }
 
 // soakReport is what --soak prints at its end.
@@ -161,6 +169,9 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	minuteDone := make(chan soakMinute, 1)
+	sampler := b.newReadSampler(hooks[0])
+	stopSampling := sampler.start(ctx)
+	defer stopSampling()
 	nextMinute, minute, lastDelivered := start.Add(time.Minute), 0, 0
 	var latencies [][]time.Duration // of each delivery, by arrival minute
 	var later []harness.Arrival     // taken early, arrived after their minute's end
@@ -185,12 +196,18 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 		}
 		latencies = append(latencies, ls)
 		row.Latency = percentiles(slices.Clone(ls))
+		var err error
+		row.reads, err = sampler.take()
+		if err != nil {
+			fmt.Fprintf(b.stderr, "soak: minute %d: %v\n", m, err)
+		}
+		row.Reads = make(map[string]float64, len(row.reads))
+		for name, took := range row.reads {
+			row.Reads[name] = percentiles(slices.Clone(took)).P95
+		}
 		go func() {
 			var err error
 			row.Bytes, row.RiverJobs, err = b.soakSizes(ctx)
-			if err == nil {
-				row.Reads, err = b.soakReads(ctx, hooks[0])
-			}
 			if err != nil {
 				fmt.Fprintf(b.stderr, "soak: minute %d: %v\n", m, err)
 			}
@@ -276,8 +293,8 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 		fmt.Fprintf(b.stdout, "soak: %d events/s to %d webhooks for %s (saturation measured: %.0f deliveries/s), retention %s\n",
 			rate, f.Webhooks, f.Soak, saturation, f.Retention)
 		for _, win := range report.Windows {
-			fmt.Fprintf(b.stdout, "minutes %d-%d: p99 %.1f ms, tables %.0f MB, river_job rows %d, reads p95 ms %s\n",
-				win.First, win.Last, win.P99, float64(win.Bytes)/1e6, win.RiverJobs, formatReads(win.Reads))
+			fmt.Fprintf(b.stdout, "minutes %d-%d: p99 %.1f ms, tables %.0f MB, river_job rows %d, reads p95 ms %s (worst minute's %s)\n",
+				win.First, win.Last, win.P99, float64(win.Bytes)/1e6, win.RiverJobs, formatReads(win.Reads), formatReads(win.WorstMinuteReads))
 		}
 		fmt.Fprintf(b.stdout, "bytes: %.0f per event, %.0f per message, %.0f per attempt, %.0f of the logs per delivery; river_job %.0f per row\n",
 			report.BytesPerEvent, report.BytesPerMessage, report.BytesPerAttempt, report.LogBytesPerDelivery, report.RiverBytesPerJob)
@@ -293,14 +310,23 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 // soakReadNames are the reads timed each minute, in the order printed.
 var soakReadNames = []string{"list", "deliveries", "failed", "event_type", "endpoint_health", "recover"}
 
-// soakReads times the API's and the page's reads of one webhook, with the
+// readSampler times the API's and the page's reads of one webhook, with the
 // queries the API makes: the list with its health, a page of deliveries,
 // the failed filter, an event-type filter, the endpoint_health view, and a
-// recover (rolled back).
-func (b *run) soakReads(ctx context.Context, hook string) (map[string]float64, error) {
+// recover (rolled back). It runs each once every minute/soakReadSamples and
+// keeps the timings until take.
+type readSampler struct {
+	reads map[string]func(context.Context) error
+
+	mu    sync.Mutex
+	took  map[string][]time.Duration
+	error error
+}
+
+func (b *run) newReadSampler(hook string) *readSampler {
 	q := db.New()
-	reads := map[string]func() error{
-		"list": func() error {
+	return &readSampler{took: map[string][]time.Duration{}, reads: map[string]func(context.Context) error{
+		"list": func(ctx context.Context) error {
 			rows, err := q.WebhookList(ctx, b.pool, db.WebhookListParams{WorkspaceID: b.workspaceID, Max: 21})
 			if err != nil {
 				return err
@@ -312,20 +338,20 @@ func (b *run) soakReads(ctx context.Context, hook string) (map[string]float64, e
 			_, err = q.WebhookHealthList(ctx, b.pool, ids)
 			return err
 		},
-		"deliveries": func() error {
+		"deliveries": func(ctx context.Context) error {
 			_, err := api.ListMessages(ctx, b.pool, db.MessageListParams{WebhookID: hook, Max: 21}, "")
 			return err
 		},
-		"failed": func() error {
+		"failed": func(ctx context.Context) error {
 			_, err := api.ListMessages(ctx, b.pool, db.MessageListParams{WebhookID: hook, Max: 21}, "failed")
 			return err
 		},
-		"event_type": func() error {
+		"event_type": func(ctx context.Context) error {
 			eventType := "investment.deleted"
 			_, err := api.ListMessages(ctx, b.pool, db.MessageListParams{WebhookID: hook, EventType: &eventType, Max: 21}, "")
 			return err
 		},
-		"endpoint_health": func() error {
+		"endpoint_health": func(ctx context.Context) error {
 			rows, err := b.pool.Query(ctx, `SELECT * FROM webhooks.endpoint_health WHERE workspace_id = $1`, b.workspaceID)
 			if err != nil {
 				return err
@@ -333,7 +359,7 @@ func (b *run) soakReads(ctx context.Context, hook string) (map[string]float64, e
 			rows.Close()
 			return rows.Err()
 		},
-		"recover": func() error {
+		"recover": func(ctx context.Context) error {
 			tx, err := b.pool.Begin(ctx)
 			if err != nil {
 				return err
@@ -342,20 +368,54 @@ func (b *run) soakReads(ctx context.Context, hook string) (map[string]float64, e
 			_, err = q.MessageResetFailedSince(ctx, tx, db.MessageResetFailedSinceParams{WebhookID: hook, Since: time.Now().Add(-b.o.Retention), Max: 1000})
 			return err
 		},
-	}
-	out := make(map[string]float64, len(reads))
-	for _, name := range soakReadNames {
-		var took []time.Duration
-		for range soakReadSamples {
-			start := time.Now()
-			if err := reads[name](); err != nil {
-				return nil, fmt.Errorf("error timing %s: %w", name, err)
+	}}
+}
+
+// start times the reads every minute/soakReadSamples until ctx is done or
+// the returned stop is called (which waits for the round under way).
+func (s *readSampler) start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Minute / soakReadSamples)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				s.round(ctx)
 			}
-			took = append(took, time.Since(start))
 		}
-		out[name] = percentiles(took).P95
+	}()
+	return func() { cancel(); <-done }
+}
+
+// round times each read once.
+func (s *readSampler) round(ctx context.Context) {
+	for _, name := range soakReadNames {
+		start := time.Now()
+		err := s.reads[name](ctx)
+		took := time.Since(start)
+		s.mu.Lock()
+		if err != nil && ctx.Err() == nil && s.error == nil {
+			s.error = fmt.Errorf("error timing %s: %w", name, err)
+		}
+		if err == nil {
+			s.took[name] = append(s.took[name], took)
+		}
+		s.mu.Unlock()
 	}
-	return out, nil
+}
+
+// take returns the timings since the last take, and the first error.
+func (s *readSampler) take() (map[string][]time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	took, err := s.took, s.error
+	s.took, s.error = map[string][]time.Duration{}, nil
+	return took, err
 }
 
 // soakSizes measures the log tables, every partition with its indexes and
@@ -391,10 +451,12 @@ func formatReads(reads map[string]float64) string {
 }
 
 // soakWindowOf sums up minutes first to last (1-based): the p99 of their
-// arrivals' latencies, and the largest tables and reads among them.
+// arrivals' latencies, the largest tables among them, and each read's p95
+// over all their timings and in their worst minute.
 func soakWindowOf(minutes []soakMinute, latencies [][]time.Duration, first, last int) soakWindow {
-	w := soakWindow{First: first, Last: last, Reads: map[string]float64{}}
+	w := soakWindow{First: first, Last: last, Reads: map[string]float64{}, WorstMinuteReads: map[string]float64{}}
 	var ls []time.Duration
+	reads := map[string][]time.Duration{}
 	for i := first - 1; i < last && i < len(minutes); i++ {
 		if i < 0 {
 			continue
@@ -410,10 +472,16 @@ func soakWindowOf(minutes []soakMinute, latencies [][]time.Duration, first, last
 		w.Bytes = max(w.Bytes, total)
 		w.RiverJobs = max(w.RiverJobs, m.RiverJobs)
 		for k, v := range m.Reads {
-			w.Reads[k] = max(w.Reads[k], v)
+			w.WorstMinuteReads[k] = max(w.WorstMinuteReads[k], v)
+		}
+		for k, took := range m.reads {
+			reads[k] = append(reads[k], took...)
 		}
 	}
 	w.P99 = percentiles(ls).P99
+	for k, took := range reads {
+		w.Reads[k] = percentiles(took).P95
+	}
 	return w
 }
 
