@@ -409,25 +409,28 @@ const messageSetState = `-- name: MessageSetState :exec
 UPDATE webhooks.messages
 SET state = $1, open_state = webhooks.open_state($1), last_status_code = $2,
     last_error = $3, updated_at = now()
-WHERE id = $4
+WHERE id = $4 AND ($5::timestamptz IS NULL OR captured_at = $5)
 `
 
 type MessageSetStateParams struct {
-	State          string  `json:"state"`
-	LastStatusCode *int32  `json:"lastStatusCode"`
-	LastError      *string `json:"lastError"`
-	ID             string  `json:"id"`
+	State          string     `json:"state"`
+	LastStatusCode *int32     `json:"lastStatusCode"`
+	LastError      *string    `json:"lastError"`
+	ID             string     `json:"id"`
+	CapturedAt     *time.Time `json:"capturedAt"`
 }
 
 // MessageSetState records where a message stands when a delivery ends it
 // without an attempt, or after its attempt was recorded; attempts counts
-// the recorded attempts alone.
+// the recorded attempts alone. captured_at names the message's partition;
+// null (a job of a release before partitions) looks in every one.
 func (q *Queries) MessageSetState(ctx context.Context, db DBTX, arg MessageSetStateParams) error {
 	_, err := db.Exec(ctx, messageSetState,
 		arg.State,
 		arg.LastStatusCode,
 		arg.LastError,
 		arg.ID,
+		arg.CapturedAt,
 	)
 	return err
 }

@@ -272,7 +272,7 @@ func (w *DeliverWorker) conclude(ctx context.Context, job *river.Job[DeliverArgs
 
 // cancel ends the job for good, saying why, in River and in our table.
 func (w *DeliverWorker) cancel(ctx context.Context, job *river.Job[DeliverArgs], statusCode *int32, cause error) error {
-	if err := w.deliverer.SetState(ctx, job.Args.MessageID, delivery.StateCancelled, statusCode, cause); err != nil {
+	if err := w.deliverer.SetState(ctx, job.Args.MessageID, job.Args.CapturedAt, delivery.StateCancelled, statusCode, cause); err != nil {
 		return err
 	}
 	return river.JobCancel(cause)

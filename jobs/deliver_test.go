@@ -314,6 +314,11 @@ func TestDeliverDisabledOrDeletedCancels(t *testing.T) {
 	_, _, errs = b.job(t, deleted, "cancelled")
 	require.Contains(t, errs[len(errs)-1], "not sent: its webhook was deleted")
 	require.Equal(t, int32(2), calls.Load(), "nothing sent")
+	// Jobs without the message's partition (as an earlier release's) find
+	// the message all the same.
+	for _, hook := range []string{disabled, deleted} {
+		require.Equal(t, "cancelled", queryID(t, b.pool, `SELECT state FROM webhooks.messages WHERE webhook_id = $1`, hook))
+	}
 
 	// New events reach neither.
 	b.event(t)
@@ -444,6 +449,7 @@ func TestDeliverSafetyRules(t *testing.T) {
 		require.Contains(t, errs[0], "webhook disabled: failing without a success since")
 		reason := queryNullable(t, b.pool, `SELECT disabled_reason FROM webhooks.webhooks WHERE id = $1 AND NOT enabled`, hook)
 		require.Contains(t, *reason, "(longer than 1h0m0s)")
+		require.Equal(t, "cancelled", queryID(t, b.pool, `SELECT state FROM webhooks.messages WHERE webhook_id = $1`, hook))
 	})
 }
 

@@ -210,7 +210,7 @@ func (s *Server) skipMessage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	reason := fmt.Sprintf("skipped by %s: the next change of %s went on", who, head.Resource)
-	if err := s.queries.MessageSetState(r.Context(), tx, db.MessageSetStateParams{ID: id, State: "cancelled", LastStatusCode: m.WebhooksMessage.LastStatusCode, LastError: &reason}); err != nil {
+	if err := s.queries.MessageSetState(r.Context(), tx, db.MessageSetStateParams{ID: id, CapturedAt: &m.WebhooksMessage.CapturedAt, State: "cancelled", LastStatusCode: m.WebhooksMessage.LastStatusCode, LastError: &reason}); err != nil {
 		s.internalError(w, r, "error skipping message", err)
 		return
 	}

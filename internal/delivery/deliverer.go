@@ -169,9 +169,13 @@ func (d *Deliverer) Disable(ctx context.Context, webhookID, rawURL, reason strin
 }
 
 // SetState records where a message stands, in our table, which outlives
-// River's job rows.
-func (d *Deliverer) SetState(ctx context.Context, messageID, state string, statusCode *int32, cause error) error {
+// River's job rows. capturedAt names the message's partition; zero (a job
+// of a release before partitions) looks in every one.
+func (d *Deliverer) SetState(ctx context.Context, messageID string, capturedAt time.Time, state string, statusCode *int32, cause error) error {
 	params := db.MessageSetStateParams{ID: messageID, State: state, LastStatusCode: statusCode}
+	if !capturedAt.IsZero() {
+		params.CapturedAt = &capturedAt
+	}
 	if cause != nil {
 		msg := cause.Error()
 		params.LastError = &msg

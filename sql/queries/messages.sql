@@ -1,11 +1,12 @@
 -- name: MessageSetState :exec
 -- MessageSetState records where a message stands when a delivery ends it
 -- without an attempt, or after its attempt was recorded; attempts counts
--- the recorded attempts alone.
+-- the recorded attempts alone. captured_at names the message's partition;
+-- null (a job of a release before partitions) looks in every one.
 UPDATE webhooks.messages
 SET state = @state, open_state = webhooks.open_state(@state), last_status_code = sqlc.narg(last_status_code),
     last_error = sqlc.narg(last_error), updated_at = now()
-WHERE id = @id;
+WHERE id = @id AND (sqlc.narg(captured_at)::timestamptz IS NULL OR captured_at = sqlc.narg(captured_at));
 
 -- name: MessageGet :one
 SELECT sqlc.embed(m), o.event_id
