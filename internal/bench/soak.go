@@ -318,9 +318,9 @@ var soakReadNames = []string{"list", "deliveries", "failed", "event_type", "endp
 type readSampler struct {
 	reads map[string]func(context.Context) error
 
-	mu    sync.Mutex
-	took  map[string][]time.Duration
-	error error
+	mu   sync.Mutex
+	took map[string][]time.Duration
+	err  error
 }
 
 func (b *run) newReadSampler(hook string) *readSampler {
@@ -399,8 +399,8 @@ func (s *readSampler) round(ctx context.Context) {
 		err := s.reads[name](ctx)
 		took := time.Since(start)
 		s.mu.Lock()
-		if err != nil && ctx.Err() == nil && s.error == nil {
-			s.error = fmt.Errorf("error timing %s: %w", name, err)
+		if err != nil && ctx.Err() == nil && s.err == nil {
+			s.err = fmt.Errorf("error timing %s: %w", name, err)
 		}
 		if err == nil {
 			s.took[name] = append(s.took[name], took)
@@ -413,8 +413,8 @@ func (s *readSampler) round(ctx context.Context) {
 func (s *readSampler) take() (map[string][]time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	took, err := s.took, s.error
-	s.took, s.error = map[string][]time.Duration{}, nil
+	took, err := s.took, s.err
+	s.took, s.err = map[string][]time.Duration{}, nil
 	return took, err
 }
 
