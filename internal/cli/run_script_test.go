@@ -21,6 +21,18 @@ import (
 	"github.com/countercyclical/webhooks/internal/dbtest"
 )
 
+// writeScript writes an executable. A process forked by a parallel test
+// while the file is open for writing holds it until its exec, and running
+// the script then fails with "text file busy". Forks wait for ForkLock's
+// readers.
+func writeScript(t *testing.T, path string, content []byte) {
+	t.Helper()
+	syscall.ForkLock.RLock()
+	err := os.WriteFile(path, content, 0o755)
+	syscall.ForkLock.RUnlock()
+	require.NoError(t, err)
+}
+
 // TestRunRefusesTakenPorts: `make run` (scripts/run.sh) checks its two
 // ports before anything else, and when one is taken says plainly by what
 // (this test process, here) and stops, rather than using the server found
@@ -33,8 +45,8 @@ func TestRunRefusesTakenPorts(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(root, "scripts"), 0o755))
 	script, err := os.ReadFile("../../scripts/run.sh")
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(root, "scripts", "run.sh"), script, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(root, "scripts", "db.sh"), []byte("#!/bin/sh\necho 'db.sh reached: the port check let the run through' >&2\nexit 3\n"), 0o755))
+	writeScript(t, filepath.Join(root, "scripts", "run.sh"), script)
+	writeScript(t, filepath.Join(root, "scripts", "db.sh"), []byte("#!/bin/sh\necho 'db.sh reached: the port check let the run through' >&2\nexit 3\n"))
 
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -87,7 +99,7 @@ func TestMakeRun(t *testing.T) {
 	for _, name := range []string{"run.sh", "db.sh"} {
 		script, err := os.ReadFile(filepath.Join("../../scripts", name))
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(root, "scripts", name), script, 0o755))
+		writeScript(t, filepath.Join(root, "scripts", name), script)
 	}
 	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin", "webhooks"), "github.com/countercyclical/webhooks/cmd/webhooks")
 	out, err := build.CombinedOutput()

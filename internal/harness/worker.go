@@ -194,7 +194,9 @@ func StartWorkers(ctx context.Context, config WorkerConfig, n int, timeout time.
 	for _, w := range ws.List {
 		if err := w.Ready(ctx, timeout); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("%s not ready after %s:\n%s", w.name, timeout, w.Log())
+				// The shared deadline can end before Ready's own timer:
+				// one message, whichever fires first.
+				err = fmt.Errorf("%s (pid %d) not ready after %s:\n%s", w.name, w.Pid(), timeout, w.Log())
 			}
 			ws.Stop(0)
 			return nil, err
