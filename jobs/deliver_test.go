@@ -515,7 +515,12 @@ func TestDeliverRateLimitAcrossProcesses(t *testing.T) {
 	var busiest, clients int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT max(n) FROM (SELECT count(*) AS n FROM webhooks.delivery_attempts
 		WHERE webhook_id = $1 GROUP BY date_trunc('second', started_at)) s`, hook).Scan(&busiest))
-	require.LessOrEqual(t, busiest, 4, "at most four deliveries in any second, whichever process made them")
+	// The limit counts a delivery in the second it is admitted, by the
+	// database's clock; its attempt starts a moment later, so one admitted
+	// at a second's very end is logged in the next (seen once in CI: 5).
+	// Unshared, the two processes would admit 8 a second: 16 deliveries
+	// within three seconds, 6 or more in one of them.
+	require.LessOrEqual(t, busiest, 5, "at most four deliveries admitted in any second, whichever process made them, and one that started late")
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(DISTINCT j.attempted_by[array_length(j.attempted_by, 1)]) FROM river_job j
 		WHERE j.kind = 'webhook_deliver' AND j.args ->> 'webhookId' = $1`, hook).Scan(&clients))
 	require.Equal(t, 2, clients, "both processes delivered")
