@@ -111,10 +111,15 @@ func (w *Worker) Ready(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("%s (pid %d) %v:\n%s", w.name, w.Pid(), why, w.Log())
 		}
 	case <-deadline.C:
-		return fmt.Errorf("%s (pid %d) not ready after %s:\n%s", w.name, w.Pid(), timeout, w.Log())
+		return w.notReady(timeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// notReady is the error of a worker that did not say it works in time.
+func (w *Worker) notReady(timeout time.Duration) error {
+	return fmt.Errorf("%s (pid %d) not ready after %s:\n%s", w.name, w.Pid(), timeout, w.Log())
 }
 
 // Exited is closed when the process has exited; Err then says how.
@@ -196,7 +201,7 @@ func StartWorkers(ctx context.Context, config WorkerConfig, n int, timeout time.
 			if errors.Is(err, context.DeadlineExceeded) {
 				// The shared deadline can end before Ready's own timer:
 				// one message, whichever fires first.
-				err = fmt.Errorf("%s (pid %d) not ready after %s:\n%s", w.name, w.Pid(), timeout, w.Log())
+				err = w.notReady(timeout)
 			}
 			ws.Stop(0)
 			return nil, err
