@@ -212,6 +212,13 @@ func TestDeliverRecordSurvivesDroppedConnection(t *testing.T) {
 			// well: either is the batch's statement.
 			deadline := time.Now().Add(2 * time.Minute)
 			for i := 0; time.Now().Before(deadline); i++ {
+				// Inside a transaction, pg_stat_activity's queries and
+				// states are a snapshot taken at its first read (only the
+				// wait events are live): without a fresh one, a statement
+				// begun after the first poll is never seen.
+				if _, err := admin.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+					panic(err)
+				}
 				var n int
 				err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ 'AttemptRecord(Many|ed)'`).Scan(&n)
