@@ -67,10 +67,11 @@ type Options struct {
 	// Soak, when positive, runs the soak (soak.go) this long instead of the
 	// latency phase, at SoakRate events a second (0: 60% of the saturation
 	// measured), with the retention Retention and History attempts written
-	// before it.
-	Soak, Retention time.Duration
-	SoakRate        int
-	History         int
+	// before it. River keeps the soak's completed jobs JobRetention (0:
+	// jobs.DefaultJobRetention, or Retention if shorter).
+	Soak, Retention, JobRetention time.Duration
+	SoakRate                      int
+	History                       int
 	// Days, when positive and without Soak, makes the day-long partitions of
 	// the logs that Days days of history fill, before the run, empty: the
 	// plans kept for any batch name every partition, so this measures the
@@ -80,6 +81,14 @@ type Options struct {
 	// WorkerBinary is the webhooks binary of the Processes worker
 	// processes ("": this executable).
 	WorkerBinary string
+}
+
+// soakJobRetention is how long the soak's River keeps completed jobs.
+func (o Options) soakJobRetention() time.Duration {
+	if o.JobRetention > 0 {
+		return o.JobRetention
+	}
+	return min(jobs.DefaultJobRetention, o.Retention)
 }
 
 // DefaultOptions are those of `webhooks bench` without flags.

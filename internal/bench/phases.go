@@ -343,7 +343,7 @@ func (b *run) startInProcess(ctx context.Context, config jobs.Config) (func(), e
 	if b.o.Soak > 0 {
 		// Every phase's retention job keeps the soak's partitions: one
 		// with the default step made day-long slices after them.
-		config.PartitionStep, config.Retention, config.JobRetention = b.soakStep(), b.o.Retention, b.o.Retention
+		config.PartitionStep, config.Retention, config.JobRetention = b.soakStep(), b.o.Retention, b.o.soakJobRetention()
 	}
 	runner, err := jobs.NewRunner(b.pool, config)
 	if err != nil {

@@ -90,14 +90,15 @@ type soakWindow struct {
 
 // soakReport is what --soak prints at its end.
 type soakReport struct {
-	Saturation float64      `json:"saturation_deliveries_per_s"`
-	Rate       int          `json:"rate"`
-	Webhooks   int          `json:"webhooks"`
-	Duration   string       `json:"duration"`
-	Retention  string       `json:"retention"`
-	Step       string       `json:"partition_step"`
-	History    int          `json:"history_attempts"`
-	Minutes    []soakMinute `json:"minutes"`
+	Saturation   float64      `json:"saturation_deliveries_per_s"`
+	Rate         int          `json:"rate"`
+	Webhooks     int          `json:"webhooks"`
+	Duration     string       `json:"duration"`
+	Retention    string       `json:"retention"`
+	JobRetention string       `json:"job_retention"`
+	Step         string       `json:"partition_step"`
+	History      int          `json:"history_attempts"`
+	Minutes      []soakMinute `json:"minutes"`
 	// Windows are the first steady window (after the first minute) and
 	// the last: each min(10, minutes/3) minutes long.
 	Windows    [2]soakWindow `json:"windows"`
@@ -149,16 +150,16 @@ func (b *run) runSoak(ctx context.Context, saturation float64) error {
 	ph := b.recv.NewPhase("soak", total, harness.ArrivalsStreamed)
 	stop, err := b.startInProcess(ctx, jobs.Config{
 		Delivery:  delivery.Config{MaxInflight: f.Workers},
-		Retention: f.Retention, JobRetention: f.Retention, PartitionStep: b.soakStep(),
+		Retention: f.Retention, JobRetention: f.soakJobRetention(), PartitionStep: b.soakStep(),
 	})
 	if err != nil {
 		return err
 	}
 	defer stop()
 	report := soakReport{Saturation: saturation, Rate: rate, Webhooks: f.Webhooks, Duration: f.Soak.String(),
-		Retention: f.Retention.String(), Step: b.soakStep().String(), History: f.History, Expected: total}
-	fmt.Fprintf(b.stderr, "soak: %d events/s to %d webhooks (%d deliveries/s, %.0f%% of the saturation measured) for %s, retention %s, partitions of %s\n",
-		rate, f.Webhooks, rate*f.Webhooks, 100*float64(rate*f.Webhooks)/saturation, f.Soak, f.Retention, b.soakStep())
+		Retention: f.Retention.String(), JobRetention: f.soakJobRetention().String(), Step: b.soakStep().String(), History: f.History, Expected: total}
+	fmt.Fprintf(b.stderr, "soak: %d events/s to %d webhooks (%d deliveries/s, %.0f%% of the saturation measured) for %s, retention %s, partitions of %s, completed jobs kept %s\n",
+		rate, f.Webhooks, rate*f.Webhooks, 100*float64(rate*f.Webhooks)/saturation, f.Soak, f.Retention, b.soakStep(), f.soakJobRetention())
 	fmt.Fprintln(b.stderr, "minute ended_utc deliveries backlog p50_ms p99_ms outbox_MB messages_MB attempts_MB river_job_MB river_rows | reads p95 ms: list deliveries failed event_type endpoint_health recover")
 
 	// committed holds each event's commit, as time since start: no

@@ -37,6 +37,7 @@ func newBenchFlagSet(f *bench.Options) *flag.FlagSet {
 	fs.StringVar(&f.CPUProfile, "cpuprofile", d.CPUProfile, "write a CPU profile of this process (pprof) to the file")
 	fs.DurationVar(&f.Soak, "soak", d.Soak, "instead of the latency phase, offer --rate events/s (default: 60% of the saturation measured) to --webhooks webhooks this long, printing a line a minute")
 	fs.DurationVar(&f.Retention, "retention", d.Retention, "the soak's WEBHOOKS_RETENTION (with --soak); partitions are a tenth of it, at least a minute")
+	fs.DurationVar(&f.JobRetention, "job-retention", d.JobRetention, "the soak's WEBHOOKS_JOB_RETENTION (with --soak; default: the shorter of WEBHOOKS_JOB_RETENTION's default and --retention)")
 	fs.IntVar(&f.History, "history", d.History, "attempts written in bulk, before the soak, within its retention (with --soak)")
 	fs.IntVar(&f.Days, "days", d.Days, "make the day-long partitions of the logs that this many days of history fill (30: a month's retention), empty, before the run (without --soak)")
 	return fs
@@ -66,8 +67,8 @@ func parseBenchFlags(args []string) (bench.Options, error) {
 		return f, usageError{fmt.Sprintf("bench takes flags only, not %q", fs.Arg(0))}
 	case !f.Noisy && (given["noisy-backlog"] || given["noisy-timeout"]):
 		return f, usageError{"bench: --noisy-backlog and --noisy-timeout need --noisy"}
-	case f.Soak == 0 && (given["retention"] || given["history"]):
-		return f, usageError{"bench: --retention and --history need --soak"}
+	case f.Soak == 0 && (given["retention"] || given["job-retention"] || given["history"]):
+		return f, usageError{"bench: --retention, --job-retention and --history need --soak"}
 	case f.Soak > 0 && given["days"]:
 		return f, usageError{"bench: --days is for the bench without --soak, whose partitions follow --retention"}
 	case f.Soak > 0 && given["filtered"]:
@@ -86,6 +87,9 @@ func parseBenchFlags(args []string) (bench.Options, error) {
 		positive("soak", f.Soak)
 		if f.Retention < time.Minute {
 			problems = append(problems, fmt.Sprintf("--retention must be at least 1m, not %s", f.Retention))
+		}
+		if given["job-retention"] && f.JobRetention < time.Second {
+			problems = append(problems, fmt.Sprintf("--job-retention must be at least 1s, not %s", f.JobRetention))
 		}
 	}
 	atLeast("events", f.Events, 1)
