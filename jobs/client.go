@@ -39,8 +39,13 @@ const DefaultDeliverWorkers = 200
 // outbox listener and the workers.
 const MaxConns = 30
 
-// DefaultJobRetention is how long River keeps completed and cancelled jobs.
-const DefaultJobRetention = time.Hour
+// DefaultJobRetention is how long River keeps completed and cancelled jobs:
+// a minute, enough for River UI to show the jobs going by. The log is in
+// messages and attempts; every completed job kept is a row that autovacuum
+// of river_job reads each minute, and at a thousand deliveries a second ten
+// minutes of them made its visits 4-9 s long and the deliveries stall
+// beside them (docs/performance.md).
+const DefaultJobRetention = time.Minute
 
 // Config configures the River client of serve and worker.
 type Config struct {

@@ -96,7 +96,7 @@ const envUsage = `Environment:
   WEBHOOKS_RETENTION      events, messages, attempts kept this long (720h)
   WEBHOOKS_PARTITION_STEP time one partition of the logs covers (24h)
   WEBHOOKS_PARTITIONS_AHEAD   partitions kept ready after the current one (4)
-  WEBHOOKS_JOB_RETENTION  how long River keeps completed and cancelled jobs (1h)
+  WEBHOOKS_JOB_RETENTION  how long River keeps completed and cancelled jobs (1m)
   WEBHOOKS_REINDEX_AT     when River rebuilds its table's indexes each day, HH:MM
                           in UTC, or off (default 00:00)
   WEBHOOKS_LOG_FORMAT     text or json (default text)
