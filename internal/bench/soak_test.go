@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/countercyclical/webhooks/jobs"
 )
 
 // TestSoakWindowReads: a window's read is the p95 of all its minutes'
@@ -27,4 +29,16 @@ func TestSoakWindowReads(t *testing.T) {
 	spike.reads["list"] = append(ms(17, 10), ms(3, 100)...)
 	w = soakWindowOf([]soakMinute{calm, spike}, nil, 1, 2)
 	require.Equal(t, 100.0, w.Reads["list"])
+}
+
+// TestSoakJobRetention: the soak keeps completed jobs as the product does
+// by default, unless its retention is shorter or --job-retention says.
+func TestSoakJobRetention(t *testing.T) {
+	t.Parallel()
+	o := DefaultOptions()
+	require.Equal(t, jobs.DefaultJobRetention, o.soakJobRetention(), "the product's default, under the 10m retention")
+	o.Retention = jobs.DefaultJobRetention / 2
+	require.Equal(t, o.Retention, o.soakJobRetention(), "never past the soak's retention")
+	o.JobRetention = 10 * time.Minute
+	require.Equal(t, 10*time.Minute, o.soakJobRetention(), "--job-retention wins")
 }
